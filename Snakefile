@@ -1,0 +1,24 @@
+# AdaptCommand: personalise a small chat model to each smart-home user and measure which method works.
+# Full experiment:  snakemake --cores 4
+# Offline demo:     snakemake --cores 2 --configfile config/demo.yaml
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/base.smk"
+include: "rules/unified.smk"
+include: "rules/persona.smk"
+include: "rules/eval.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    input:
+        "results/comparison/comprehensive.png",
+        "results/comparison/summary.csv",

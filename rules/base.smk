@@ -1,0 +1,23 @@
+# Demo only: a tokenizer and a tiny Qwen2 built offline, pretrained on personas never evaluated.
+# With a real model (model.build_demo_base: false) model.base is loaded as it is.
+
+if config["model"]["build_demo_base"]:
+
+    rule build_demo_base:
+        input:
+            code=script("build_demo_base.py"),
+        output:
+            directory(config["model"]["base"]),
+        params:
+            seed=config["train"]["seed"],
+            **prompt_params(),
+            **config["model"]["demo"],
+        log:
+            "logs/build_demo_base.log",
+        benchmark:
+            "results/benchmarks/build_demo_base.tsv"
+        threads: RES.get("threads", 2)
+        resources:
+            **gpu_resources("train_runtime_min"),
+        script:
+            "../workflow/scripts/build_demo_base.py"

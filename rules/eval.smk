@@ -1,0 +1,47 @@
+# One evaluation protocol for every method: the same targets, prompts, greedy decoding and metrics.
+
+
+rule eval_targets:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        code=script("eval_targets.py"),
+    output:
+        "results/eval/{split}/targets.jsonl",
+    params:
+        personas=PERSONA_CSV,
+        skip_assistant_turns=config["eval"]["skip_assistant_turns"],
+    log:
+        "logs/eval_targets/{split}.log",
+    benchmark:
+        "results/benchmarks/eval_targets/{split}.tsv"
+    threads: 1
+    script:
+        "../workflow/scripts/eval_targets.py"
+
+
+rule evaluate:
+    input:
+        unpack(eval_inputs),
+    output:
+        predictions="results/eval/{split}/{method}/predictions.jsonl",
+        per_persona="results/eval/{split}/{method}/per_persona.csv",
+        metrics="results/eval/{split}/{method}/metrics.json",
+    params:
+        base=config["model"]["base"],
+        method="{method}",
+        adapter_keys=adapter_keys,
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        batch_size=config["eval"]["batch_size"],
+        numeric_tolerance=config["metrics"]["numeric_tolerance"],
+        minilm=config["metrics"].get("minilm", ""),
+        **prompt_params(),
+    log:
+        "logs/evaluate/{split}_{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{split}_{method}.tsv"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("eval_runtime_min"),
+    script:
+        "../workflow/scripts/evaluate.py"

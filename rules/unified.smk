@@ -1,0 +1,25 @@
+# One LoRA on every evaluated persona's train split; the epoch is chosen on their val split.
+
+
+rule train_unified:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        code=script("train_lora.py"),
+    output:
+        directory("models/unified"),
+    params:
+        base=config["model"]["base"],
+        personas=PERSONA_CSV,
+        **lora_params("unified"),
+        **prompt_params(),
+    log:
+        "logs/train_unified.log",
+    benchmark:
+        "results/benchmarks/train_unified.tsv"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("train_runtime_min"),
+    script:
+        "../workflow/scripts/train_lora.py"

@@ -1,0 +1,54 @@
+"""The evaluation targets of a split: which assistant turns every method is scored on."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+
+def eval_targets(dialogs: list[dict], skip_assistant_turns: int) -> list[dict]:
+    """Every assistant turn from the (k+1)-th on of each dialogue, k = `skip_assistant_turns`.
+
+    Returns [{persona_id, session_id, turn_index, reference}] in dialogue order; turn_index is the
+    position of the target message in the dialogue.
+    """
+    targets = []
+    for d in dialogs:
+        seen = 0
+        for i, m in enumerate(d["messages"]):
+            if m["role"] != "assistant":
+                continue
+            seen += 1
+            if seen > skip_assistant_turns:
+                targets.append(
+                    {
+                        "persona_id": d["persona_id"],
+                        "session_id": d["session_id"],
+                        "turn_index": i,
+                        "reference": m["text"],
+                    }
+                )
+    return targets
+
+
+def target_key(t: dict) -> tuple[str, int, int]:
+    return (t["persona_id"], int(t["session_id"]), int(t["turn_index"]))
+
+
+def targets_fingerprint(targets: list[dict]) -> str:
+    """A hash of the (persona, dialogue, turn) list, to prove two methods were scored on the same items."""
+    keys = sorted(target_key(t) for t in targets)
+    return hashlib.sha256(json.dumps(keys).encode()).hexdigest()[:16]
+
+
+class TargetMismatchError(AssertionError):
+    pass
+
+
+def assert_same_targets(expected: list[dict], actual: list[dict], what: str) -> None:
+    e, a = {target_key(t) for t in expected}, {target_key(t) for t in actual}
+    if e != a or len(actual) != len(expected):
+        raise TargetMismatchError(
+            f"{what}: scored on a different target list ({len(a - e)} extra, {len(e - a)} missing, "
+            f"{len(actual)} rows vs {len(expected)} targets)"
+        )

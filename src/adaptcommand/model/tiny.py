@@ -1,0 +1,139 @@
+"""The offline demo's base model: a byte-level BPE tokenizer with a ChatML template and a small Qwen2.
+
+It stands in for Qwen2.5-0.5B-Instruct where nothing can be downloaded: same architecture family,
+same chat format, same loading path afterwards (a directory readable by the Auto classes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+
+SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+
+# ChatML exactly as Qwen2.5 renders it when a system message is given and no tools are used.
+CHATML_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+
+def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """Train a byte-level BPE on `corpus` and wrap it as a chat tokenizer (left padding for generation)."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.post_processor = processors.ByteLevel(trim_offsets=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIAL_TOKENS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator(corpus, trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=bpe,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+        padding_side="left",
+        model_max_length=4096,
+    )
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+def build_model(
+    tokenizer: PreTrainedTokenizerFast,
+    hidden_size: int,
+    num_layers: int,
+    num_heads: int,
+    num_kv_heads: int,
+    intermediate_size: int,
+    vocab_size: int,
+    seed: int,
+) -> Qwen2ForCausalLM:
+    """A randomly initialised Qwen2 whose vocabulary covers the tokenizer (vocab sized like Qwen's, padded)."""
+    import torch
+
+    torch.manual_seed(seed)
+    config = Qwen2Config(
+        vocab_size=max(vocab_size, len(tokenizer)),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=2048,
+        tie_word_embeddings=True,
+        bos_token_id=None,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = Qwen2ForCausalLM(config)
+    model.generation_config.eos_token_id = config.eos_token_id
+    model.generation_config.pad_token_id = config.pad_token_id
+    return model
+
+
+def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
+    """Tokenizer + tiny Qwen2, pretrained on synthetic dialogues of personas that are never evaluated.
+
+    `demo` holds the architecture (hidden_size, num_layers, ...) and the pretraining recipe
+    (pretrain_personas, pretrain_sessions, pretrain_seed, epochs, lr, batch_size). The result is a
+    stand-in for an instruction-tuned generalist: it knows the chat format and the smart-home domain
+    but none of the evaluated users' habits.
+    """
+    import json
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from adaptcommand.data.clean import clean
+    from adaptcommand.data.io import load_dialogs
+    from adaptcommand.data.synthetic import pretraining_corpus, write_raw
+    from adaptcommand.prompts import chat_messages, training_example
+    from adaptcommand.train.loop import TrainConfig, train
+
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = pretraining_corpus(demo["pretrain_personas"], demo["pretrain_sessions"], demo["pretrain_seed"])
+        write_raw(tmp, *rows)
+        clean(tmp, f"{tmp}/dialogs.jsonl")
+        dialogs = load_dialogs(f"{tmp}/dialogs.jsonl")
+    corpus = []
+    for d in dialogs:
+        corpus.extend(m["content"] for m in chat_messages(d, pc))
+    tokenizer = build_tokenizer(corpus, demo["vocab_size"])
+    model = build_model(
+        tokenizer,
+        demo["hidden_size"],
+        demo["num_layers"],
+        demo["num_heads"],
+        demo["num_kv_heads"],
+        demo["intermediate_size"],
+        demo["vocab_size"],
+        seed,
+    )
+    examples = [training_example(tokenizer, d, pc) for d in dialogs]
+    n_val = max(1, len(examples) // 20)
+    tc = TrainConfig(epochs=demo["epochs"], lr=demo["lr"], batch_size=demo["batch_size"], seed=seed)
+    result = train(model, examples[n_val:], examples[:n_val], tc, tokenizer.pad_token_id, desc="pretrain")
+    out = Path(out_dir)
+    tmp_out = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp_out, ignore_errors=True)
+    model.save_pretrained(tmp_out)
+    tokenizer.save_pretrained(tmp_out)
+    info = {
+        "n_dialogs": len(dialogs),
+        "vocab": len(tokenizer),
+        "parameters": sum(p.numel() for p in model.parameters()),
+        **result.to_dict(),
+    }
+    (tmp_out / "pretrain_log.json").write_text(json.dumps(info, indent=2) + "\n")
+    shutil.rmtree(out, ignore_errors=True)
+    tmp_out.rename(out)
+    return info

@@ -1,0 +1,86 @@
+"""The one prompt builder, shared by training and evaluation.
+
+A dialogue becomes chat messages: a system message (fixed instruction, optionally the persona's
+character text and the session context), then the dialogue's user/assistant turns. Training renders a
+whole dialogue and puts the loss on assistant tokens only; evaluation renders the last N messages
+before a target assistant turn and asks for the next assistant message. Both go through the
+tokenizer's own chat template, so the format the model is trained on is the format it is tested on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adaptcommand.schema import DEFAULT_SYSTEM_PROMPT
+
+IGNORE_INDEX = -100
+
+
+@dataclass(frozen=True)
+class PromptConfig:
+    system: str = DEFAULT_SYSTEM_PROMPT
+    persona_in_system: bool = False  # one switch, applied to training and evaluation alike
+    include_context: bool = True  # session meta (time of day, weather, ...) in the system message
+    context_messages: int = 10  # evaluation: last N ground-truth messages before the target
+    max_length: int = 512  # training: tokens per example (oldest turns dropped first)
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> PromptConfig:
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
+
+
+def system_message(dialog: dict, pc: PromptConfig) -> dict:
+    parts = [pc.system]
+    if pc.persona_in_system:
+        parts.append(f"About the user: {dialog['character']}")
+    if pc.include_context:
+        meta = dialog["meta"]
+        parts.append("Context: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.items()) + ".")
+    return {"role": "system", "content": "\n".join(parts)}
+
+
+def chat_messages(dialog: dict, pc: PromptConfig, messages: list[dict] | None = None) -> list[dict]:
+    turns = dialog["messages"] if messages is None else messages
+    return [system_message(dialog, pc)] + [{"role": m["role"], "content": m["text"]} for m in turns]
+
+
+def generation_prompt(tokenizer, dialog: dict, turn_index: int, pc: PromptConfig) -> str:
+    """Prompt text for predicting message `turn_index` (an assistant turn) of `dialog`."""
+    start = max(0, turn_index - pc.context_messages)
+    msgs = chat_messages(dialog, pc, dialog["messages"][start:turn_index])
+    return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+
+
+def training_example(tokenizer, dialog: dict, pc: PromptConfig) -> dict[str, list[int]]:
+    """One example per dialogue: input_ids and labels with the loss on assistant tokens only.
+
+    Assistant content and its end-of-turn token are labelled; system, user and the role headers are
+    IGNORE_INDEX. If the dialogue is longer than max_length, the oldest messages are dropped (the
+    system message stays), mirroring the evaluation's sliding context window.
+    """
+    turns = dialog["messages"]
+    for start in range(len(turns)):
+        ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:]))
+        if len(ids) <= pc.max_length:
+            break
+    else:
+        ids, labels = ids[: pc.max_length], labels[: pc.max_length]
+    return {"input_ids": ids, "labels": labels}
+
+
+def _render_with_labels(tokenizer, messages: list[dict]) -> tuple[list[int], list[int]]:
+    text = tokenizer.apply_chat_template(messages, tokenize=False)
+    end_token = "<|im_end|>"
+    spans, cursor = [], 0
+    for m in messages:
+        piece = m["content"] + end_token
+        at = text.index(piece, cursor)
+        if m["role"] == "assistant":
+            spans.append((at, at + len(piece)))
+        cursor = at + len(piece)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    labels = []
+    for tok, (a, b) in zip(enc["input_ids"], enc["offset_mapping"], strict=True):
+        inside = any(s <= a and b <= e for s, e in spans) and b > a
+        labels.append(tok if inside else IGNORE_INDEX)
+    return list(enc["input_ids"]), labels

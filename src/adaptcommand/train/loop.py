@@ -1,0 +1,155 @@
+"""One training loop for every trainable method (LoRA, prefix tuning, the demo's full pretraining).
+
+Examples are {input_ids, labels} dicts from `prompts.training_example`. Each epoch the mean loss on
+the validation examples is measured; the trainable weights of the best epoch (lowest val loss,
+epoch 0 = before any update) are restored at the end. Test data never enters here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from dataclasses import asdict, dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from adaptcommand.prompts import IGNORE_INDEX
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int
+    lr: float
+    batch_size: int = 8
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> TrainConfig:
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
+
+
+@dataclass
+class TrainResult:
+    best_epoch: int
+    val_loss: list[float] = field(default_factory=list)  # index = epoch, 0 = before training
+    train_loss: list[float] = field(default_factory=list)  # index = epoch - 1
+    train_tokens: int = 0
+    seconds: float = 0.0
+    config: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
+    """Right-pad a batch for training (labels of padding are ignored)."""
+    width = max(len(ex["input_ids"]) for ex in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for i, ex in enumerate(batch):
+        n = len(ex["input_ids"])
+        ids[i, :n] = torch.tensor(ex["input_ids"])
+        labels[i, :n] = torch.tensor(ex["labels"])
+        mask[i, :n] = 1
+    return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def _batches(examples: list[dict], batch_size: int, rng: random.Random | None) -> list[list[dict]]:
+    order = list(range(len(examples)))
+    if rng is not None:
+        rng.shuffle(order)
+    else:  # evaluation: group similar lengths to cut padding
+        order.sort(key=lambda i: len(examples[i]["input_ids"]))
+    return [[examples[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+
+
+def _token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Summed next-token loss over labelled tokens, and their count."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    shift_logits = logits[:, :-1].float()
+    shift_labels = batch["labels"][:, 1:]
+    loss = torch.nn.functional.cross_entropy(
+        shift_logits.reshape(-1, shift_logits.size(-1)),
+        shift_labels.reshape(-1),
+        ignore_index=IGNORE_INDEX,
+        reduction="sum",
+    )
+    return loss, int((shift_labels != IGNORE_INDEX).sum())
+
+
+@torch.no_grad()
+def mean_loss(model, examples: list[dict], batch_size: int, pad_id: int) -> float:
+    """Token-weighted mean loss of `model` on `examples` (eval mode)."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    total, count = 0.0, 0
+    for chunk in _batches(examples, batch_size, None):
+        batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+        loss, n = _token_loss(model, batch)
+        total, count = total + float(loss), count + n
+    model.train(was_training)
+    return total / max(count, 1)
+
+
+def train(
+    model,
+    train_examples: list[dict],
+    val_examples: list[dict],
+    tc: TrainConfig,
+    pad_id: int,
+    desc: str = "train",
+) -> TrainResult:
+    """Train the parameters of `model` that require grad; restore the best epoch by val loss."""
+    start = time.perf_counter()
+    torch.manual_seed(tc.seed)
+    rng = random.Random(tc.seed)
+    device = next(model.parameters()).device
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    steps = tc.epochs * math.ceil(len(train_examples) / tc.batch_size)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * steps), max(steps, 1))
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+
+    result = TrainResult(best_epoch=0, config=asdict(tc))
+    result.val_loss.append(mean_loss(model, val_examples, tc.batch_size, pad_id))
+    best, best_state = result.val_loss[0], snapshot()
+    bar = tqdm(total=steps, desc=desc, unit="step", mininterval=2.0)
+    for epoch in range(1, tc.epochs + 1):
+        model.train()
+        total, count = 0.0, 0
+        for chunk in _batches(train_examples, tc.batch_size, rng):
+            batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
+            loss_sum, n = _token_loss(model, batch)
+            (loss_sum / max(n, 1)).backward()
+            torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            total, count = total + loss_sum.item(), count + n
+            result.train_tokens += int(batch["attention_mask"].sum())
+            bar.update(1)
+            bar.set_postfix(epoch=epoch, loss=f"{total / max(count, 1):.3f}")
+        result.train_loss.append(total / max(count, 1))
+        result.val_loss.append(mean_loss(model, val_examples, tc.batch_size, pad_id))
+        if result.val_loss[-1] < best:
+            best, best_state, result.best_epoch = result.val_loss[-1], snapshot(), epoch
+    bar.close()
+    with torch.no_grad():
+        for n, p in model.named_parameters():
+            if n in best_state:
+                p.copy_(best_state[n])
+    model.eval()
+    result.seconds = time.perf_counter() - start
+    return result

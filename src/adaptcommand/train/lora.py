@@ -1,0 +1,59 @@
+"""Train one LoRA adapter on the train split of some personas, selecting the epoch on their val split."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from adaptcommand.adapters import attach_lora, save_adapter
+from adaptcommand.data.io import load_dialogs, load_splits
+from adaptcommand.data.splits import split_dialogs
+from adaptcommand.model.loading import load_base
+from adaptcommand.prompts import PromptConfig, training_example
+from adaptcommand.train.loop import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+def examples_for(tokenizer, dialogs: list[dict], pc: PromptConfig) -> list[dict]:
+    return [training_example(tokenizer, d, pc) for d in dialogs]
+
+
+def train_lora_adapter(
+    base: str,
+    dialogs_path: str,
+    splits_path: str,
+    personas: list[str],
+    pc: PromptConfig,
+    lora: dict,
+    tc: TrainConfig,
+    out_dir: str | Path,
+    name: str = "default",
+) -> dict:
+    """Fit a LoRA on `personas`' train dialogues; val dialogues only choose the epoch. Returns the log."""
+    import torch
+
+    dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
+    train_d = split_dialogs(dialogs, splits, "train", personas)
+    val_d = split_dialogs(dialogs, splits, "val", personas)
+    model, tokenizer = load_base(base)
+    torch.manual_seed(tc.seed)
+    peft_model = attach_lora(model, lora, name=name)
+    result = train(
+        peft_model,
+        examples_for(tokenizer, train_d, pc),
+        examples_for(tokenizer, val_d, pc),
+        tc,
+        tokenizer.pad_token_id,
+        desc=f"train {name}",
+    )
+    info = {
+        "personas": personas,
+        "n_train_dialogs": len(train_d),
+        "n_val_dialogs": len(val_d),
+        "lora": dict(lora),
+        **result.to_dict(),
+    }
+    log.info("best epoch %d, val loss %s", result.best_epoch, [round(v, 4) for v in result.val_loss])
+    save_adapter(peft_model, out_dir, info, adapter_name=name)
+    return info

@@ -1,0 +1,73 @@
+"""Shared fixtures: a handful of hand-written dialogues and a tiny chat model built from them."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _dialog(pid: str, sid: int, lines: list[str]) -> dict:
+    msgs = [{"role": "user" if i % 2 == 0 else "assistant", "text": t} for i, t in enumerate(lines)]
+    return {
+        "persona_id": pid,
+        "session_id": sid,
+        "character": f"{pid} likes quiet evenings.",
+        "routines": [],
+        "meta": {
+            "time_of_day": "evening",
+            "day_of_week": "weekday",
+            "sun_phase": "after_sunset",
+            "weather": "rainy",
+            "outdoor_temp": "cold",
+        },
+        "messages": msgs,
+        "applied_routines": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def dialogs() -> list[dict]:
+    base = [
+        "Hi, could you get the living room ready?",
+        "Of course. Setting the lights to 40% brightness with a warm colour.",
+        "Thanks. It is chilly, the usual for the AC please.",
+        "Setting the AC to heat mode at 22 degrees with fan speed 2.",
+        "Perfect, and some music?",
+        "Speaker volume set to 30 with bass boost.",
+        "Great, thank you.",
+        "You're welcome, enjoy your evening!",
+    ]
+    out = []
+    for p in range(3):
+        for s in range(4):
+            out.append(_dialog(f"persona_{p:03d}", s, base[: 6 + 2 * (s % 2)]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory, dialogs):
+    """(directory, tokenizer) of a randomly initialised tiny Qwen2 saved like a real checkpoint."""
+    from adaptcommand.model.tiny import build_model, build_tokenizer
+    from adaptcommand.prompts import PromptConfig, chat_messages
+
+    pc = PromptConfig()
+    corpus = [m["content"] for d in dialogs for m in chat_messages(d, pc)] * 5
+    tok = build_tokenizer(corpus, 600)
+    model = build_model(
+        tok,
+        hidden_size=32,
+        num_layers=2,
+        num_heads=2,
+        num_kv_heads=1,
+        intermediate_size=64,
+        vocab_size=640,
+        seed=0,
+    )
+    path = tmp_path_factory.mktemp("tiny") / "base"
+    model.save_pretrained(path)
+    tok.save_pretrained(path)
+    return str(path), tok

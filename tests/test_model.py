@@ -1,0 +1,140 @@
+"""Prompt building and label masking, training, adapters and generation on a tiny Qwen2."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import torch
+
+from adaptcommand.adapters import attach_lora, load_adapters, save_adapter
+from adaptcommand.evaluate.generate import generate
+from adaptcommand.evaluate.targets import eval_targets
+from adaptcommand.hub import HubUnavailableError
+from adaptcommand.model.loading import load_base
+from adaptcommand.prompts import IGNORE_INDEX, PromptConfig, generation_prompt, training_example
+from adaptcommand.train.loop import TrainConfig, train
+
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "q_proj,v_proj"}
+
+
+def test_labels_cover_exactly_the_assistant_turns(tiny, dialogs):
+    _, tok = tiny
+    d = dialogs[0]
+    ex = training_example(tok, d, PromptConfig())
+    assert len(ex["input_ids"]) == len(ex["labels"])
+    labelled = tok.decode(
+        [t for t, lab in zip(ex["input_ids"], ex["labels"], strict=True) if lab != IGNORE_INDEX]
+    )
+    expected = "".join(m["text"] + "<|im_end|>" for m in d["messages"] if m["role"] == "assistant")
+    assert labelled == expected
+    # Nothing of the system prompt or user turns is trained on.
+    assert "Hi, could you" not in labelled and "smart home" not in labelled
+
+
+def test_training_and_generation_share_the_template(tiny, dialogs):
+    _, tok = tiny
+    d, pc = dialogs[0], PromptConfig()
+    prompt = generation_prompt(tok, d, 3, pc)
+    full = tok.apply_chat_template(
+        [{"role": "system", "content": ""}]
+        + [{"role": m["role"], "content": m["text"]} for m in d["messages"]],
+        tokenize=False,
+    )
+    assert prompt.endswith("<|im_start|>assistant\n")
+    # The prompt's dialogue part is a prefix of the training rendering of the same dialogue.
+    dialogue_part = prompt.split("<|im_end|>\n", 1)[1].removesuffix("<|im_start|>assistant\n")
+    assert dialogue_part and dialogue_part in full
+    assert "Context: time of day evening" in prompt
+
+
+def test_context_window_and_persona_switch(tiny, dialogs):
+    _, tok = tiny
+    d = dialogs[1]  # 8 messages
+    short = generation_prompt(tok, d, 7, PromptConfig(context_messages=2))
+    assert d["messages"][4]["text"] not in short and d["messages"][5]["text"] in short
+    assert d["character"] in generation_prompt(tok, d, 3, PromptConfig(persona_in_system=True))
+    assert d["character"] not in generation_prompt(tok, d, 3, PromptConfig(persona_in_system=False))
+
+
+def test_long_dialogues_drop_oldest_turns(tiny, dialogs):
+    _, tok = tiny
+    full = training_example(tok, dialogs[1], PromptConfig())
+    limit = len(full["input_ids"]) - 10
+    ex = training_example(tok, dialogs[1], PromptConfig(max_length=limit))
+    assert len(ex["input_ids"]) <= limit
+    labelled = tok.decode(
+        [t for t, lab in zip(ex["input_ids"], ex["labels"], strict=True) if lab != IGNORE_INDEX]
+    )
+    # The oldest turns went, the system prompt and the last assistant turn stayed.
+    assert dialogs[1]["messages"][0]["text"] not in tok.decode(ex["input_ids"])
+    assert "smart home" in tok.decode(ex["input_ids"])
+    assert labelled.endswith(dialogs[1]["messages"][-1]["text"] + "<|im_end|>")
+
+
+def test_eval_targets_skip_first_assistant_turns(dialogs):
+    targets = eval_targets(dialogs[:2], skip_assistant_turns=2)
+    # dialog 0 has 3 assistant turns, dialog 1 has 4: targets are the 3rd (and 4th).
+    assert [(t["session_id"], t["turn_index"]) for t in targets] == [(0, 5), (1, 5), (1, 7)]
+    assert targets[0]["reference"] == dialogs[0]["messages"][5]["text"]
+
+
+def test_training_picks_best_val_epoch_and_lora_round_trips(tiny, dialogs, tmp_path):
+    path, tok = tiny
+    model, tok = load_base(path)
+    torch.manual_seed(0)
+    peft_model = attach_lora(model, LORA, name="p0")
+    examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
+    result = train(
+        peft_model, examples[:8], examples[8:], TrainConfig(epochs=3, lr=5e-3, batch_size=4), tok.pad_token_id
+    )
+    assert len(result.val_loss) == 4 and result.best_epoch == min(range(4), key=result.val_loss.__getitem__)
+    assert result.val_loss[result.best_epoch] < result.val_loss[0]  # learning happened
+    save_adapter(peft_model, tmp_path / "p0", result.to_dict(), adapter_name="p0")
+    assert (tmp_path / "p0" / "adapter_model.safetensors").exists()
+    assert not (tmp_path / "p0.tmp").exists()
+    batch = torch.tensor([examples[0]["input_ids"]])
+    with torch.no_grad():
+        before = peft_model(input_ids=batch).logits
+        base2, _ = load_base(path)
+        after = load_adapters(base2, {"p0": tmp_path / "p0"})(input_ids=batch).logits
+    torch.testing.assert_close(before, after)
+
+
+def test_batched_mixed_adapter_generation_matches_one_at_a_time(tiny, dialogs, tmp_path):
+    path, _ = tiny
+    model, tok = load_base(path)
+    examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
+    dirs = {}
+    for i, name in enumerate(["ka", "kb"]):
+        base, _ = load_base(path)
+        torch.manual_seed(i)
+        pm = attach_lora(base, LORA, name=name)
+        res = train(
+            pm, examples[i::2], examples[:2], TrainConfig(epochs=2, lr=2e-2, batch_size=4), tok.pad_token_id
+        )
+        save_adapter(pm, tmp_path / name, res.to_dict(), adapter_name=name)
+        dirs[name] = tmp_path / name
+    multi = load_adapters(load_base(path)[0], dirs)
+    pc = PromptConfig()
+    prompts = [generation_prompt(tok, d, 3, pc) for d in dialogs[:6]]
+    names = ["ka", "kb", "__base__", "kb", "ka", "ka"]
+    batched = generate(multi, tok, prompts, max_new_tokens=8, batch_size=4, adapter_names=names)
+    single = [
+        generate(multi, tok, [p], max_new_tokens=8, batch_size=1, adapter_names=[n])[0]
+        for p, n in zip(prompts, names, strict=True)
+    ]
+    assert batched == single
+
+
+def test_hub_id_fails_fast_offline(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    start = time.perf_counter()
+    with pytest.raises(HubUnavailableError, match="model.base"):
+        load_base("Qwen/Qwen2.5-0.5B-Instruct")
+    assert time.perf_counter() - start < 10
+
+
+def test_missing_local_model_dir_is_a_clear_error():
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        load_base("./models/does-not-exist")

@@ -1,0 +1,21 @@
+"""Rule compare: summary table, markdown and the comparison figure from every method's test results."""
+
+from adaptcommand.compare.report import write_comparison
+from adaptcommand.runtime import rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    s = snakemake  # noqa: F821
+    benchmarks = {}
+    for item in s.params.benchmarks.split(";"):
+        method, files = item.split("=", 1)
+        benchmarks[method] = files.split(",")
+    summary = write_comparison(
+        s.params.methods.split(","),
+        list(s.input.metrics),
+        list(s.input.per_persona),
+        benchmarks,
+        {"figure": s.output.figure, "summary": s.output.summary, "markdown": s.output.markdown},
+        s.params.resamples,
+        s.params.seed,
+    )
+    log.info("\n%s", summary.to_string())

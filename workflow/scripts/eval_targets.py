@@ -1,0 +1,24 @@
+"""Rule eval_targets: the list of (persona, dialogue, turn) every method is scored on."""
+
+from adaptcommand.data.splits import split_dialogs
+
+from adaptcommand.data.io import load_dialogs, load_splits, write_jsonl_atomic
+from adaptcommand.evaluate.targets import eval_targets, targets_fingerprint
+from adaptcommand.runtime import rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    dialogs = split_dialogs(
+        load_dialogs(snakemake.input.dialogs),  # noqa: F821
+        load_splits(snakemake.input.splits),  # noqa: F821
+        snakemake.wildcards.split,  # noqa: F821
+        p.personas.split(","),
+    )
+    targets = eval_targets(dialogs, p.skip_assistant_turns)
+    write_jsonl_atomic(snakemake.output[0], targets)  # noqa: F821
+    log.info(
+        "%d targets from %d dialogues, fingerprint %s",
+        len(targets),
+        len(dialogs),
+        targets_fingerprint(targets),
+    )

@@ -1,0 +1,25 @@
+"""Rule evaluate: one method on one split through the shared harness."""
+
+from adaptcommand.gpuslots import gpu_slot
+
+from adaptcommand.runtime import rule_context
+
+with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
+    from adaptcommand.evaluate.run import evaluate_method
+
+    s = snakemake  # noqa: F821
+    summary = evaluate_method(
+        method=s.params.method,
+        split=s.wildcards.split,
+        params=dict(s.params.items()),
+        adapters=dict(zip([k for k in s.params.adapter_keys.split(",") if k], s.input.adapters, strict=True)),
+        dialogs_path=s.input.dialogs,
+        splits_path=s.input.splits,
+        targets_path=s.input.targets,
+        out={
+            "predictions": s.output.predictions,
+            "per_persona": s.output.per_persona,
+            "metrics": s.output.metrics,
+        },
+    )
+    log.info("%s on %s: %s", s.params.method, s.wildcards.split, summary["micro"])

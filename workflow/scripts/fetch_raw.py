@@ -1,0 +1,23 @@
+"""Rule raw_data: the dataset's three line-aligned files from the Hub, a local copy, or the generator."""
+
+from pathlib import Path
+
+from adaptcommand.data.raw import fetch_raw
+
+from adaptcommand.runtime import rule_context
+
+with rule_context(snakemake) as log:  # noqa: F821
+    p = snakemake.params  # noqa: F821
+    out_dir = Path(snakemake.output.characters).parent  # noqa: F821
+    fetch_raw(
+        p.source,
+        out_dir,
+        local_dir=p.local_dir or None,
+        hf_dataset=p.hf_dataset,
+        synthetic={
+            "n_personas": p.n_personas,
+            "sessions_per_persona": p.sessions_per_persona,
+            "seed": p.seed,
+        },
+    )
+    log.info("raw files from %s written to %s", p.source, out_dir)
