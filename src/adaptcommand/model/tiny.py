@@ -57,7 +57,7 @@ def build_model(
     vocab_size: int,
     seed: int,
 ) -> Qwen2ForCausalLM:
-    """A randomly initialised Qwen2 whose vocabulary covers the tokenizer (vocab sized like Qwen's, padded)."""
+    """A randomly initialised Qwen2 whose vocabulary covers the tokenizer (padded like Qwen's)."""
     import torch
 
     torch.manual_seed(seed)

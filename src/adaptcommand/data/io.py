@@ -1,0 +1,178 @@
+"""JSON / JSONL reading and atomic writing, shared by every stage that touches data files.
+
+Readers report problems as `DataError` naming ``file:line``; writers go through a temporary file in the
+destination directory and ``os.replace``, so a reader never sees a half-written file and a failure
+leaves the previous file (or no file) in place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = [
+    "DataError",
+    "read_jsonl",
+    "write_jsonl_atomic",
+    "write_json_atomic",
+    "write_text_atomic",
+    "make_temp_beside",
+    "load_dialogs",
+    "load_splits",
+]
+
+
+class DataError(ValueError):
+    """Invalid or inconsistent data; the message names the file, the line (where there is one) and the
+    problem, e.g. ``sessions.jsonl:17: session 3: message 2 has empty text``."""
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line_number, obj)`` for each line of a JSONL file; line numbers start at 1.
+
+    Raises `DataError` naming ``file:line`` on malformed JSON, on invalid UTF-8, and on a blank line
+    followed by more data (trailing blank lines at the end of the file are tolerated).
+    """
+    path = Path(path)
+    try:
+        handle = path.open("r", encoding="utf-8", newline="\n")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    with handle:
+        blank_at: int | None = None
+        lineno = 0
+        while True:
+            try:
+                raw = handle.readline()
+            except UnicodeDecodeError as exc:
+                raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
+            if not raw:
+                return
+            lineno += 1
+            line = raw.strip()
+            if not line:
+                if blank_at is None:
+                    blank_at = lineno
+                continue
+            if blank_at is not None:
+                raise DataError(
+                    f"{path}:{blank_at}: blank line inside the file (JSONL needs one object a line)"
+                )
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(
+                    f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})"
+                ) from None
+            yield lineno, obj
+
+
+def _default_mode() -> int:
+    """Permissions of a newly created file under the current umask (mkstemp would give 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def make_temp_beside(path: Path) -> Path:
+    """An empty temporary file in `path`'s directory, with ordinary (umask) permissions."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.chmod(tmp_name, _default_mode())
+    return Path(tmp_name)
+
+
+def _write_atomic(path: str | os.PathLike, writer: Callable[[IO[str]], None]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_name = make_temp_beside(path)
+    try:
+        fd = os.open(tmp_name, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            writer(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        try:
+            os.unlink(tmp_name)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[Any]) -> Path:
+    """Write one compact JSON document a line (UTF-8, ``\\n`` endings) atomically.
+
+    `rows` may be a generator; if it (or serialisation) raises, nothing is written to `path`.
+    """
+
+    def writer(handle: IO[str]) -> None:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False))
+            handle.write("\n")
+
+    return _write_atomic(path, writer)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None = 2) -> Path:
+    """Write one JSON document (indented, trailing newline) atomically."""
+
+    def writer(handle: IO[str]) -> None:
+        handle.write(json.dumps(obj, ensure_ascii=False, indent=indent))
+        handle.write("\n")
+
+    return _write_atomic(path, writer)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write a text file atomically."""
+    return _write_atomic(path, lambda handle: handle.write(text))
+
+
+_DIALOG_KEYS = ("persona_id", "session_id", "character", "routines", "meta", "messages", "applied_routines")
+
+
+def load_dialogs(path: str | os.PathLike) -> list[dict]:
+    """Load ``data/cleaned/dialogs_clean.jsonl`` (written by `adaptcommand.data.clean.clean`).
+
+    Returns the records in file order (persona order, then session order). Only the record shape is
+    checked here; the content was validated when the file was written.
+    """
+    dialogs = []
+    for lineno, obj in read_jsonl(path):
+        if not isinstance(obj, dict):
+            raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(obj).__name__}")
+        missing = [key for key in _DIALOG_KEYS if key not in obj]
+        if missing:
+            raise DataError(f"{path}:{lineno}: cleaned dialogue lacks {missing}")
+        dialogs.append(obj)
+    if not dialogs:
+        raise DataError(f"{path}: no dialogues")
+    return dialogs
+
+
+def load_splits(path: str | os.PathLike) -> dict:
+    """Load ``data/splits/edgesplits.json`` (written from `adaptcommand.data.splits.make_splits`)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{exc.lineno}: malformed JSON ({exc.msg})") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("personas"), dict):
+        raise DataError(f'{path}: not a splits file (needs a "personas" object)')
+    for pid, parts in obj["personas"].items():
+        if not isinstance(parts, dict) or not all(
+            isinstance(parts.get(name), list) for name in ("train", "val", "test")
+        ):
+            raise DataError(f"{path}: persona {pid} needs train/val/test lists")
+    return obj

@@ -1,0 +1,195 @@
+"""Obtain the three raw EdgeWisePersona files: from the Hugging Face Hub, a local copy, or synthesized.
+
+All three sources produce ``out_dir/{characters,routines,sessions}.jsonl``. Files are first fully
+obtained, then each is put in place with an atomic rename, so a failed fetch never leaves a partial
+file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+from adaptcommand.data import synthetic as synthetic_mod
+from adaptcommand.data.io import DataError, make_temp_beside
+
+__all__ = ["RAW_FILES", "DEFAULT_HF_DATASET", "SourceUnavailableError", "fetch_raw", "hub_reachable"]
+
+RAW_FILES = synthetic_mod.RAW_FILES
+DEFAULT_HF_DATASET = "TCLResearchEurope/EdgeWisePersona"
+SOURCES = ("huggingface", "local", "synthetic")
+PROBE_TIMEOUT_S = 3.0
+
+_HOW_TO_LOCAL = (
+    "To run without the Hub, download characters.jsonl, routines.jsonl and sessions.jsonl of "
+    f"{DEFAULT_HF_DATASET} on a machine that can reach it, copy them to a directory here, and set "
+    "`data.source: local` and `data.local_dir: <that directory>` in the config "
+    "(or use `data.source: synthetic` for the offline demo)."
+)
+
+
+class SourceUnavailableError(RuntimeError):
+    """The configured raw-data source cannot be reached from this machine."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """Quick TCP probe of the Hub endpoint (HF_ENDPOINT or huggingface.co:443; the HTTPS proxy if one is
+    set), bounded by `timeout` seconds in total (name resolution included). Returns (reachable, reason)."""
+    if _truthy(os.environ.get("HF_HUB_OFFLINE")):
+        return False, "HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    proxy_var = "HTTPS_PROXY" if parsed.scheme != "http" else "HTTP_PROXY"
+    proxy = os.environ.get(proxy_var) or os.environ.get(proxy_var.lower())
+    if proxy:  # behind a proxy the Hub is reached through it: probe the proxy instead
+        p = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        if p.hostname:
+            host, port = p.hostname, p.port or 8080
+    result: dict[str, object] = {}
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result["ok"] = True
+        except OSError as exc:
+            result["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    if result.get("ok"):
+        return True, ""
+    reason = result.get("error") or f"no answer within {timeout:.0f} s"
+    return False, f"cannot connect to {host}:{port} ({reason})"
+
+
+def _install(staged: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    """Move staged files (already in out_dir) to their final names."""
+    final = {}
+    for name, tmp in staged.items():
+        dest = out_dir / name
+        os.replace(tmp, dest)
+        final[name] = dest
+    return final
+
+
+def _stage_copy(src: Path, out_dir: Path, name: str) -> Path:
+    tmp = make_temp_beside(out_dir / name)
+    try:
+        shutil.copyfile(src, tmp)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return Path(tmp)
+
+
+def _copy_all(sources: dict[str, Path], out_dir: Path) -> dict[str, Path]:
+    staged: dict[str, Path] = {}
+    try:
+        for name, src in sources.items():
+            staged[name] = _stage_copy(src, out_dir, name)
+        return _install(staged, out_dir)
+    except BaseException:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+        raise
+
+
+def _fetch_local(local_dir: str | os.PathLike | None, out_dir: Path) -> dict[str, Path]:
+    if not local_dir:
+        raise DataError("data.source is 'local' but data.local_dir is not set")
+    local = Path(local_dir)
+    if not local.is_dir():
+        raise FileNotFoundError(
+            f"data.local_dir {local} is not a directory (it must hold {', '.join(RAW_FILES)})"
+        )
+    sources = {}
+    for name in RAW_FILES:
+        src = local / name
+        if not src.is_file():
+            raise FileNotFoundError(
+                f"local data source: {src} is missing; data.local_dir must contain {', '.join(RAW_FILES)}"
+            )
+        sources[name] = src
+    if local.resolve() == out_dir.resolve():
+        return sources  # already in place
+    return _copy_all(sources, out_dir)
+
+
+def _hf_spec(hf_dataset: str | dict | None) -> tuple[str, str | None, dict[str, str]]:
+    if hf_dataset is None or isinstance(hf_dataset, str):
+        return hf_dataset or DEFAULT_HF_DATASET, None, {name: name for name in RAW_FILES}
+    repo_id = hf_dataset.get("repo_id") or DEFAULT_HF_DATASET
+    revision = hf_dataset.get("revision")
+    files = {name: name for name in RAW_FILES}
+    files.update(hf_dataset.get("files") or {})
+    unknown = sorted(set(files) - set(RAW_FILES))
+    if unknown:
+        raise ValueError(f"hf_dataset.files: unknown keys {unknown}; expected {list(RAW_FILES)}")
+    return repo_id, revision, files
+
+
+def _fetch_huggingface(hf_dataset: str | dict | None, out_dir: Path) -> dict[str, Path]:
+    repo_id, revision, files = _hf_spec(hf_dataset)
+    ok, reason = hub_reachable()
+    if not ok:
+        raise SourceUnavailableError(
+            f"The Hugging Face Hub is unreachable ({reason}); cannot download dataset {repo_id}. "
+            + _HOW_TO_LOCAL
+        )
+    from huggingface_hub import hf_hub_download
+
+    downloaded = {}
+    for name, remote in files.items():
+        try:
+            downloaded[name] = Path(hf_hub_download(repo_id, remote, repo_type="dataset", revision=revision))
+        except Exception as exc:  # network errors, missing repo/file, gated access ...
+            raise SourceUnavailableError(
+                f"Downloading {remote} from dataset {repo_id} failed ({type(exc).__name__}: {exc}). "
+                + _HOW_TO_LOCAL
+            ) from exc
+    return _copy_all(downloaded, out_dir)
+
+
+def fetch_raw(
+    source: str,
+    out_dir: str | os.PathLike,
+    *,
+    local_dir: str | os.PathLike | None = None,
+    hf_dataset: str | dict | None = None,
+    synthetic: dict | None = None,
+) -> dict[str, Path]:
+    """Produce ``out_dir/{characters,routines,sessions}.jsonl`` and return name -> path.
+
+    source:
+      - ``"huggingface"``: `hf_dataset` is a repo id (default ``TCLResearchEurope/EdgeWisePersona``) or
+        ``{"repo_id": ..., "revision": ..., "files": {"sessions.jsonl": "path/in/repo.jsonl", ...}}``.
+        Fails fast (a few seconds) with `SourceUnavailableError` when offline or HF_HUB_OFFLINE is set.
+      - ``"local"``: copy the three files from `local_dir` (FileNotFoundError naming a missing one).
+      - ``"synthetic"``: `synthetic` holds keyword arguments of `synthetic.write_raw`
+        (n_personas, sessions_per_persona, seed, pretraining).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if source == "huggingface":
+        return _fetch_huggingface(hf_dataset, out)
+    if source == "local":
+        return _fetch_local(local_dir, out)
+    if source == "synthetic":
+        params = dict(synthetic or {})
+        allowed = {"n_personas", "sessions_per_persona", "seed", "pretraining"}
+        unknown = sorted(set(params) - allowed)
+        if unknown:
+            raise ValueError(f"synthetic: unknown keys {unknown}; allowed {sorted(allowed)}")
+        return synthetic_mod.write_raw(out, **params)
+    raise ValueError(f"unknown data source {source!r}; expected one of {list(SOURCES)}")

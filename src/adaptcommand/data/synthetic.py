@@ -1,0 +1,1254 @@
+"""Deterministic synthetic EdgeWisePersona-shaped data: a real (small) personalisation task.
+
+Each persona has a name, a character sketch (trait, occupation, two hobbies), a speaking style
+(formal / casual / terse / chatty) and 3-5 routines. A routine is an *activity* ("movie night",
+"reading", ...) with 2-4 context triggers and 2-3 devices set to persona-specific values. Routines of
+one persona are mutually exclusive: any two of them disagree on a trigger field they both constrain,
+so a session context matches at most one routine.
+
+About 75% of sessions are routine-driven: the session context matches the routine's triggers and
+the user asks for the activity, often WITHOUT stating values ("the usual movie night setup, please");
+the correct assistant reply then states that persona's values ("Setting the TV to volume 20 and
+Netflix, and the lights to 30% brightness."). Other turns state the values, ask clarifying questions,
+or are pleasantries. About 25% are spontaneous: random legal settings the user states explicitly.
+
+Output rows have exactly the shape of the dataset's three line-aligned files (pydantic-style dumps,
+unset trigger fields / devices / parameters present as null). Everything is drawn from
+`random.Random` instances seeded from (seed, stream, persona index), so the same arguments give
+byte-identical files and persona i does not depend on how many personas are generated.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from adaptcommand.data.io import write_jsonl_atomic
+from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, DEVICES, check_action_value
+
+__all__ = ["generate", "pretraining_corpus", "write_raw", "write_rows", "RAW_FILES"]
+
+RAW_FILES = ("characters.jsonl", "routines.jsonl", "sessions.jsonl")
+
+# --------------------------------------------------------------------------------------------------
+# Vocabulary
+# --------------------------------------------------------------------------------------------------
+
+# (first name, pronoun). Evaluated personas and pretraining personas use disjoint first names.
+# fmt: off
+EVAL_NAMES: tuple[tuple[str, str], ...] = (
+    ("Ethan", "he"), ("Olivia", "she"), ("Marcus", "he"), ("Priya", "she"), ("Tomas", "he"),
+    ("Hannah", "she"), ("Kenji", "he"), ("Amara", "she"), ("Lucas", "he"), ("Sofia", "she"),
+    ("Daniel", "he"), ("Ingrid", "she"), ("Rafael", "he"), ("Mei", "she"), ("Oscar", "he"),
+    ("Leila", "she"), ("Victor", "he"), ("Chloe", "she"), ("Samuel", "he"), ("Nadia", "she"),
+    ("Felix", "he"), ("Grace", "she"), ("Hugo", "he"), ("Yara", "she"), ("Isaac", "he"),
+    ("Elena", "she"), ("Jonas", "he"), ("Aisha", "she"), ("Mateo", "he"), ("Clara", "she"),
+    ("Arjun", "he"), ("Freya", "she"), ("Diego", "he"), ("Naomi", "she"), ("Liam", "he"),
+    ("Zara", "she"), ("Owen", "he"), ("Lucia", "she"), ("Andre", "he"), ("Maya", "she"),
+    ("Peter", "he"), ("Rosa", "she"), ("Noah", "he"), ("Anna", "she"), ("Caleb", "he"),
+    ("Julia", "she"), ("Emil", "he"), ("Tara", "she"), ("Simon", "he"), ("Vera", "she"),
+)
+PRETRAIN_NAMES: tuple[tuple[str, str], ...] = (
+    ("Adrian", "he"), ("Bianca", "she"), ("Cyrus", "he"), ("Dalia", "she"), ("Edgar", "he"),
+    ("Fiona", "she"), ("Gavin", "he"), ("Helena", "she"), ("Ivan", "he"), ("Jasmine", "she"),
+    ("Kurt", "he"), ("Lena", "she"), ("Milo", "he"), ("Nora", "she"), ("Otto", "he"),
+    ("Paula", "she"), ("Quentin", "he"), ("Rhea", "she"), ("Stefan", "he"), ("Tessa", "she"),
+    ("Ulrich", "he"), ("Valerie", "she"), ("Walter", "he"), ("Ximena", "she"), ("Yusuf", "he"),
+    ("Zoe", "she"), ("Bruno", "he"), ("Carmen", "she"), ("Dmitri", "he"), ("Esther", "she"),
+)
+SURNAMES = (
+    "Brooks", "Novak", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Kowalski", "Haddad",
+    "Reyes", "Fischer", "Murphy", "Rossi", "Jensen", "Patel", "Nguyen", "Costa", "Walsh",
+    "Berg", "Duarte", "Keller", "Mensah", "Ortiz", "Sato", "Varga", "Weber", "Young",
+    "Zielinski",
+)
+TRAITS = (
+    "reserved", "cheerful", "meticulous", "easygoing", "energetic", "thoughtful", "busy",
+    "laid-back", "practical", "warm-hearted", "curious", "quiet",
+)
+OCCUPATIONS = (
+    "librarian", "nurse", "software engineer", "chef", "high school teacher", "architect",
+    "graphic designer", "accountant", "paramedic", "university student", "journalist", "pharmacist",
+    "electrician", "marketing manager", "veterinarian", "retired postman", "musician", "lawyer",
+    "data analyst", "bakery owner",
+)
+# hobby text -> the activity it makes likely
+HOBBIES: tuple[tuple[str, str], ...] = (
+    ("mystery novels", "reading"), ("classic literature", "reading"), ("old films", "movie night"),
+    ("science fiction series", "movie night"), ("video games", "gaming"), ("board games", "gaming"),
+    ("yoga", "yoga"), ("running", "workout"), ("home workouts", "workout"),
+    ("cooking", "cooking"), ("baking bread", "cooking"), ("jazz records", "relaxing"),
+    ("gardening", "waking up"), ("hosting dinner parties", "dinner"), ("meditation", "yoga"),
+    ("the evening news", "news hour"), ("painting", "working from home"), ("podcasts", "relaxing"),
+)
+# fmt: on
+
+STYLES = ("formal", "casual", "terse", "chatty")
+STYLE_SKETCH = {
+    "formal": (
+        "speaks formally and politely, always saying please and thank you",
+        "is courteous and formal in every request",
+        "prefers polite, well-formed requests",
+    ),
+    "casual": (
+        "talks in a relaxed, casual way",
+        "keeps things informal and friendly",
+        "chats casually, like with a friend",
+    ),
+    "terse": (
+        "keeps requests short and to the point",
+        "uses as few words as possible",
+        "gives brief, clipped commands",
+    ),
+    "chatty": (
+        "is talkative and likes to comment on the weather and the day",
+        "loves a chat and shares small details about the day",
+        "is chatty and always mentions what is going on outside",
+    ),
+}
+PRONOUNS = {"he": ("He", "his"), "she": ("She", "her")}
+
+# Activities a routine can stand for. "times": compatible time_of_day values; "core": one of these
+# devices is always included; "phrases": activity-specific verb phrases for an implicit request;
+# "bias": (device, parameter) -> candidate values, overriding the default ranges.
+ACTIVITIES: dict[str, dict] = {
+    "movie night": {
+        "times": ("evening", "night", "afternoon"),
+        "core": ("tv",),
+        "extra": ("lights", "speaker", "ac"),
+        "phrases": ("get the living room ready for a film", "set up for a movie", "make it cinema time"),
+        "bias": {
+            ("lights", "brightness"): range(10, 45, 5),
+            ("tv", "input_source"): ("Netflix", "HDMI1", "AV"),
+        },
+    },
+    "reading": {
+        "times": ("morning", "afternoon", "evening", "night"),
+        "core": ("lights",),
+        "extra": ("ac", "speaker"),
+        "phrases": ("make it cosy for reading", "get things ready so I can read", "set up my reading corner"),
+        "bias": {("lights", "brightness"): range(50, 95, 5), ("speaker", "volume"): range(10, 35, 5)},
+    },
+    "bedtime": {
+        "times": ("night", "evening"),
+        "core": ("security", "lights"),
+        "extra": ("ac", "lights", "security"),
+        "phrases": ("get the house ready for bed", "wind things down for the night", "set up for sleep"),
+        "bias": {("lights", "brightness"): range(5, 30, 5), ("security", "armed"): (True,)},
+    },
+    "waking up": {
+        "times": ("morning",),
+        "core": ("lights",),
+        "extra": ("ac", "speaker"),
+        "phrases": ("get the house going for the morning", "help me wake up", "start my morning"),
+        "bias": {("lights", "brightness"): range(60, 105, 5), ("lights", "color"): ("cool", "neutral")},
+    },
+    "workout": {
+        "times": ("morning", "afternoon", "evening"),
+        "core": ("speaker",),
+        "extra": ("ac", "lights", "tv"),
+        "phrases": ("get things ready for my workout", "set up for a training session", "pump things up"),
+        "bias": {("speaker", "volume"): range(40, 85, 5), ("ac", "mode"): ("cool", "auto")},
+    },
+    "leaving home": {
+        "times": ("morning", "afternoon"),
+        "core": ("security",),
+        "extra": ("ac", "lights"),
+        "phrases": (
+            "get the house ready, I'm heading out",
+            "lock up for when I'm out",
+            "set things for leaving",
+        ),
+        "bias": {("security", "armed"): (True,), ("lights", "brightness"): range(5, 25, 5)},
+    },
+    "dinner": {
+        "times": ("evening",),
+        "core": ("lights",),
+        "extra": ("speaker", "ac"),
+        "phrases": ("set the mood for dinner", "get things ready for dinner", "make dinner nice"),
+        "bias": {("lights", "color"): ("warm", "neutral"), ("speaker", "volume"): range(15, 45, 5)},
+    },
+    "working from home": {
+        "times": ("morning", "afternoon"),
+        "core": ("lights",),
+        "extra": ("ac", "speaker"),
+        "phrases": ("set up my workspace", "get things ready so I can focus", "set the office up"),
+        "bias": {("lights", "color"): ("neutral", "cool"), ("lights", "mode"): ("static",)},
+    },
+    "gaming": {
+        "times": ("afternoon", "evening", "night"),
+        "core": ("tv",),
+        "extra": ("lights", "speaker", "ac"),
+        "phrases": ("get ready for a gaming session", "set up for games", "get the console corner ready"),
+        "bias": {("tv", "input_source"): ("HDMI1", "HDMI2"), ("lights", "mode"): ("dynamic",)},
+    },
+    "relaxing": {
+        "times": ("afternoon", "evening", "night"),
+        "core": ("speaker",),
+        "extra": ("lights", "ac"),
+        "phrases": ("help me unwind", "make it relaxing in here", "set up a chill atmosphere"),
+        "bias": {
+            ("speaker", "volume"): range(15, 50, 5),
+            ("speaker", "equalizer"): ("balanced", "bass boost"),
+        },
+    },
+    "cooking": {
+        "times": ("afternoon", "evening", "morning"),
+        "core": ("speaker",),
+        "extra": ("lights", "ac"),
+        "phrases": (
+            "get the kitchen ready for cooking",
+            "set things up while I cook",
+            "get ready for cooking",
+        ),
+        "bias": {("lights", "brightness"): range(60, 105, 5)},
+    },
+    "yoga": {
+        "times": ("morning", "evening"),
+        "core": ("speaker",),
+        "extra": ("lights", "ac"),
+        "phrases": ("set the room up for yoga", "make it calm for my session", "get ready for stretching"),
+        "bias": {("speaker", "volume"): range(10, 35, 5), ("lights", "color"): ("warm",)},
+    },
+    "news hour": {
+        "times": ("morning", "evening"),
+        "core": ("tv",),
+        "extra": ("lights", "ac"),
+        "phrases": ("put things on for the news", "get the TV ready for the news", "set up for the news"),
+        "bias": {("tv", "input_source"): ("AV", "YouTube", "HDMI2")},
+    },
+}
+
+# Plausible (not exhaustive) default values: volumes / brightness multiples of 5.
+DEFAULT_VALUES: dict[tuple[str, str], tuple] = {
+    ("tv", "volume"): tuple(range(10, 65, 5)),
+    ("tv", "brightness"): tuple(range(30, 105, 5)),
+    ("tv", "input_source"): ACTION_SCHEMA["tv"]["input_source"][1],
+    ("ac", "temperature"): tuple(range(17, 29)),
+    ("ac", "mode"): ACTION_SCHEMA["ac"]["mode"][1],
+    ("ac", "fan_speed"): (0, 1, 2, 3),
+    ("lights", "brightness"): tuple(range(10, 105, 5)),
+    ("lights", "color"): ACTION_SCHEMA["lights"]["color"][1],
+    ("lights", "mode"): ACTION_SCHEMA["lights"]["mode"][1],
+    ("speaker", "volume"): tuple(range(10, 75, 5)),
+    ("speaker", "equalizer"): ACTION_SCHEMA["speaker"]["equalizer"][1],
+    ("security", "armed"): (True, False),
+    ("security", "alarm_volume"): tuple(range(30, 105, 5)),
+}
+AC_TEMP_BY_MODE = {"heat": tuple(range(20, 27)), "cool": tuple(range(17, 24)), "auto": tuple(range(19, 25))}
+
+TOD_SUN = {
+    "morning": ("before_sunrise", "daylight"),
+    "afternoon": ("daylight",),
+    "evening": ("daylight", "after_sunset"),
+    "night": ("after_sunset", "before_sunrise"),
+}
+WEATHER_TEMP_ALLOWED = {
+    "sunny": ("very cold", "cold", "mild", "warm", "hot"),
+    "cloudy": ("very cold", "cold", "mild", "warm", "hot"),
+    "rainy": ("cold", "mild", "warm"),
+    "snowy": ("very cold", "cold"),
+}
+
+# --------------------------------------------------------------------------------------------------
+# Phrasing of device settings
+# --------------------------------------------------------------------------------------------------
+
+DEVICE_NAMES = {
+    "ac": ("the AC", "the air conditioning", "the AC unit", "the air conditioner"),
+    "lights": ("the lights", "the living room lights", "the lighting", "the lamps"),
+    "tv": ("the TV", "the television", "the TV", "the telly"),
+    "speaker": ("the speaker", "the sound system", "the speaker", "the music speaker"),
+    "security": ("the security system", "the alarm system", "the security system", "home security"),
+}
+SHORT_NAMES = {"ac": "AC", "lights": "lights", "tv": "TV", "speaker": "speaker", "security": "security"}
+
+# "set <device> to ___"
+TO_FORMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ac", "temperature"): ("{v} degrees", "{v} degrees Celsius", "{v} degrees", "temperature {v}"),
+    ("ac", "mode"): ("{v} mode", "{v} mode", "{v}"),
+    ("ac", "fan_speed"): ("fan speed {v}", "fan speed {v}", "fan level {v}"),
+    ("lights", "brightness"): (
+        "{v}% brightness",
+        "{v} percent brightness",
+        "brightness {v}",
+        "{v}% brightness",
+    ),
+    ("lights", "color"): ("{v} colour", "a {v} colour", "{v} color", "{v} colour"),
+    ("lights", "mode"): ("{v} mode", "{v} mode", "{v}"),
+    ("tv", "volume"): ("volume {v}", "volume {v}", "{v} volume"),
+    ("tv", "brightness"): ("brightness {v}", "{v}% brightness"),
+    ("tv", "input_source"): ("{v}", "the {v} input", "{v} input"),
+    ("speaker", "volume"): ("volume {v}", "volume {v}", "{v} volume"),
+    ("speaker", "equalizer"): ("{v} equalizer", "the {v} equalizer", "{v} EQ"),
+    ("security", "alarm_volume"): ("alarm volume {v}", "alarm volume {v}", "an alarm volume of {v}"),
+}
+# "<device> with ___" / "<device>: ___"
+WITH_FORMS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("ac", "temperature"): (
+        "temperature at {v}",
+        "the temperature at {v}",
+        "{v} degrees",
+        "temperature to {v}",
+    ),
+    ("ac", "mode"): ("{v} mode", "mode set to {v}", "{v} mode"),
+    ("ac", "fan_speed"): ("fan speed {v}", "fan speed at {v}", "the fan at {v}", "fan speed to {v}"),
+    ("lights", "brightness"): (
+        "brightness at {v}",
+        "{v}% brightness",
+        "brightness to {v}%",
+        "{v}% brightness",
+    ),
+    ("lights", "color"): ("{v} colour", "colour set to {v}", "{v} color", "a {v} tone"),
+    ("lights", "mode"): ("{v} mode", "mode set to {v}", "{v} mode"),
+    ("tv", "volume"): ("volume at {v}", "volume {v}", "volume to {v}"),
+    ("tv", "brightness"): ("brightness at {v}", "{v}% brightness", "brightness {v}"),
+    ("tv", "input_source"): ("input {v}", "input on {v}", "{v} as the input", "the {v} input"),
+    ("speaker", "volume"): ("volume at {v}", "volume {v}", "volume to {v}"),
+    ("speaker", "equalizer"): ("{v} equalizer", "equalizer on {v}", "the {v} EQ", "{v} equalizer"),
+    ("security", "alarm_volume"): ("alarm volume at {v}", "alarm volume {v}", "the alarm at {v}"),
+}
+ARMED_TO = {True: ("armed", "armed mode", "armed"), False: ("disarmed", "off", "disarmed")}
+ARMED_WITH = {True: ("armed", "the system armed", "armed"), False: ("disarmed", "the system disarmed")}
+
+TOD_NOUN = {"morning": "morning", "afternoon": "afternoon", "evening": "evening", "night": "night"}
+TOD_ADV = {
+    "morning": "this morning",
+    "afternoon": "this afternoon",
+    "evening": "this evening",
+    "night": "tonight",
+}
+TEMP_WORD = {"very cold": "freezing", "cold": "cold", "mild": "mild", "warm": "warm", "hot": "hot"}
+WEATHER_SENTENCE = {
+    "sunny": ("The sun is out.", "It's lovely and sunny.", "Bright sunshine out there."),
+    "cloudy": ("It's grey and cloudy.", "So overcast today.", "Clouds everywhere."),
+    "rainy": ("It's pouring outside.", "Rain again.", "It won't stop raining."),
+    "snowy": ("It's snowing out there.", "Snow everywhere.", "It's been snowing all day."),
+}
+
+
+def _fmt(value: object) -> str:
+    return str(value)
+
+
+def _pick(rng: random.Random, options) -> object:
+    return options[rng.randrange(len(options))]
+
+
+def _join(parts: list[str], rng: random.Random) -> str:
+    if len(parts) == 1:
+        return parts[0]
+    last_sep = _pick(rng, (" and ", ", and ", " and ")) if len(parts) > 2 else " and "
+    return ", ".join(parts[:-1]) + last_sep + parts[-1]
+
+
+def _params_text(rng: random.Random, device: str, params: dict, forms: str) -> str:
+    table = TO_FORMS if forms == "to" else WITH_FORMS
+    parts = []
+    for param, value in params.items():
+        if param == "armed":
+            parts.append(_pick(rng, (ARMED_TO if forms == "to" else ARMED_WITH)[value]))
+        else:
+            parts.append(_pick(rng, table[(device, param)]).format(v=_fmt(value)))
+    return _join(parts, rng)
+
+
+def _dev_name(rng: random.Random, device: str) -> str:
+    return _pick(rng, DEVICE_NAMES[device])
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _to_clause(rng: random.Random, device: str, params: dict) -> str:
+    """'the AC to heat mode, 22 degrees and fan speed 2'"""
+    return f"{_dev_name(rng, device)} to {_params_text(rng, device, params, 'to')}"
+
+
+def _compact_clause(rng: random.Random, device: str, params: dict) -> str:
+    """'AC heat mode, 22 degrees' / 'lights 40% brightness and warm colour'"""
+    return f"{SHORT_NAMES[device]} {_params_text(rng, device, params, 'to')}"
+
+
+def _with_clause(rng: random.Random, device: str, params: dict) -> str:
+    """'the AC with temperature at 22 and fan speed 2'"""
+    return f"{_dev_name(rng, device)} with {_params_text(rng, device, params, 'with')}"
+
+
+def _is_clause(rng: random.Random, device: str, params: dict) -> str:
+    """'The AC is now set to heat mode at 22 degrees'"""
+    name = _dev_name(rng, device)
+    verb = "are" if name.endswith(("lights", "lamps")) else "is"
+    return f"{_cap(name)} {verb} now set to {_params_text(rng, device, params, 'to')}"
+
+
+def _security_sentence(rng: random.Random, params: dict) -> str | None:
+    """Natural phrasing for arming: 'arm the security system with the alarm at 40'."""
+    if params.get("armed") is not True:
+        return None
+    text = _pick(
+        rng, ("arming the security system now", "arming home security for you", "arming the alarm system now")
+    )
+    if "alarm_volume" in params:
+        text += _pick(
+            rng, (" with alarm volume {v}", ", alarm volume at {v}", " with the alarm at {v}")
+        ).format(v=params["alarm_volume"])
+    return text
+
+
+def assistant_confirm(rng: random.Random, items: list[tuple[str, dict]], activity: str | None = None) -> str:
+    """An assistant turn that states every value of `items` ((device, params) pairs), preferring
+    5-25 words (a few draws; the shortest over-long one is kept if none fits)."""
+    best, best_gap = "", None
+    for _ in range(8):
+        text = _confirm_once(rng, items, activity)
+        n_words = len(text.split())
+        gap = max(0, 5 - n_words, n_words - 25)
+        if gap == 0:
+            return text
+        if best_gap is None or gap < best_gap:
+            best, best_gap = text, gap
+    return best
+
+
+def _confirm_once(rng: random.Random, items: list[tuple[str, dict]], activity: str | None) -> str:
+    frame = rng.randrange(6)
+    if frame == 0:  # Setting the AC to ..., and the lights to ...
+        lead = _pick(
+            rng, ("Setting", "I've set", "I'll set", "Okay, setting", "Sure, setting", "Right away, setting")
+        )
+        clauses = []
+        for device, params in items:
+            sec = _security_sentence(rng, params) if device == "security" and rng.random() < 0.6 else None
+            clauses.append(sec or _to_clause(rng, device, params))
+        if clauses[0].startswith("arming"):  # security alone (it is always the last device)
+            return _cap(clauses[0]) + "."
+        return f"{lead} {_join(clauses, rng)}."
+    if frame == 1:  # The AC is now set to .... The lights are now set to ...
+        prefix = _pick(rng, ("", "Done. ", "All set. ", "Sure. ", "Of course. "))
+        return prefix + " ".join(_is_clause(rng, d, p) + "." for d, p in items)
+    if frame == 2:  # Done: AC heat mode, 22 degrees; lights 40% brightness.
+        lead = _pick(rng, ("Done:", "All set:", "Okay:", "Got it:", "Sure thing:"))
+        return f"{lead} {'; '.join(_compact_clause(rng, d, p) for d, p in items)}."
+    if frame == 3:  # Turning on the AC with temperature at 22, and the lights with ...
+        lead = _pick(rng, ("Turning on", "Switching on", "Starting", "Okay, turning on"))
+        return f"{lead} {_join([_with_clause(rng, d, p) for d, p in items], rng)}."
+    if frame == 4 and activity:  # Setting up your usual movie night: ...
+        lead = _pick(
+            rng,
+            (
+                f"Setting up your usual {activity}:",
+                f"Your {activity} setup:",
+                f"Sure, the usual for {activity}:",
+                f"Here's your {activity} setting:",
+            ),
+        )
+        return f"{lead} {', '.join(_compact_clause(rng, d, p) for d, p in items)}."
+    # I've adjusted the AC to ... / Adjusting ...
+    lead = _pick(rng, ("I've adjusted", "Adjusting", "I've switched", "Switching", "Changing"))
+    return f"{lead} {_join([_to_clause(rng, d, p) for d, p in items], rng)}."
+
+
+CLARIFY = {
+    "ac": (
+        "What temperature would you like?",
+        "Sure, which mode and temperature for the AC?",
+        "How warm or cool should I make it?",
+        "What settings would you like for the air conditioning?",
+    ),
+    "lights": (
+        "How bright would you like the lights?",
+        "What brightness and colour for the lights?",
+        "Sure, how should I set the lights?",
+        "Which colour and brightness would you like?",
+    ),
+    "tv": (
+        "What volume would you like for the TV?",
+        "Which input should the TV use?",
+        "How would you like the TV set up?",
+        "Sure, any particular volume or input for the TV?",
+    ),
+    "speaker": (
+        "What volume should the speaker play at?",
+        "Which equalizer setting would you like?",
+        "How loud would you like the music?",
+        "Sure, what settings for the speaker?",
+    ),
+    "security": (
+        "Should I arm the security system, and how loud should the alarm be?",
+        "How would you like the security system set?",
+        "Do you want the alarm system armed?",
+        "Sure, which security settings would you like?",
+    ),
+}
+
+# Device-level implicit verb phrases (no values) for routine-driven sessions ("like always").
+IMPLICIT_DEVICE_VP = {
+    "ac": (
+        "set the AC the way I like it",
+        "do the air conditioning like always",
+        "put the AC on my usual setting",
+        "sort out the temperature like usual",
+        "get the AC going the usual way",
+    ),
+    "lights": (
+        "do the lights the way I like them",
+        "set the lights like always",
+        "put the lights on my usual setting",
+        "fix the lighting like usual",
+        "make the lights nice for {act}",
+    ),
+    "tv": (
+        "put the TV on the usual way",
+        "set the TV like always",
+        "get the TV ready like usual",
+        "do my usual TV setup",
+        "sort the telly out for {act}",
+    ),
+    "speaker": (
+        "put some music on, the usual",
+        "set the speaker like always",
+        "do the speaker my usual way",
+        "get the music going like usual",
+        "sort the sound out for {act}",
+    ),
+    "security": (
+        "do the security like always",
+        "set the alarm system the usual way",
+        "lock things down like usual",
+        "sort out the security system as usual",
+        "do the alarm my usual way",
+    ),
+}
+HEAT_VP = ("warm the place up a bit", "take the chill off like usual", "heat the place up the way I like")
+COOL_VP = (
+    "cool it down a bit, the usual",
+    "cool the place down like always",
+    "get it nice and cool like usual",
+)
+
+# Spontaneous requests without values (the assistant must ask).
+SPONT_IMPLICIT_VP = {
+    "ac": (
+        "turn on the AC",
+        "adjust the air conditioning",
+        "change the AC settings",
+        "do something about the temperature",
+    ),
+    "lights": (
+        "change the lights",
+        "adjust the lighting",
+        "do something with the lights",
+        "switch the lights on",
+    ),
+    "tv": ("turn on the TV", "set up the TV", "change the TV settings", "get the telly on"),
+    "speaker": (
+        "put some music on",
+        "turn on the speaker",
+        "adjust the speaker",
+        "change the sound settings",
+    ),
+    "security": (
+        "set up the security system",
+        "adjust the alarm system",
+        "change the security settings",
+        "check the alarm system settings",
+    ),
+}
+
+ROUTINE_VP = (
+    "set things up for {act} like always",
+    "get everything ready for {act}",
+    "do the usual {act} setup",
+    "set up my usual {act}",
+    "set things up like always for {act}",
+    "{phrase}",
+    "{phrase}, the usual way",
+)
+REST_USER = (
+    "And the rest of the usual, please.",
+    "What about the rest?",
+    "Great, and the other things too.",
+    "And everything else like always.",
+    "Do the rest as usual.",
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Persona-style user phrasing
+# --------------------------------------------------------------------------------------------------
+
+
+def _greeting(rng: random.Random, style: str, meta: dict) -> str:
+    tod = meta["time_of_day"]
+    polite = "evening" if tod == "night" else tod
+    options = {
+        "formal": (f"Good {polite}.", "Hello.", f"Good {polite} to you.", "Hello there."),
+        "casual": ("Hey!", "Hi!", "Hey there.", "Hiya!"),
+        "terse": ("Hi.", "Hey.", "Hello.", "Hi."),
+        "chatty": ("Hi there!", "Hello hello!", "Hey, it's me again!", "Oh hi!"),
+    }[style]
+    return _pick(rng, options)
+
+
+def _context_remark(rng: random.Random, meta: dict) -> str:
+    tod, weather, temp = meta["time_of_day"], meta["weather"], meta["outdoor_temp"]
+    options = [
+        f"It's {TEMP_WORD[temp]} and {weather} {TOD_ADV[tod]}.",
+        f"What a {weather} {TOD_NOUN[tod]}.",
+        f"It's so {TEMP_WORD[temp]} outside {TOD_ADV[tod]}.",
+        _pick(rng, WEATHER_SENTENCE[weather]),
+    ]
+    if meta["day_of_week"] == "weekend":
+        options.append(
+            _pick(rng, ("Finally the weekend!", "Lazy weekend today.", "Nice to have the weekend."))
+        )
+    else:
+        options.append(_pick(rng, ("Long day at work.", "Busy weekday.", "Another working day.")))
+    return _pick(rng, options)
+
+
+def _wrap_request(rng: random.Random, style: str, vp: str, meta: dict, opener: bool) -> str:
+    """Turn a verb phrase ('set the lights to 40% brightness') into a user turn in the persona's style."""
+    if style == "formal":
+        body = _pick(
+            rng,
+            (
+                f"Could you please {vp}?",
+                f"Would you kindly {vp}?",
+                f"Please {vp}, thank you.",
+                f"I would like you to {vp}, please.",
+                f"Would you {vp}, please?",
+            ),
+        )
+    elif style == "casual":
+        body = _pick(
+            rng,
+            (
+                f"Can you {vp}?",
+                f"{_cap(vp)}, please.",
+                f"Could you {vp}?",
+                f"Could you {vp} real quick?",
+                f"Let's {vp}.",
+            ),
+        )
+    elif style == "terse":
+        body = _pick(rng, (f"{_cap(vp)}.", f"{_cap(vp)}.", f"{_cap(vp)}, please.", f"{_cap(vp)} now."))
+    else:
+        body = _pick(
+            rng,
+            (
+                f"Could you {vp} for me?",
+                f"Would you mind if we {vp}?",
+                f"I think I'd like you to {vp}.",
+                f"Can you {vp}? That would be great.",
+            ),
+        )
+    parts = []
+    if opener and (style != "terse" or rng.random() < 0.3) and rng.random() < 0.8:
+        parts.append(_greeting(rng, style, meta))
+    chatty = style == "chatty" and rng.random() < (0.85 if opener else 0.2)
+    if chatty or (opener and style != "terse" and rng.random() < 0.3):
+        parts.append(_context_remark(rng, meta))
+    parts.append(body)
+    return " ".join(parts)
+
+
+def _explicit_vp(rng: random.Random, style: str, items: list[tuple[str, dict]]) -> str:
+    if style == "terse" and rng.random() < 0.6:
+        return "; ".join(_compact_clause(rng, d, p) for d, p in items)
+    verb = _pick(rng, ("set", "switch", "change", "adjust", "set"))
+    return f"{verb} {_join([_to_clause(rng, d, p) for d, p in items], rng)}"
+
+
+def _value_answer(rng: random.Random, style: str, items: list[tuple[str, dict]]) -> str:
+    values = _join([_params_text(rng, d, p, "to") for d, p in items], rng)
+    options = {
+        "formal": (
+            f"{_cap(values)}, please.",
+            f"{_cap(values)}, if you would.",
+            f"I would like {values}, please.",
+            f"Please make it {values}.",
+        ),
+        "casual": (
+            f"{_cap(values)}, please.",
+            f"Let's do {values}.",
+            f"Make it {values}.",
+            f"{_cap(values)} is good.",
+        ),
+        "terse": (f"{_cap(values)}.", f"{_cap(values)}.", f"{_cap(values)}, please.", f"Make it {values}."),
+        "chatty": (
+            f"Hmm, let's go with {values}.",
+            f"Oh, {values} would be lovely.",
+            f"I think {values}, please.",
+            f"Let's try {values} today.",
+        ),
+    }[style]
+    return _pick(rng, options)
+
+
+def _thanks(rng: random.Random, style: str) -> str:
+    return _pick(
+        rng,
+        {
+            "formal": (
+                "Thank you very much.",
+                "Thank you, that is perfect.",
+                "Much appreciated, thank you.",
+                "Excellent, thank you.",
+            ),
+            "casual": ("Thanks!", "Cheers!", "Awesome, thanks.", "Perfect, thanks!"),
+            "terse": ("Thanks.", "Good.", "Ok.", "Fine, thanks."),
+            "chatty": (
+                "Oh lovely, thank you so much!",
+                "That's perfect, you're a star!",
+                "Wonderful, thanks a lot!",
+                "Great, that's exactly what I needed, thanks!",
+            ),
+        }[style],
+    )
+
+
+def _bye(rng: random.Random, style: str, meta: dict) -> str:
+    night = "Good night." if meta["time_of_day"] in ("evening", "night") else "Have a good day."
+    return _pick(
+        rng,
+        {
+            "formal": (
+                "That will be all, goodbye.",
+                "Nothing else, thank you. Goodbye.",
+                "That is everything for now.",
+                night,
+            ),
+            "casual": ("That's it, bye!", "Later!", "All good, see ya.", "That's all for now."),
+            "terse": ("Done.", "Bye.", "That's all.", "Nothing else."),
+            "chatty": (
+                "That's everything, talk to you later!",
+                "Okay, I'm off now, bye!",
+                "Alright, that's all I needed, bye bye!",
+                "Lovely, have a good one!",
+            ),
+        }[style],
+    )
+
+
+def _assistant_greet(rng: random.Random, name: str, meta: dict) -> str:
+    tod = meta["time_of_day"]
+    polite = "evening" if tod == "night" else tod
+    return _pick(
+        rng,
+        (
+            f"Good {polite}, {name}! How can I help?",
+            f"Hi {name}, what can I do for you?",
+            f"Hello {name}! What would you like me to do?",
+            f"Hey {name}, how can I help you today?",
+        ),
+    )
+
+
+def _assistant_welcome(rng: random.Random, name: str, meta: dict, activity: str | None) -> str:
+    tod = TOD_NOUN[meta["time_of_day"]]
+    options = [
+        f"You're welcome, enjoy your {tod}.",
+        f"My pleasure, {name}. Anything else?",
+        "Happy to help, just let me know.",
+        "You're welcome. Let me know if you need anything else.",
+    ]
+    if activity:
+        options.append(f"Anytime. Enjoy your {activity}, {name}.")
+    return _pick(rng, options)
+
+
+def _assistant_bye(rng: random.Random, name: str, meta: dict) -> str:
+    tod = TOD_NOUN[meta["time_of_day"]]
+    return _pick(
+        rng,
+        (
+            f"Goodbye, {name}! Talk to you soon.",
+            f"Have a lovely {tod}, {name}.",
+            f"See you later, {name}. Take care!",
+            f"Take care, {name}, and enjoy your {tod}.",
+        ),
+    )
+
+
+def _smalltalk(rng: random.Random, style: str, meta: dict) -> tuple[str, str]:
+    user = _pick(
+        rng,
+        {
+            "formal": (
+                "May I ask what the weather is like?",
+                "How is the weather outside?",
+                "Could you tell me the weather, please?",
+                "What is it like outside?",
+            ),
+            "casual": (
+                "How's the weather looking?",
+                "What's it like outside?",
+                "Weather check?",
+                "Is it nice out?",
+            ),
+            "terse": ("Weather?", "Weather outside?", "Outside?", "Weather now?"),
+            "chatty": (
+                "By the way, how's the weather looking out there?",
+                "Ooh, what's it like outside right now?",
+                "Is it still miserable out there or what?",
+                "Tell me, what's the weather doing?",
+            ),
+        }[style],
+    )
+    weather, temp = meta["weather"], meta["outdoor_temp"]
+    assistant = _pick(
+        rng,
+        (
+            f"It's {weather} and {temp} outside right now.",
+            f"Currently {weather}, and it feels {temp} out there.",
+            f"Outside it's {weather} and {temp}.",
+            f"The forecast says {weather} and {temp} for the rest of the {TOD_NOUN[meta['time_of_day']]}.",
+        ),
+    )
+    return user, assistant
+
+
+def _check(rng: random.Random, style: str, name: str) -> tuple[str, str]:
+    user = _pick(
+        rng,
+        {
+            "formal": (
+                "Is everything set now?",
+                "Has that been done?",
+                "Is all of that in place?",
+                "Did that work?",
+            ),
+            "casual": ("All done?", "Did that work?", "Everything okay?", "All good?"),
+            "terse": ("Done?", "Set?", "Working?", "All set?"),
+            "chatty": (
+                "Did all of that go through okay?",
+                "Is everything working now?",
+                "So we're all set then?",
+                "Did that all work out?",
+            ),
+        }[style],
+    )
+    assistant = _pick(
+        rng,
+        (
+            "Yes, everything is set as requested.",
+            "All done, everything is running now.",
+            "Yes, all set and working fine.",
+            f"Everything is in place, {name}.",
+        ),
+    )
+    return user, assistant
+
+
+# --------------------------------------------------------------------------------------------------
+# Personas and routines
+# --------------------------------------------------------------------------------------------------
+
+
+def _coherent(ctx: dict) -> bool:
+    tod, sun = ctx.get("time_of_day"), ctx.get("sun_phase")
+    if tod and sun and sun not in TOD_SUN[tod]:
+        return False
+    weather, temp = ctx.get("weather"), ctx.get("outdoor_temp")
+    if weather and temp and temp not in WEATHER_TEMP_ALLOWED[weather]:
+        return False
+    return True
+
+
+def _matches(triggers: dict, meta: dict) -> bool:
+    return all(meta[k] == v for k, v in triggers.items())
+
+
+def _exclusive(a: dict, b: dict) -> bool:
+    """No context can satisfy both trigger sets: they disagree on a shared field."""
+    return any(k in b and b[k] != v for k, v in a.items())
+
+
+def _sample_meta(rng: random.Random, fixed: dict, times: tuple[str, ...] | None = None) -> dict:
+    """A full coherent context containing `fixed`; time_of_day drawn from `times` when given and free."""
+    choices = dict(CONTEXT_FIELDS)
+    if times and "time_of_day" not in fixed:
+        choices["time_of_day"] = tuple(times)
+    for _ in range(1000):
+        meta = {f: fixed[f] if f in fixed else _pick(rng, vals) for f, vals in choices.items()}
+        if _coherent(meta):
+            return meta
+    raise RuntimeError(f"cannot complete context {fixed}")  # pragma: no cover - triggers are coherent
+
+
+def _sample_value(rng: random.Random, device: str, param: str, bias: dict, ac_mode: str | None) -> object:
+    if device == "ac" and param == "temperature" and ac_mode:
+        values = AC_TEMP_BY_MODE[ac_mode]
+    else:
+        values = tuple(bias.get((device, param), DEFAULT_VALUES[(device, param)]))
+    value = _pick(rng, values)
+    assert check_action_value(device, param, value) is None, (device, param, value)
+    return value
+
+
+def _sample_device_params(
+    rng: random.Random, device: str, n_params: int, bias: dict, triggers: dict, force: tuple[str, ...] = ()
+) -> dict:
+    names = list(ACTION_SCHEMA[device])
+    chosen = [p for p in force if p in names]
+    rest = [p for p in names if p not in chosen]
+    rng.shuffle(rest)
+    chosen += rest[: max(0, n_params - len(chosen))]
+    chosen = [p for p in names if p in chosen]  # schema order
+    mode = None
+    if device == "ac":
+        temp = triggers.get("outdoor_temp")
+        if (device, "mode") in bias:
+            mode = _pick(rng, tuple(bias[(device, "mode")]))
+        elif temp in ("very cold", "cold"):
+            mode = "heat"
+        elif temp in ("warm", "hot"):
+            mode = "cool"
+        else:
+            mode = _pick(rng, ("heat", "cool", "auto"))
+    params = {}
+    for p in chosen:
+        if device == "ac" and p == "mode":
+            params[p] = mode
+        else:
+            params[p] = _sample_value(rng, device, p, bias, mode if device == "ac" else None)
+    return params
+
+
+def _make_routine(rng: random.Random, triggers: dict, activity: str) -> dict:
+    spec = ACTIVITIES[activity]
+    for _ in range(100):
+        n_dev = _pick(rng, (2, 2, 3, 3, 3))
+        devices = [_pick(rng, spec["core"])]
+        extras = [d for d in spec["extra"] if d not in devices]
+        rng.shuffle(extras)
+        devices += extras[: n_dev - 1]
+        devices = [d for d in DEVICES if d in devices]
+        actions = {}
+        for device in devices:
+            n_params = min(len(ACTION_SCHEMA[device]), _pick(rng, (1, 2, 2, 3)))
+            force = ("armed",) if device == "security" and rng.random() < 0.9 else ()
+            actions[device] = _sample_device_params(rng, device, n_params, spec["bias"], triggers, force)
+        if sum(len(p) for p in actions.values()) <= 6:
+            return actions
+    raise RuntimeError("cannot build routine")  # pragma: no cover
+
+
+def _full_triggers(triggers: dict) -> dict:
+    return {f: triggers.get(f) for f in CONTEXT_FIELDS}
+
+
+def _full_actions(actions: dict) -> dict:
+    return {
+        device: ({p: actions[device].get(p) for p in ACTION_SCHEMA[device]} if device in actions else None)
+        for device in DEVICES
+    }
+
+
+def _make_persona(rng: random.Random, names: tuple[tuple[str, str], ...]) -> dict:
+    first, pron = _pick(rng, names)
+    name = f"{first} {_pick(rng, SURNAMES)}"
+    style = _pick(rng, STYLES)
+    trait = _pick(rng, TRAITS)
+    occupation = _pick(rng, OCCUPATIONS)
+    hobby_idx = rng.sample(range(len(HOBBIES)), 2)
+    hobbies = [HOBBIES[i] for i in hobby_idx]
+    he, his = PRONOUNS[pron]
+    article = "an" if trait[0] in "aeiou" else "a"
+    sketch = (
+        f"{name} is {article} {trait} {occupation} who loves {hobbies[0][0]} and {hobbies[1][0]}. "
+        f"{he} {_pick(rng, STYLE_SKETCH[style])}. "
+        + _pick(
+            rng,
+            (
+                f"{he} likes {his} home to run smoothly without much fuss.",
+                f"{he} has settled into clear habits at home.",
+                f"At home, {first} sticks to familiar routines.",
+                f"{he} likes things at home set just so.",
+            ),
+        )
+    )
+
+    # Routines: mutually exclusive, coherent triggers; distinct activities, hobbies favoured.
+    n_routines = _pick(rng, (3, 4, 4, 5))
+    hobby_acts = [h[1] for h in hobbies]
+    fields = list(CONTEXT_FIELDS)
+    for _restart in range(100):
+        routines: list[dict] = []
+        used_acts: list[str] = []
+        attempts = 0
+        while len(routines) < n_routines and attempts < 300:
+            attempts += 1
+            k = _pick(rng, (2, 2, 3, 3, 3, 4))
+            picked = rng.sample(fields, k)
+            trig = {f: _pick(rng, CONTEXT_FIELDS[f]) for f in fields if f in picked}
+            if not _coherent(trig) or not all(_exclusive(trig, r["triggers"]) for r in routines):
+                continue
+            tods = {t for t in CONTEXT_FIELDS["time_of_day"] if _coherent({**trig, "time_of_day": t})}
+            tods &= {trig["time_of_day"]} if "time_of_day" in trig else tods
+            acts = [a for a in ACTIVITIES if a not in used_acts and tods & set(ACTIVITIES[a]["times"])]
+            if not acts:
+                continue
+            preferred = [a for a in hobby_acts if a in acts]
+            activity = _pick(rng, preferred) if preferred and rng.random() < 0.6 else _pick(rng, acts)
+            used_acts.append(activity)
+            routines.append(
+                {"triggers": trig, "actions": _make_routine(rng, trig, activity), "activity": activity}
+            )
+        if len(routines) == n_routines:
+            break
+    else:  # pragma: no cover - never observed
+        raise RuntimeError("cannot sample mutually exclusive routines")
+    weights = [rng.randint(1, 3) for _ in routines]
+    return {
+        "name": name,
+        "first": first,
+        "style": style,
+        "character": sketch,
+        "routines": routines,
+        "weights": weights,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Sessions
+# --------------------------------------------------------------------------------------------------
+
+LENGTH_CHOICES = (6, 7, 8, 8, 9, 9, 9, 10, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12)  # mean 9.9
+
+
+def _chunk(items: list[tuple[str, dict]], max_params: int = 4) -> list[list[tuple[str, dict]]]:
+    groups: list[list[tuple[str, dict]]] = [[]]
+    for item in items:
+        if groups[-1] and sum(len(p) for _, p in groups[-1]) + len(item[1]) > max_params:
+            groups.append([])
+        groups[-1].append(item)
+    return groups
+
+
+def _steps_pairs(steps: list[dict]) -> int:
+    return sum(2 if s["kind"] == "clarify" else 1 for s in steps)
+
+
+def _fit_steps(steps: list[dict], max_pairs: int) -> list[dict]:
+    for s in steps:
+        if _steps_pairs(steps) <= max_pairs:
+            break
+        if s["kind"] == "clarify":
+            s["kind"] = "explicit"
+    while _steps_pairs(steps) > max_pairs and len(steps) > 1:
+        a, b = steps[-2], steps[-1]
+        kind = "implicit" if "implicit" in (a["kind"], b["kind"]) or b["kind"] == "rest" else a["kind"]
+        if a["kind"] in ("all", "rest"):
+            kind = a["kind"]
+        steps[-2:] = [{"kind": kind, "items": a["items"] + b["items"]}]
+    return steps
+
+
+def _routine_steps(rng: random.Random, items: list[tuple[str, dict]]) -> list[dict]:
+    if rng.random() < 0.4:
+        groups = _chunk(items)
+        return [{"kind": "all", "items": groups[0]}] + [{"kind": "rest", "items": g} for g in groups[1:]]
+    steps = []
+    for device, params in items:
+        if steps and rng.random() < 0.25 and sum(len(p) for _, p in steps[-1]["items"]) + len(params) <= 4:
+            steps[-1]["items"].append((device, params))
+            continue
+        r = rng.random()
+        kind = "implicit" if r < 0.55 else ("explicit" if r < 0.85 else "clarify")
+        steps.append({"kind": kind, "items": [(device, params)]})
+    return steps
+
+
+def _spontaneous_items(rng: random.Random) -> list[tuple[str, dict]]:
+    devices = rng.sample(list(DEVICES), _pick(rng, (1, 2, 2)))
+    devices = [d for d in DEVICES if d in devices]
+    items = []
+    for device in devices:
+        n_params = min(len(ACTION_SCHEMA[device]), _pick(rng, (1, 1, 2)))
+        items.append((device, _sample_device_params(rng, device, n_params, {}, {})))
+    return items
+
+
+def _render_step(
+    rng: random.Random,
+    step: dict,
+    persona: dict,
+    meta: dict,
+    activity: str | None,
+    opener: bool,
+) -> list[tuple[str, str]]:
+    style, items = persona["style"], step["items"]
+    kind = step["kind"]
+    act = activity or "the evening"
+    if kind == "all":
+        spec = ACTIVITIES[activity]
+        vp = _pick(rng, ROUTINE_VP).format(act=activity, phrase=_pick(rng, spec["phrases"]))
+        user = _wrap_request(rng, style, vp, meta, opener)
+        return [(user, assistant_confirm(rng, items, activity))]
+    if kind == "rest":
+        return [(_pick(rng, REST_USER), assistant_confirm(rng, items, activity))]
+    if kind == "implicit":
+        device = items[0][0]
+        options = list(IMPLICIT_DEVICE_VP[device])
+        if device == "ac":
+            mode = items[0][1].get("mode")
+            options += list(HEAT_VP if mode == "heat" else COOL_VP if mode == "cool" else ())
+        if len(items) > 1:
+            options = [
+                f"do the {' and '.join(SHORT_NAMES[d] for d, _ in items)} like always",
+                f"set the {' and '.join(SHORT_NAMES[d] for d, _ in items)} the usual way",
+                f"do the usual for the {' and '.join(SHORT_NAMES[d] for d, _ in items)}",
+                f"sort out the {' and '.join(SHORT_NAMES[d] for d, _ in items)} like usual",
+            ]
+        vp = _pick(rng, options).format(act=act)
+        user = _wrap_request(rng, style, vp, meta, opener)
+        return [(user, assistant_confirm(rng, items, activity))]
+    if kind == "explicit":
+        user = _wrap_request(rng, style, _explicit_vp(rng, style, items), meta, opener)
+        return [(user, assistant_confirm(rng, items, activity))]
+    # clarify: a request without values, a question, the values, the confirmation
+    device = items[0][0]
+    vp = _pick(rng, SPONT_IMPLICIT_VP[device])
+    first = _wrap_request(rng, style, vp, meta, opener)
+    question = _pick(rng, CLARIFY[device])
+    return [(first, question), (_value_answer(rng, style, items), assistant_confirm(rng, items, activity))]
+
+
+def _make_session(rng: random.Random, persona: dict, session_id: int) -> dict:
+    routines = persona["routines"]
+    routine_driven = rng.random() < 0.75
+    if routine_driven:
+        idx = rng.choices(range(len(routines)), weights=persona["weights"])[0]
+        routine = routines[idx]
+        meta = _sample_meta(rng, routine["triggers"], ACTIVITIES[routine["activity"]]["times"])
+        items = list(routine["actions"].items())
+        steps = _routine_steps(rng, items)
+        activity = routine["activity"]
+    else:
+        idx = None
+        for _ in range(50):
+            meta = _sample_meta(rng, {})
+            if not any(_matches(r["triggers"], meta) for r in routines):
+                break
+        items = _spontaneous_items(rng)
+        steps = []
+        for device, params in items:
+            kind = "explicit" if rng.random() < 0.6 else "clarify"
+            steps.append({"kind": kind, "items": [(device, params)]})
+        activity = None
+
+    length = _pick(rng, LENGTH_CHOICES)
+    n_pairs, trailing_user = length // 2, length % 2 == 1
+    steps = _fit_steps(steps, n_pairs)
+    extra = n_pairs - _steps_pairs(steps)
+    fillers = [f for f in ("greet", "small", "check", "thanks", "bye") if rng.random() < 0.5]
+    for f in ("thanks", "greet", "bye", "check", "small"):  # top up in order of naturalness
+        if len(fillers) >= extra:
+            break
+        if f not in fillers:
+            fillers.append(f)
+    keep = set(rng.sample(fillers, extra)) if extra < len(fillers) else set(fillers)
+    fillers = [f for f in ("greet", "small", "check", "thanks", "bye") if f in keep]
+
+    name, style = persona["first"], persona["style"]
+    pairs: list[tuple[str, str]] = []
+    if "greet" in fillers:
+        pairs.append((_greeting(rng, style, meta), _assistant_greet(rng, name, meta)))
+    if "small" in fillers and rng.random() < 0.5:
+        pairs.append(_smalltalk(rng, style, meta))
+        fillers.remove("small")
+    for i, step in enumerate(steps):
+        pairs += _render_step(rng, step, persona, meta, activity, opener=not pairs and i == 0)
+    if "small" in fillers:
+        pairs.append(_smalltalk(rng, style, meta))
+    if "check" in fillers:
+        pairs.append(_check(rng, style, name))
+    if "thanks" in fillers:
+        pairs.append((_thanks(rng, style), _assistant_welcome(rng, name, meta, activity)))
+    if "bye" in fillers:
+        pairs.append((_bye(rng, style, meta), _assistant_bye(rng, name, meta)))
+    messages = []
+    for user, assistant in pairs:
+        messages.append({"role": "user", "text": user})
+        messages.append({"role": "assistant", "text": assistant})
+    if trailing_user:
+        last = _bye(rng, style, meta) if "thanks" in fillers or rng.random() < 0.4 else _thanks(rng, style)
+        messages.append({"role": "user", "text": last})
+
+    devices = " and ".join(SHORT_NAMES[d] for d, _ in items)
+    if routine_driven:
+        summary = f"{name} asked for the usual {activity} setup; the assistant set the {devices}."
+        applied = [idx]
+    else:
+        summary = f"{name} adjusted the {devices} outside of any routine."
+        applied = None if rng.random() < 0.5 else []
+    if rng.random() < 0.1:
+        summary = None
+    return {
+        "session_id": session_id,
+        "meta": meta,
+        "messages": messages,
+        "applied_routines": applied,
+        "session_summarization": summary,
+    }
+
+
+def _generate(n_personas: int, sessions_per_persona: int, seed: int, stream: str, names) -> tuple:
+    if n_personas < 0 or sessions_per_persona < 0:
+        raise ValueError("n_personas and sessions_per_persona must be >= 0")
+    characters, routines, sessions = [], [], []
+    for i in range(n_personas):
+        prng = random.Random(f"adaptcommand-synthetic/{stream}/{seed}/persona/{i}")
+        persona = _make_persona(prng, names)
+        srng = random.Random(f"adaptcommand-synthetic/{stream}/{seed}/sessions/{i}")
+        characters.append({"character": persona["character"]})
+        routines.append(
+            {
+                "routines": [
+                    {"triggers": _full_triggers(r["triggers"]), "actions": _full_actions(r["actions"])}
+                    for r in persona["routines"]
+                ]
+            }
+        )
+        sessions.append({"sessions": [_make_session(srng, persona, s) for s in range(sessions_per_persona)]})
+    return characters, routines, sessions
+
+
+def generate(
+    n_personas: int, sessions_per_persona: int, seed: int
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Rows of characters.jsonl, routines.jsonl and sessions.jsonl for `n_personas` personas."""
+    return _generate(n_personas, sessions_per_persona, seed, "eval", EVAL_NAMES)
+
+
+def pretraining_corpus(
+    n_personas: int, sessions_per_persona: int, seed: int
+) -> tuple[list[dict], list[dict], list[dict]]:
+    """Like `generate`, for DISJOINT personas (other random stream, other first names): data to
+    pretrain a tiny demo base model on users that are never evaluated."""
+    return _generate(n_personas, sessions_per_persona, seed, "pretrain", PRETRAIN_NAMES)
+
+
+def write_rows(out_dir: str | Path, characters: list, routines: list, sessions: list) -> dict[str, Path]:
+    """Write the three line-aligned files (each atomically) into `out_dir`."""
+    out_dir = Path(out_dir)
+    rows = dict(zip(RAW_FILES, (characters, routines, sessions), strict=True))
+    return {name: write_jsonl_atomic(out_dir / name, data) for name, data in rows.items()}
+
+
+def write_raw(
+    out_dir: str | Path,
+    n_personas: int = 200,
+    sessions_per_persona: int = 50,
+    seed: int = 0,
+    *,
+    pretraining: bool = False,
+) -> dict[str, Path]:
+    """Generate (evaluation personas, or the disjoint pretraining personas) and write
+    characters.jsonl, routines.jsonl, sessions.jsonl into `out_dir`. Returns name -> path."""
+    make = pretraining_corpus if pretraining else generate
+    return write_rows(out_dir, *make(n_personas, sessions_per_persona, seed))
