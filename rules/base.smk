@@ -5,13 +5,9 @@ if config["model"]["build_demo_base"]:
 
     rule build_demo_base:
         input:
-            code=script("build_demo_base.py"),
+            code=script_file("build_demo_base.py"),
         output:
             directory(config["model"]["base"]),
-        params:
-            seed=config["train"]["seed"],
-            **prompt_params(),
-            **config["model"]["demo"],
         log:
             "logs/build_demo_base.log",
         benchmark:
@@ -19,5 +15,9 @@ if config["model"]["build_demo_base"]:
         threads: RES.get("threads", 2)
         resources:
             **gpu_resources("train_runtime_min"),
+        params:
+            **prompt_params(),
+            **config["model"]["demo"],
+            seed=config["train"]["seed"],
         script:
             "../workflow/scripts/build_demo_base.py"

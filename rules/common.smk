@@ -3,11 +3,12 @@ import os
 
 from snakemake.utils import validate
 
-
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 
 if config["split"]["train_frac"] + config["split"]["val_frac"] >= 1:
-    raise ValueError("config: split.train_frac + split.val_frac must be < 1 (the rest is test)")
+    raise ValueError(
+        "config: split.train_frac + split.val_frac must be < 1 (the rest is test)"
+    )
 
 N_PERSONAS = config["data"]["n_personas"]
 N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
@@ -30,7 +31,7 @@ wildcard_constraints:
     method="|".join(METHODS),
 
 
-def script(name):
+def script_file(name):
     """Absolute path of a rule script, also listed as an input so edits re-run the rule."""
     return os.path.join(workflow.basedir, "workflow", "scripts", name)
 
@@ -70,7 +71,9 @@ def lora_params(method):
 
 
 def gpu_resources(runtime_key):
-    return dict(gpu=1, mem_mb=RES.get("gpu_mem_mb", 16000), runtime=RES.get(runtime_key, 60))
+    return dict(
+        gpu=1, mem_mb=RES.get("gpu_mem_mb", 16000), runtime=RES.get(runtime_key, 60)
+    )
 
 
 # What each evaluated method needs: adapter directories and, per persona, which one it uses.
@@ -93,7 +96,7 @@ def eval_inputs(wildcards):
         targets=f"results/eval/{wildcards.split}/targets.jsonl",
         base=base_model_input(),
         adapters=list(adapters.values()),
-        code=script("evaluate.py"),
+        code=script_file("evaluate.py"),
     )
 
 

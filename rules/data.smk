@@ -3,11 +3,16 @@
 
 rule raw_data:
     input:
-        code=script("fetch_raw.py"),
+        code=script_file("fetch_raw.py"),
     output:
         characters="data/raw/characters.jsonl",
         routines="data/raw/routines.jsonl",
         sessions="data/raw/sessions.jsonl",
+    log:
+        "logs/raw_data.log",
+    benchmark:
+        "results/benchmarks/raw_data.tsv"
+    threads: 1
     params:
         source=config["data"]["source"],
         hf_dataset=config["data"].get("hf_dataset", "TCLResearchEurope/EdgeWisePersona"),
@@ -15,11 +20,6 @@ rule raw_data:
         seed=config["data"].get("synthetic_seed", 7),
         n_personas=N_PERSONAS,
         sessions_per_persona=config["data"]["sessions_per_persona"],
-    log:
-        "logs/raw_data.log",
-    benchmark:
-        "results/benchmarks/raw_data.tsv"
-    threads: 1
     script:
         "../workflow/scripts/fetch_raw.py"
 
@@ -27,17 +27,17 @@ rule raw_data:
 rule clean_data:
     input:
         rules.raw_data.output,
-        code=script("clean.py"),
+        code=script_file("clean.py"),
     output:
         CLEAN,
-    params:
-        n_personas=N_PERSONAS,
-        sessions_per_persona=config["data"]["sessions_per_persona"],
     log:
         "logs/clean_data.log",
     benchmark:
         "results/benchmarks/clean_data.tsv"
     threads: 1
+    params:
+        n_personas=N_PERSONAS,
+        sessions_per_persona=config["data"]["sessions_per_persona"],
     script:
         "../workflow/scripts/clean.py"
 
@@ -45,17 +45,17 @@ rule clean_data:
 rule split_data:
     input:
         dialogs=CLEAN,
-        code=script("split.py"),
+        code=script_file("split.py"),
     output:
         splits=SPLITS,
         report="data/splits/validation_report.json",
-    params:
-        train_frac=config["split"]["train_frac"],
-        val_frac=config["split"]["val_frac"],
     log:
         "logs/split_data.log",
     benchmark:
         "results/benchmarks/split_data.tsv"
     threads: 1
+    params:
+        train_frac=config["split"]["train_frac"],
+        val_frac=config["split"]["val_frac"],
     script:
         "../workflow/scripts/split.py"

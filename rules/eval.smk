@@ -5,17 +5,17 @@ rule eval_targets:
     input:
         dialogs=CLEAN,
         splits=SPLITS,
-        code=script("eval_targets.py"),
+        code=script_file("eval_targets.py"),
     output:
         "results/eval/{split}/targets.jsonl",
-    params:
-        personas=PERSONA_CSV,
-        skip_assistant_turns=config["eval"]["skip_assistant_turns"],
     log:
         "logs/eval_targets/{split}.log",
     benchmark:
         "results/benchmarks/eval_targets/{split}.tsv"
     threads: 1
+    params:
+        personas=PERSONA_CSV,
+        skip_assistant_turns=config["eval"]["skip_assistant_turns"],
     script:
         "../workflow/scripts/eval_targets.py"
 
@@ -27,15 +27,6 @@ rule evaluate:
         predictions="results/eval/{split}/{method}/predictions.jsonl",
         per_persona="results/eval/{split}/{method}/per_persona.csv",
         metrics="results/eval/{split}/{method}/metrics.json",
-    params:
-        base=config["model"]["base"],
-        method="{method}",
-        adapter_keys=adapter_keys,
-        max_new_tokens=config["eval"]["max_new_tokens"],
-        batch_size=config["eval"]["batch_size"],
-        numeric_tolerance=config["metrics"]["numeric_tolerance"],
-        minilm=config["metrics"].get("minilm", ""),
-        **prompt_params(),
     log:
         "logs/evaluate/{split}_{method}.log",
     benchmark:
@@ -43,5 +34,14 @@ rule evaluate:
     threads: RES.get("threads", 2)
     resources:
         **gpu_resources("eval_runtime_min"),
+    params:
+        **prompt_params(),
+        base=config["model"]["base"],
+        method="{method}",
+        adapter_keys=adapter_keys,
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        batch_size=config["eval"]["batch_size"],
+        numeric_tolerance=config["metrics"]["numeric_tolerance"],
+        minilm=config["metrics"].get("minilm", ""),
     script:
         "../workflow/scripts/evaluate.py"

@@ -6,14 +6,9 @@ rule train_persona:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        code=script("train_lora.py"),
+        code=script_file("train_lora.py"),
     output:
         directory("models/persona/{persona_id}"),
-    params:
-        base=config["model"]["base"],
-        personas="{persona_id}",
-        **lora_params("persona"),
-        **prompt_params(),
     log:
         "logs/train_persona/{persona_id}.log",
     benchmark:
@@ -21,5 +16,10 @@ rule train_persona:
     threads: RES.get("threads", 2)
     resources:
         **gpu_resources("train_runtime_min"),
+    params:
+        **lora_params("persona"),
+        **prompt_params(),
+        base=config["model"]["base"],
+        personas="{persona_id}",
     script:
         "../workflow/scripts/train_lora.py"

@@ -5,11 +5,31 @@ rule compare:
     input:
         metrics=expand("results/eval/test/{method}/metrics.json", method=METHODS),
         per_persona=expand("results/eval/test/{method}/per_persona.csv", method=METHODS),
-        code=script("compare.py"),
+        code=script_file("compare.py"),
     output:
-        figure="results/comparison/comprehensive.png",
-        summary="results/comparison/summary.csv",
-        markdown="results/comparison/summary.md",
+        figure=report(
+            "results/comparison/comprehensive.png",
+            caption="../workflow/report/comparison.rst",
+            category="Comparison",
+            labels={"result": "figure"},
+        ),
+        summary=report(
+            "results/comparison/summary.csv",
+            caption="../workflow/report/summary.rst",
+            category="Comparison",
+            labels={"result": "summary table (CSV)"},
+        ),
+        markdown=report(
+            "results/comparison/summary.md",
+            caption="../workflow/report/summary.rst",
+            category="Comparison",
+            labels={"result": "summary table (Markdown)"},
+        ),
+    log:
+        "logs/compare.log",
+    benchmark:
+        "results/benchmarks/compare.tsv"
+    threads: 1
     params:
         methods=",".join(METHODS),
         benchmarks=lambda wc: ";".join(
@@ -17,10 +37,5 @@ rule compare:
         ),
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],
-    log:
-        "logs/compare.log",
-    benchmark:
-        "results/benchmarks/compare.tsv"
-    threads: 1
     script:
         "../workflow/scripts/compare.py"

@@ -6,14 +6,9 @@ rule train_unified:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        code=script("train_lora.py"),
+        code=script_file("train_lora.py"),
     output:
         directory("models/unified"),
-    params:
-        base=config["model"]["base"],
-        personas=PERSONA_CSV,
-        **lora_params("unified"),
-        **prompt_params(),
     log:
         "logs/train_unified.log",
     benchmark:
@@ -21,5 +16,10 @@ rule train_unified:
     threads: RES.get("threads", 2)
     resources:
         **gpu_resources("train_runtime_min"),
+    params:
+        **lora_params("unified"),
+        **prompt_params(),
+        base=config["model"]["base"],
+        personas=PERSONA_CSV,
     script:
         "../workflow/scripts/train_lora.py"

@@ -1,7 +1,6 @@
 """Rule build_demo_base: tokenizer + tiny Qwen2 pretrained offline on never-evaluated personas."""
 
 from adaptcommand.gpuslots import gpu_slot
-
 from adaptcommand.model.tiny import build_demo_base
 from adaptcommand.prompts import PromptConfig
 from adaptcommand.runtime import rule_context

@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from adaptcommand.data.clean import clean
-
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821

@@ -1,8 +1,7 @@
 """Rule eval_targets: the list of (persona, dialogue, turn) every method is scored on."""
 
-from adaptcommand.data.splits import split_dialogs
-
 from adaptcommand.data.io import load_dialogs, load_splits, write_jsonl_atomic
+from adaptcommand.data.splits import split_dialogs
 from adaptcommand.evaluate.targets import eval_targets, targets_fingerprint
 from adaptcommand.runtime import rule_context
 

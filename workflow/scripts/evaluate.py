@@ -1,7 +1,6 @@
 """Rule evaluate: one method on one split through the shared harness."""
 
 from adaptcommand.gpuslots import gpu_slot
-
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():  # noqa: F821

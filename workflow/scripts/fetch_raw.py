@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from adaptcommand.data.raw import fetch_raw
-
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821

@@ -1,8 +1,7 @@
 """Rule split_data: per persona, in session order, train/val/test, plus the validation report."""
 
-from adaptcommand.data.splits import make_splits, validate_splits
-
 from adaptcommand.data.io import load_dialogs, write_json_atomic
+from adaptcommand.data.splits import make_splits, validate_splits
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821

@@ -1,7 +1,6 @@
 """Rules train_unified / train_persona: one LoRA on the listed personas' train split."""
 
 from adaptcommand.gpuslots import gpu_slot
-
 from adaptcommand.prompts import PromptConfig
 from adaptcommand.runtime import rule_context
 from adaptcommand.train.loop import TrainConfig

@@ -25,7 +25,11 @@ CHATML_TEMPLATE = (
 def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `corpus` and wrap it as a chat tokenizer (left padding for generation)."""
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    # Whole numbers stay one pre-token so frequent values ("22", "40") become single tokens: a model this
+    # small cannot reliably count digit by digit and otherwise loops on digits under greedy decoding.
+    bpe.pre_tokenizer = pre_tokenizers.Sequence(
+        [pre_tokenizers.Digits(individual_digits=False), pre_tokenizers.ByteLevel(add_prefix_space=False)]
+    )
     bpe.decoder = decoders.ByteLevel()
     bpe.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
@@ -95,13 +99,14 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
 
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs
-    from adaptcommand.data.synthetic import pretraining_corpus, write_raw
+    from adaptcommand.data.synthetic import write_raw
     from adaptcommand.prompts import chat_messages, training_example
     from adaptcommand.train.loop import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
-        rows = pretraining_corpus(demo["pretrain_personas"], demo["pretrain_sessions"], demo["pretrain_seed"])
-        write_raw(tmp, *rows)
+        write_raw(
+            tmp, demo["pretrain_personas"], demo["pretrain_sessions"], demo["pretrain_seed"], pretraining=True
+        )
         clean(tmp, f"{tmp}/dialogs.jsonl")
         dialogs = load_dialogs(f"{tmp}/dialogs.jsonl")
     corpus = []

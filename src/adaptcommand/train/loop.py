@@ -140,7 +140,7 @@ def train(
             total, count = total + loss_sum.item(), count + n
             result.train_tokens += int(batch["attention_mask"].sum())
             bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{total / max(count, 1):.3f}")
+            bar.set_postfix(epoch=epoch, loss=f"{total / max(count, 1):.3f}", refresh=False)
         result.train_loss.append(total / max(count, 1))
         result.val_loss.append(mean_loss(model, val_examples, tc.batch_size, pad_id))
         if result.val_loss[-1] < best:

@@ -1,0 +1,129 @@
+"""End to end: the offline demo DAG in a temporary directory, its outputs, and reruns that follow config."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "config" / "demo.yaml"
+
+pytestmark = pytest.mark.workflow
+
+
+def snakemake(
+    workdir: Path, *args: str, configfiles=(DEMO,), timeout: int = 1200
+) -> subprocess.CompletedProcess:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *map(str, configfiles),
+        "--cores",
+        "2",
+        *args,
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """Parse the 'Job stats' table of a dry run into {rule: count}."""
+    counts, in_table = {}, False
+    for line in proc.stdout.splitlines() + proc.stderr.splitlines():
+        if line.startswith("job ") and "count" in line:
+            in_table = True
+            continue
+        if in_table:
+            parts = line.split()
+            if not parts or parts[0] == "total":
+                in_table = False
+                continue
+            if len(parts) == 2 and parts[1].isdigit():
+                counts[parts[0]] = int(parts[1])
+    return counts
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("demo")
+    proc = snakemake(workdir)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    return workdir
+
+
+def test_demo_produces_figure_and_summary(demo_run):
+    png = demo_run / "results/comparison/comprehensive.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 20_000
+    summary = pd.read_csv(demo_run / "results/comparison/summary.csv", index_col="method")
+    assert list(summary.index) == ["base", "unified", "persona"]
+    assert summary["n_turns"].nunique() == 1 and summary["n_turns"].iloc[0] > 50
+    for col in ("similarity", "similarity_ci_low", "similarity_ci_high", "param_f1", "cost_wall_s"):
+        assert summary[col].notna().all(), col
+    assert (summary["similarity_ci_low"] <= summary["similarity_persona_mean"]).all()
+    assert (summary["similarity_persona_mean"] <= summary["similarity_ci_high"]).all()
+    # Training on the evaluated users must beat the never-adapted base model.
+    assert summary.loc["unified", "similarity"] > summary.loc["base", "similarity"]
+
+
+def test_every_method_scored_on_the_same_targets(demo_run):
+    fingerprints = set()
+    for method in ("base", "unified", "persona"):
+        metrics = json.loads((demo_run / f"results/eval/test/{method}/metrics.json").read_text())
+        fingerprints.add(metrics["targets_fingerprint"])
+        rows = [json.loads(x) for x in (demo_run / f"results/eval/test/{method}/predictions.jsonl").open()]
+        assert len(rows) == metrics["n_turns"]
+        assert {"persona_id", "session_id", "turn_index", "prediction", "reference", "similarity"} <= rows[
+            0
+        ].keys()
+    assert len(fingerprints) == 1
+    persona_rows = [json.loads(x) for x in (demo_run / "results/eval/test/persona/predictions.jsonl").open()]
+    assert all(r["adapter"] == r["persona_id"] for r in persona_rows)
+
+
+def test_best_epoch_chosen_on_val(demo_run):
+    log = json.loads((demo_run / "models/persona/persona_000/train_log.json").read_text())
+    assert log["personas"] == ["persona_000"] and log["n_train_dialogs"] == 30 and log["n_val_dialogs"] == 10
+    assert log["best_epoch"] == min(range(len(log["val_loss"])), key=log["val_loss"].__getitem__)
+
+
+def test_second_run_has_nothing_to_do(demo_run):
+    proc = snakemake(demo_run, "-n")
+    assert proc.returncode == 0, proc.stderr
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _overlay(workdir: Path, name: str, change: dict) -> Path:
+    path = workdir / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(change))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"eval": {"max_new_tokens": 12}}, {"evaluate": 3, "compare": 1}),
+        ({"train": {"persona": {"lr": 0.001}}}, {"train_persona": 8, "evaluate": 1, "compare": 1}),
+        ({"train": {"unified": {"r": 4}}}, {"train_unified": 1, "evaluate": 1, "compare": 1}),
+    ],
+    ids=["max_new_tokens", "persona_lr", "unified_rank"],
+)
+def test_config_change_reruns_only_what_it_invalidates(demo_run, change, expected):
+    overlay = _overlay(demo_run, "overlay", change)
+    proc = snakemake(demo_run, "-n", configfiles=(DEMO, overlay))
+    assert proc.returncode == 0, proc.stderr
+    jobs = planned_jobs(proc)
+    jobs.pop("all", None)
+    assert jobs == expected, proc.stdout[-3000:]
