@@ -76,39 +76,65 @@ def gpu_resources(runtime_key):
     )
 
 
-# What each evaluated method needs: adapter directories and, per persona, which one it uses.
-def method_adapters(method):
-    """{adapter key: directory}; keys are persona ids for per-persona methods, else one shared key."""
-    if method == "base":
-        return {}
-    if method == "unified":
-        return {"unified": "models/unified"}
-    if method == "persona":
-        return {p: f"models/persona/{p}" for p in PERSONAS}
-    raise ValueError(f"unknown method {method!r}")
+# The method registry. Every evaluated method says, per persona, which adapter directory it uses
+# ("" = none) and, optionally, an adapter merged into the base first (methods built on the frozen
+# unified model). Rules files of later stages register their methods the same way.
+METHOD_REGISTRY = {}
+
+
+def register_method(name, routes, merge="", train_benchmarks=lambda: []):
+    """routes(): {persona_id: adapter dir or ""}; train_benchmarks(): benchmark files of its training."""
+    METHOD_REGISTRY[name] = dict(
+        routes=routes, merge=merge, train_benchmarks=train_benchmarks
+    )
+
+
+register_method("base", lambda: {p: "" for p in PERSONAS})
+register_method(
+    "unified",
+    lambda: {p: "models/unified" for p in PERSONAS},
+    train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"],
+)
+register_method(
+    "persona",
+    lambda: {p: f"models/persona/{p}" for p in PERSONAS},
+    train_benchmarks=lambda: [
+        f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS
+    ],
+)
+
+
+def method_routes(method):
+    if method not in METHOD_REGISTRY:
+        raise ValueError(f"eval.methods: no rule produces method {method!r}")
+    return METHOD_REGISTRY[method]["routes"]()
 
 
 def eval_inputs(wildcards):
-    adapters = method_adapters(wildcards.method)
+    routes = method_routes(wildcards.method)
+    merge = METHOD_REGISTRY[wildcards.method]["merge"]
     return dict(
         dialogs=CLEAN,
         splits=SPLITS,
         targets=f"results/eval/{wildcards.split}/targets.jsonl",
         base=base_model_input(),
-        adapters=list(adapters.values()),
+        merge=[merge] if merge else [],
+        adapters=sorted({d for d in routes.values() if d}),
         code=script_file("evaluate.py"),
     )
 
 
-def adapter_keys(wildcards):
-    return ",".join(method_adapters(wildcards.method))
+def routes_param(wildcards):
+    """persona=dir pairs as one stable string (a change of routing re-runs the evaluation)."""
+    routes = method_routes(wildcards.method)
+    return ";".join(f"{p}={d}" for p, d in sorted(routes.items()))
+
+
+def merge_param(wildcards):
+    return METHOD_REGISTRY[wildcards.method]["merge"]
 
 
 def method_benchmarks(method, split="test"):
     """The benchmark files of every job that produced `method`'s results (for the cost panel)."""
     files = [f"results/benchmarks/evaluate/{split}_{method}.tsv"]
-    if method == "unified":
-        files.append("results/benchmarks/train_unified.tsv")
-    if method == "persona":
-        files += [f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS]
-    return files
+    return files + list(METHOD_REGISTRY[method]["train_benchmarks"]())

@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from adaptcommand.adapters import attach_lora, load_adapters, save_adapter
+from adaptcommand.adapters import attach_adapter, load_adapters, save_adapter
 from adaptcommand.evaluate.generate import generate
 from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.hub import HubUnavailableError
@@ -83,7 +83,7 @@ def test_training_picks_best_val_epoch_and_lora_round_trips(tiny, dialogs, tmp_p
     path, tok = tiny
     model, tok = load_base(path)
     torch.manual_seed(0)
-    peft_model = attach_lora(model, LORA, name="p0")
+    peft_model = attach_adapter(model, LORA, name="p0")
     examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
     result = train(
         peft_model, examples[:8], examples[8:], TrainConfig(epochs=3, lr=5e-3, batch_size=4), tok.pad_token_id
@@ -109,7 +109,7 @@ def test_batched_mixed_adapter_generation_matches_one_at_a_time(tiny, dialogs, t
     for i, name in enumerate(["ka", "kb"]):
         base, _ = load_base(path)
         torch.manual_seed(i)
-        pm = attach_lora(base, LORA, name=name)
+        pm = attach_adapter(base, LORA, name=name)
         res = train(
             pm, examples[i::2], examples[:2], TrainConfig(epochs=2, lr=2e-2, batch_size=4), tok.pad_token_id
         )
@@ -138,3 +138,37 @@ def test_hub_id_fails_fast_offline(monkeypatch):
 def test_missing_local_model_dir_is_a_clear_error():
     with pytest.raises(FileNotFoundError, match="not a directory"):
         load_base("./models/does-not-exist")
+
+
+def test_prefix_adapters_on_merged_base_generate_grouped(tiny, dialogs, tmp_path):
+    """Prefix tuning on top of a merged LoRA: trains, saves, and grouped generation matches per-prompt."""
+    from adaptcommand.adapters import is_prompt_learning, merged_base
+
+    path, _ = tiny
+    base, tok = load_base(path)
+    examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
+    pm = attach_adapter(base, LORA, name="u")
+    res = train(
+        pm, examples[:8], examples[8:], TrainConfig(epochs=1, lr=1e-2, batch_size=4), tok.pad_token_id
+    )
+    save_adapter(pm, tmp_path / "u", res.to_dict(), adapter_name="u")
+    dirs = {}
+    for i, name in enumerate(["pa", "pb"]):
+        merged = merged_base(load_base(path)[0], tmp_path / "u")
+        torch.manual_seed(i)
+        px = attach_adapter(merged, {"num_virtual_tokens": 4}, name=name)
+        res = train(
+            px, examples[i::2], examples[:2], TrainConfig(epochs=2, lr=5e-2, batch_size=4), tok.pad_token_id
+        )
+        assert res.val_loss[res.best_epoch] <= res.val_loss[0]
+        save_adapter(px, tmp_path / name, res.to_dict(), adapter_name=name)
+        dirs[name] = tmp_path / name
+        assert is_prompt_learning(dirs[name]) and not is_prompt_learning(tmp_path / "u")
+    multi = load_adapters(merged_base(load_base(path)[0], tmp_path / "u"), dirs)
+    prompts = [generation_prompt(tok, d, 3, PromptConfig()) for d in dialogs[:5]]
+    names = ["pa", "pb", "__base__", "pb", "pa"]
+    grouped = generate(multi, tok, prompts, max_new_tokens=6, batch_size=4, adapter_names=names, grouped=True)
+    single = []
+    for p, n in zip(prompts, names, strict=True):
+        single += generate(multi, tok, [p], max_new_tokens=6, batch_size=1, adapter_names=[n], grouped=True)
+    assert grouped == single

@@ -6,7 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, PeftModel, PrefixTuningConfig, get_peft_model
 
 
 def lora_config(cfg: dict) -> LoraConfig:
@@ -23,9 +23,19 @@ def lora_config(cfg: dict) -> LoraConfig:
     )
 
 
-def attach_lora(model, cfg: dict, name: str = "default"):
-    """Wrap `model` with a fresh trainable LoRA adapter (seeded by the caller)."""
-    return get_peft_model(model, lora_config(cfg), adapter_name=name)
+def prefix_config(cfg: dict) -> PrefixTuningConfig:
+    """PrefixTuningConfig from a config section with num_virtual_tokens (and prefix_projection)."""
+    return PrefixTuningConfig(
+        num_virtual_tokens=int(cfg["num_virtual_tokens"]),
+        prefix_projection=bool(cfg.get("prefix_projection", False)),
+        task_type="CAUSAL_LM",
+    )
+
+
+def attach_adapter(model, cfg: dict, name: str = "default"):
+    """Wrap `model` with a fresh trainable adapter: prefix tuning if cfg has num_virtual_tokens, else LoRA."""
+    peft_cfg = prefix_config(cfg) if "num_virtual_tokens" in cfg else lora_config(cfg)
+    return get_peft_model(model, peft_cfg, adapter_name=name)
 
 
 def save_adapter(peft_model, out_dir: str | Path, info: dict, adapter_name: str = "default") -> None:
@@ -42,6 +52,18 @@ def save_adapter(peft_model, out_dir: str | Path, info: dict, adapter_name: str 
     (tmp / "train_log.json").write_text(json.dumps(info, indent=2) + "\n")
     shutil.rmtree(out_dir, ignore_errors=True)
     tmp.rename(out_dir)
+
+
+def is_prompt_learning(adapter_dir: str | Path) -> bool:
+    """Prefix / prompt tuning adapters cannot share a batch with other adapters: generate per group."""
+    cfg = json.loads((Path(adapter_dir) / "adapter_config.json").read_text())
+    return cfg.get("peft_type") in {"PREFIX_TUNING", "PROMPT_TUNING", "P_TUNING"}
+
+
+def merged_base(base, adapter_dir: str | Path):
+    """`base` with the LoRA at `adapter_dir` merged into its weights (a new frozen starting point)."""
+    model = PeftModel.from_pretrained(base, str(adapter_dir))
+    return model.merge_and_unload()
 
 
 def load_adapters(base, adapters: dict[str, str | Path]):

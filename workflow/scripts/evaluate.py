@@ -4,14 +4,15 @@ from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
-    from adaptcommand.evaluate.run import evaluate_method
+    from adaptcommand.evaluate.run import evaluate_method, parse_routes
 
     s = snakemake  # noqa: F821
     summary = evaluate_method(
         method=s.params.method,
         split=s.wildcards.split,
         params=dict(s.params.items()),
-        adapters=dict(zip([k for k in s.params.adapter_keys.split(",") if k], s.input.adapters, strict=True)),
+        routes=parse_routes(s.params.routes),
+        merge=s.params.merge,
         dialogs_path=s.input.dialogs,
         splits_path=s.input.splits,
         targets_path=s.input.targets,

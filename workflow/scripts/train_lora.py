@@ -1,4 +1,4 @@
-"""Rules train_unified / train_persona: one LoRA on the listed personas' train split."""
+"""Adapter training rules: one adapter (LoRA or prefix) on the listed personas' train split."""
 
 from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.prompts import PromptConfig
@@ -17,4 +17,5 @@ with rule_context(snakemake), gpu_slot():  # noqa: F821
         p,
         TrainConfig.from_config(p),
         snakemake.output[0],  # noqa: F821
+        merge=p.get("merge", ""),
     )

@@ -15,6 +15,7 @@ def generate(
     max_new_tokens: int,
     batch_size: int,
     adapter_names: list[str] | None = None,
+    grouped: bool = False,
     desc: str = "generate",
 ) -> list[str]:
     """Greedy continuation of every prompt (order preserved).
@@ -24,6 +25,8 @@ def generate(
     """
     if adapter_names is not None and len(adapter_names) != len(prompts):
         raise ValueError("adapter_names must have one entry per prompt")
+    if grouped and adapter_names is not None:
+        return _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, batch_size, desc)
     tokenizer.padding_side = "left"
     device = next(model.parameters()).device
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
@@ -52,4 +55,35 @@ def generate(
             outputs[i] = text.strip()
         bar.update(len(rows))
     bar.close()
+    return outputs
+
+
+def _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, batch_size, desc):
+    """Adapters that cannot share a batch (prefix tuning): one adapter active at a time."""
+    outputs: list[str] = [""] * len(prompts)
+    for name in sorted(set(adapter_names)):
+        rows = [i for i, n in enumerate(adapter_names) if n == name]
+        sub = [prompts[i] for i in rows]
+        if name == "__base__":
+            with model.disable_adapter():
+                texts = generate(
+                    model,
+                    tokenizer,
+                    sub,
+                    max_new_tokens=max_new_tokens,
+                    batch_size=batch_size,
+                    desc=f"{desc} [{name}]",
+                )
+        else:
+            model.set_adapter(name)
+            texts = generate(
+                model,
+                tokenizer,
+                sub,
+                max_new_tokens=max_new_tokens,
+                batch_size=batch_size,
+                desc=f"{desc} [{name}]",
+            )
+        for i, text in zip(rows, texts, strict=True):
+            outputs[i] = text
     return outputs

@@ -27,6 +27,7 @@ def run_harness(
     *,
     pc: PromptConfig,
     adapter_for: Callable[[str], str] | None,
+    grouped: bool = False,
     max_new_tokens: int,
     batch_size: int,
     numeric_tolerance: int,
@@ -46,6 +47,7 @@ def run_harness(
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         adapter_names=names,
+        grouped=grouped,
         desc=desc,
     )
     scores = score_turns(

@@ -1,31 +1,57 @@
-"""Evaluate one method: load the base model and the method's adapters, run the harness, write results."""
+"""Evaluate one method: build its model from the base (+ merged adapter) and adapters, run the harness.
+
+A method is described by its routes, {persona_id: adapter directory or ""}, and optionally an adapter
+merged into the base first (methods trained on top of the frozen unified model). Every method, whatever
+its kind, goes through the same harness on the same targets.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 
-from adaptcommand.adapters import load_adapters
+from adaptcommand.adapters import is_prompt_learning, load_adapters, merged_base
 from adaptcommand.data.io import load_dialogs, load_splits, read_jsonl
 from adaptcommand.data.splits import split_dialogs
 from adaptcommand.evaluate.harness import run_harness, write_results
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig
 
+log = logging.getLogger(__name__)
 
-def adapter_router(adapters: dict[str, str]):
-    """Per-persona adapters are keyed by persona id; a single other key is shared by every persona."""
-    if not adapters:
-        return None
-    if len(adapters) == 1 and not next(iter(adapters)).startswith("persona_"):
-        shared = next(iter(adapters))
-        return lambda persona: shared
 
-    def route(persona: str) -> str:
-        if persona not in adapters:
-            raise KeyError(f"no adapter for {persona}")
-        return persona
+def parse_routes(text: str) -> dict[str, str]:
+    """'persona_000=models/x;persona_001=' -> {'persona_000': 'models/x', 'persona_001': ''}."""
+    routes = {}
+    for item in filter(None, text.split(";")):
+        persona, _, path = item.partition("=")
+        routes[persona] = path
+    return routes
 
-    return route
+
+def adapter_names(routes: dict[str, str]) -> dict[str, str]:
+    """A short, PEFT-safe adapter name per distinct directory."""
+    return {d: f"ad{i}" for i, d in enumerate(sorted({d for d in routes.values() if d}))}
+
+
+def build_method_model(base: str, routes: dict[str, str], merge: str = ""):
+    """(model, tokenizer, adapter_for(persona) -> name | '__base__' | None, grouped: bool)."""
+    model, tokenizer = load_base(base)
+    if merge:
+        model = merged_base(model, merge)
+    names = adapter_names(routes)
+    if not names:
+        return model, tokenizer, None, False
+    model = load_adapters(model, {name: d for d, name in names.items()})
+    grouped = any(is_prompt_learning(d) for d in names)
+    log.info("%d adapters (%s), grouped generation: %s", len(names), "prefix" if grouped else "lora", grouped)
+
+    def adapter_for(persona: str) -> str:
+        if persona not in routes:
+            raise KeyError(f"method has no route for {persona}")
+        return names[routes[persona]] if routes[persona] else "__base__"
+
+    return model, tokenizer, adapter_for, grouped
 
 
 def evaluate_method(
@@ -33,7 +59,8 @@ def evaluate_method(
     method: str,
     split: str,
     params: dict,
-    adapters: dict[str, str],
+    routes: dict[str, str],
+    merge: str,
     dialogs_path: str,
     splits_path: str,
     targets_path: str,
@@ -43,16 +70,15 @@ def evaluate_method(
     targets = [row for _, row in read_jsonl(targets_path)]
     personas = sorted({t["persona_id"] for t in targets})
     dialogs = split_dialogs(load_dialogs(dialogs_path), load_splits(splits_path), split, personas)
-    model, tokenizer = load_base(params["base"])
-    if adapters:
-        model = load_adapters(model, adapters)
+    model, tokenizer, adapter_for, grouped = build_method_model(params["base"], routes, merge)
     rows = run_harness(
         model,
         tokenizer,
         dialogs,
         targets,
         pc=PromptConfig.from_config(params),
-        adapter_for=adapter_router(adapters),
+        adapter_for=adapter_for,
+        grouped=grouped,
         max_new_tokens=int(params["max_new_tokens"]),
         batch_size=int(params["batch_size"]),
         numeric_tolerance=int(params["numeric_tolerance"]),
@@ -66,5 +92,6 @@ def evaluate_method(
         "split": split,
         "seconds": round(time.perf_counter() - start, 2),
         "max_new_tokens": int(params["max_new_tokens"]),
+        "merged_into_base": merge,
     }
     return write_results(rows, targets, out, meta)

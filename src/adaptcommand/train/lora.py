@@ -1,11 +1,11 @@
-"""Train one LoRA adapter on the train split of some personas, selecting the epoch on their val split."""
+"""Train one adapter (LoRA or prefix) on the train split of some personas; the epoch is chosen on val."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from adaptcommand.adapters import attach_lora, save_adapter
+from adaptcommand.adapters import attach_adapter, merged_base, save_adapter
 from adaptcommand.data.io import load_dialogs, load_splits
 from adaptcommand.data.splits import split_dialogs
 from adaptcommand.model.loading import load_base
@@ -29,16 +29,24 @@ def train_lora_adapter(
     tc: TrainConfig,
     out_dir: str | Path,
     name: str = "default",
+    merge: str = "",
 ) -> dict:
-    """Fit a LoRA on `personas`' train dialogues; val dialogues only choose the epoch. Returns the log."""
+    """Fit an adapter on `personas`' train dialogues; their val dialogues only choose the epoch.
+
+    `lora` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
+    With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
+    Returns the training log written next to the adapter.
+    """
     import torch
 
     dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
     train_d = split_dialogs(dialogs, splits, "train", personas)
     val_d = split_dialogs(dialogs, splits, "val", personas)
     model, tokenizer = load_base(base)
+    if merge:
+        model = merged_base(model, merge)
     torch.manual_seed(tc.seed)
-    peft_model = attach_lora(model, lora, name=name)
+    peft_model = attach_adapter(model, lora, name=name)
     result = train(
         peft_model,
         examples_for(tokenizer, train_d, pc),
@@ -51,7 +59,8 @@ def train_lora_adapter(
         "personas": personas,
         "n_train_dialogs": len(train_d),
         "n_val_dialogs": len(val_d),
-        "lora": dict(lora),
+        "adapter": dict(lora),
+        "merged_into_base": merge,
         **result.to_dict(),
     }
     log.info("best epoch %d, val loss %s", result.best_epoch, [round(v, 4) for v in result.val_loss])
