@@ -40,59 +40,104 @@ def load_results(methods: list[str], metrics_files: list[str], per_persona_files
     return metrics, per_persona
 
 
+# Per-persona metrics that get a bootstrap CI (those present in per_persona.csv).
+CI_METRICS = (
+    "similarity",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "device_f1",
+    "param_f1",
+    "numeric_exact_rate",
+    "numeric_within_tol_rate",
+    "numeric_mae",
+    "categorical_accuracy",
+)
+
+
 def summarize(methods, metrics, per_persona, costs, resamples: int, seed: int) -> pd.DataFrame:
-    table = pd.DataFrame({m: per_persona[m][HEADLINE] for m in methods})
-    boot = paired_bootstrap(table, resamples, seed, REFERENCES)
-    rows = []
+    """One row per method: micro and macro metrics, then for every CI metric the mean over personas,
+    its 95% paired-bootstrap CI and the difference to unified and to base with their CIs."""
+    rows = {
+        m: {"method": m, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
+        for m in methods
+    }
     for m in methods:
-        row = {"method": m, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
-        row.update({f"{k}": v for k, v in metrics[m]["micro"].items()})
-        row.update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
-        b = boot.loc[m]
-        row.update(
-            {
-                f"{HEADLINE}_persona_mean": b["mean"],
-                f"{HEADLINE}_ci_low": b["ci_low"],
-                f"{HEADLINE}_ci_high": b["ci_high"],
-            }
-        )
-        for ref in REFERENCES:
-            if f"diff_{ref}" in b:
-                row.update(
-                    {
-                        f"diff_{ref}": b[f"diff_{ref}"],
-                        f"diff_{ref}_low": b[f"diff_{ref}_low"],
-                        f"diff_{ref}_high": b[f"diff_{ref}_high"],
-                    }
-                )
-        row["cost_wall_s"], row["cost_cpu_s"] = costs.get(m, (math.nan, math.nan))
-        rows.append(row)
-    return pd.DataFrame(rows).set_index("method")
+        rows[m].update(metrics[m]["micro"])
+        rows[m].update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
+    for metric in CI_METRICS:
+        if not all(metric in per_persona[m] for m in methods):
+            continue
+        table = pd.DataFrame({m: per_persona[m][metric] for m in methods})
+        if table.dropna().empty:
+            continue
+        boot = paired_bootstrap(table, resamples, seed, REFERENCES)
+        for m in methods:
+            b = boot.loc[m]
+            rows[m].update(
+                {
+                    f"{metric}_persona_mean": b["mean"],
+                    f"{metric}_ci_low": b["ci_low"],
+                    f"{metric}_ci_high": b["ci_high"],
+                }
+            )
+            for ref in REFERENCES:
+                if f"diff_{ref}" in b:
+                    rows[m].update(
+                        {
+                            f"{metric}_diff_{ref}": b[f"diff_{ref}"],
+                            f"{metric}_diff_{ref}_low": b[f"diff_{ref}_low"],
+                            f"{metric}_diff_{ref}_high": b[f"diff_{ref}_high"],
+                        }
+                    )
+    for m in methods:
+        rows[m]["cost_wall_s"], rows[m]["cost_cpu_s"] = costs.get(m, (math.nan, math.nan))
+    return pd.DataFrame(list(rows.values())).set_index("method")
+
+
+def _ci(r, metric: str) -> str:
+    if f"{metric}_persona_mean" not in r or pd.isna(r[f"{metric}_persona_mean"]):
+        return "n/a"
+    return f"{r[f'{metric}_persona_mean']:.3f} [{r[f'{metric}_ci_low']:.3f}, {r[f'{metric}_ci_high']:.3f}]"
+
+
+def _diff(r, metric: str, ref: str) -> str:
+    key = f"{metric}_diff_{ref}"
+    if key not in r or pd.isna(r[key]):
+        return "n/a"
+    return f"{r[key]:+.3f} [{r[key + '_low']:+.3f}, {r[key + '_high']:+.3f}]"
 
 
 def to_markdown(summary: pd.DataFrame) -> str:
-    cols = [
-        "n_turns",
-        "similarity",
-        "similarity_ci_low",
-        "similarity_ci_high",
-        "diff_unified",
-        "diff_unified_low",
-        "diff_unified_high",
-        "rougeL",
-        "device_f1",
-        "param_f1",
-        "cost_wall_s",
-    ]
-    cols = [c for c in cols if c in summary.columns]
-    lines = ["| method | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for m, r in summary[cols].iterrows():
-        cells = [f"{r[c]:.0f}" if c in ("n_turns", "cost_wall_s") else f"{r[c]:.3f}" for c in cols]
+    header = (
+        "| method | turns | similarity [95% CI] | vs unified | vs base | ROUGE-L | device F1 | "
+        "param F1 | numeric ±tol | wall s |"
+    )
+    lines = [header, "|---" * 10 + "|"]
+    for m, r in summary.iterrows():
+        cells = [
+            f"{int(r['n_turns'])}",
+            _ci(r, "similarity"),
+            _diff(r, "similarity", "unified"),
+            _diff(r, "similarity", "base"),
+            _ci(r, "rougeL"),
+            _ci(r, "device_f1"),
+            _ci(r, "param_f1"),
+            _ci(r, "numeric_within_tol_rate"),
+            f"{r['cost_wall_s']:.0f}",
+        ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
-    note = (
-        "\nSimilarity: MiniLM cosine, micro mean over turns; CI: 95% paired bootstrap over personas of "
-        "the per-persona mean; diff_unified: method minus unified with its CI. Costs: wall seconds of "
-        "the rules that produced the method (Snakemake benchmark files).\n"
+    note = " ".join(
+        [
+            "\nEvery method is scored on the same test turns (assistant turns from the 3rd on, last 10",
+            "messages as context, greedy decoding). Values: mean over personas of the per-persona metric",
+            "with a 95% paired bootstrap CI over personas; 'vs unified' / 'vs base': difference of the means",
+            "with its paired CI (an interval excluding 0 is a difference the data supports).",
+            "Similarity: MiniLM cosine; ROUGE-L F1 (stemmed); device / parameter F1 and the numeric",
+            "within-tolerance rate come from actions extracted against the closed schema. Wall s: summed",
+            "wall time of the jobs that produced the method (benchmark files). summary.csv holds every",
+            "metric, micro and macro, with every CI.\n",
+        ]
     )
     return "\n".join(lines) + "\n" + note
 
@@ -103,9 +148,12 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
     ax = axes[0, 0]
     mean = summary[f"{HEADLINE}_persona_mean"]
     err = [mean - summary[f"{HEADLINE}_ci_low"], summary[f"{HEADLINE}_ci_high"] - mean]
-    ax.bar(methods, mean, yerr=err, capsize=4, color="tab:blue", alpha=0.8)
+    ax.errorbar(methods, mean, yerr=err, fmt="o", capsize=5, color="tab:blue")
     for i, v in enumerate(mean):
-        ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
+        ax.annotate(f"{v:.3f}", (i, v), xytext=(6, 0), textcoords="offset points", fontsize=8, va="center")
+    if "unified" in summary.index:
+        ax.axhline(mean["unified"], color="gray", lw=0.8, ls="--", label="unified")
+        ax.legend(loc="lower right", fontsize=8)
     ax.set_title("Embedding similarity (mean over personas, 95% bootstrap CI)")
     ax.set_ylabel("MiniLM cosine")
     ax = axes[0, 1]
@@ -116,13 +164,20 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
     ax.set_title("Per-persona similarity (one dot per persona)")
     ax = axes[1, 0]
     width = 0.38
-    xs = range(len(methods))
-    ax.bar([x - width / 2 for x in xs], summary["device_f1"], width, label="device F1")
-    ax.bar([x + width / 2 for x in xs], summary["param_f1"], width, label="parameter F1")
-    ax.set_xticks(list(xs), methods)
-    ax.set_ylim(0, 1)
+    xs = list(range(len(methods)))
+    for offset, metric, label in (
+        (-width / 2, "device_f1", "device F1"),
+        (width / 2, "param_f1", "parameter F1"),
+    ):
+        if f"{metric}_persona_mean" not in summary:
+            continue
+        m_ = summary[f"{metric}_persona_mean"]
+        e_ = [m_ - summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"] - m_]
+        ax.bar([x + offset for x in xs], m_, width, yerr=e_, capsize=3, label=label)
+    ax.set_xticks(xs, methods)
+    ax.set_ylim(0, 1.05)
     ax.legend()
-    ax.set_title("Smart-home actions extracted vs reference (micro F1)")
+    ax.set_title("Smart-home actions vs reference (mean over personas, 95% CI)")
     ax = axes[1, 1]
     ax.scatter(summary["cost_wall_s"], mean, color="tab:red")
     for m in methods:
