@@ -71,9 +71,11 @@ def lora_params(method):
 
 
 def gpu_resources(runtime_key):
-    return dict(
-        gpu=1, mem_mb=RES.get("gpu_mem_mb", 16000), runtime=RES.get(runtime_key, 60)
-    )
+    """Resources of a model job: one GPU (unless resources.gpu is false, e.g. the CPU demo)."""
+    res = dict(mem_mb=RES.get("gpu_mem_mb", 16000), runtime=RES.get(runtime_key, 60))
+    if RES.get("gpu", True):
+        res["gpu"] = 1
+    return res
 
 
 # The method registry. Every evaluated method says, per persona, which adapter directory it uses
