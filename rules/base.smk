@@ -12,6 +12,8 @@ if config["model"]["build_demo_base"]:
             "logs/build_demo_base.log",
         benchmark:
             "results/benchmarks/build_demo_base.tsv"
+        conda:
+            "../envs/train.yaml"
         threads: RES.get("threads", 2)
         resources:
             **gpu_resources("train_runtime_min"),

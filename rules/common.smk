@@ -41,6 +41,18 @@ def base_model_input():
     return [config["model"]["base"]] if config["model"]["build_demo_base"] else []
 
 
+def base_model_param():
+    """params.base of a rule whose input `base` is base_model_input().
+
+    A base model built by the workflow (demo) is an input: the param is derived from it (a path
+    hard-coded in params is a lint; the input itself is tracked for re-runs). A Hub id or an
+    external directory stays a plain value, so changing model.base re-runs the jobs.
+    """
+    if config["model"]["build_demo_base"]:
+        return lambda wildcards, input: input.base[0]
+    return config["model"]["base"]
+
+
 def prompt_params():
     """Every prompt setting, as stable scalars: a change re-runs training and evaluation."""
     p = config["prompt"]

@@ -12,6 +12,8 @@ rule raw_data:
         "logs/raw_data.log",
     benchmark:
         "results/benchmarks/raw_data.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         source=config["data"]["source"],
@@ -34,6 +36,8 @@ rule clean_data:
         "logs/clean_data.log",
     benchmark:
         "results/benchmarks/clean_data.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         n_personas=N_PERSONAS,
@@ -53,6 +57,8 @@ rule split_data:
         "logs/split_data.log",
     benchmark:
         "results/benchmarks/split_data.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         train_frac=config["split"]["train_frac"],

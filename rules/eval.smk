@@ -12,6 +12,8 @@ rule eval_targets:
         "logs/eval_targets/{split}.log",
     benchmark:
         "results/benchmarks/eval_targets/{split}.tsv"
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         personas=PERSONA_CSV,
@@ -31,6 +33,8 @@ rule evaluate:
         "logs/evaluate/{split}_{method}.log",
     benchmark:
         "results/benchmarks/evaluate/{split}_{method}.tsv"
+    conda:
+        "../envs/eval.yaml"
     threads: RES.get("threads", 2)
     resources:
         **gpu_resources("eval_runtime_min"),

@@ -13,13 +13,15 @@ rule train_persona:
         "logs/train_persona/{persona_id}.log",
     benchmark:
         "results/benchmarks/train_persona/{persona_id}.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: RES.get("threads", 2)
     resources:
         **gpu_resources("train_runtime_min"),
     params:
         **lora_params("persona"),
         **prompt_params(),
-        base=config["model"]["base"],
+        base=base_model_param(),
         personas="{persona_id}",
     script:
         "../workflow/scripts/train_lora.py"

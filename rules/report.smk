@@ -29,6 +29,8 @@ rule compare:
         "logs/compare.log",
     benchmark:
         "results/benchmarks/compare.tsv"
+    conda:
+        "../envs/report.yaml"
     threads: 1
     params:
         methods=",".join(METHODS),

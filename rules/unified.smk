@@ -13,13 +13,15 @@ rule train_unified:
         "logs/train_unified.log",
     benchmark:
         "results/benchmarks/train_unified.tsv"
+    conda:
+        "../envs/train.yaml"
     threads: RES.get("threads", 2)
     resources:
         **gpu_resources("train_runtime_min"),
     params:
         **lora_params("unified"),
         **prompt_params(),
-        base=config["model"]["base"],
+        base=base_model_param(),
         personas=PERSONA_CSV,
     script:
         "../workflow/scripts/train_lora.py"

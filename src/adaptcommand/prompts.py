@@ -5,6 +5,9 @@ character text and the session context), then the dialogue's user/assistant turn
 whole dialogue and puts the loss on assistant tokens only; evaluation renders the last N messages
 before a target assistant turn and asks for the next assistant message. Both go through the
 tokenizer's own chat template, so the format the model is trained on is the format it is tested on.
+
+Optionally (the `history` method) the user's own retrieved past exchanges go into the system message,
+at training and evaluation alike; without them every prompt is exactly what it was before.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from adaptcommand.schema import DEFAULT_SYSTEM_PROMPT
 
 IGNORE_INDEX = -100
+HISTORY_HEADER = "Past exchanges with this user:"
 
 
 @dataclass(frozen=True)
@@ -29,38 +33,58 @@ class PromptConfig:
         return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
 
 
-def system_message(dialog: dict, pc: PromptConfig) -> dict:
+def history_block(history: list[dict]) -> str:
+    """'Past exchanges with this user:' then one 'User: ...' / 'Assistant: ...' pair per exchange."""
+    lines = [HISTORY_HEADER]
+    for ex in history:
+        lines += [f"User: {ex['user']}", f"Assistant: {ex['assistant']}"]
+    return "\n".join(lines)
+
+
+def system_message(dialog: dict, pc: PromptConfig, history: list[dict] | None = None) -> dict:
     parts = [pc.system]
     if pc.persona_in_system:
         parts.append(f"About the user: {dialog['character']}")
     if pc.include_context:
         meta = dialog["meta"]
         parts.append("Context: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.items()) + ".")
+    if history:
+        parts.append(history_block(history))
     return {"role": "system", "content": "\n".join(parts)}
 
 
-def chat_messages(dialog: dict, pc: PromptConfig, messages: list[dict] | None = None) -> list[dict]:
+def chat_messages(
+    dialog: dict, pc: PromptConfig, messages: list[dict] | None = None, history: list[dict] | None = None
+) -> list[dict]:
     turns = dialog["messages"] if messages is None else messages
-    return [system_message(dialog, pc)] + [{"role": m["role"], "content": m["text"]} for m in turns]
+    return [system_message(dialog, pc, history)] + [{"role": m["role"], "content": m["text"]} for m in turns]
 
 
-def generation_prompt(tokenizer, dialog: dict, turn_index: int, pc: PromptConfig) -> str:
-    """Prompt text for predicting message `turn_index` (an assistant turn) of `dialog`."""
+def generation_prompt(
+    tokenizer, dialog: dict, turn_index: int, pc: PromptConfig, history: list[dict] | None = None
+) -> str:
+    """Prompt text for predicting message `turn_index` (an assistant turn) of `dialog`.
+
+    `history`: retrieved past exchanges of the user for the system message (None = none).
+    """
     start = max(0, turn_index - pc.context_messages)
-    msgs = chat_messages(dialog, pc, dialog["messages"][start:turn_index])
+    msgs = chat_messages(dialog, pc, dialog["messages"][start:turn_index], history)
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
 
-def training_example(tokenizer, dialog: dict, pc: PromptConfig) -> dict[str, list[int]]:
+def training_example(
+    tokenizer, dialog: dict, pc: PromptConfig, history: list[dict] | None = None
+) -> dict[str, list[int]]:
     """One example per dialogue: input_ids and labels with the loss on assistant tokens only.
 
     Assistant content and its end-of-turn token are labelled; system, user and the role headers are
     IGNORE_INDEX. If the dialogue is longer than max_length, the oldest messages are dropped (the
-    system message stays), mirroring the evaluation's sliding context window.
+    system message stays), mirroring the evaluation's sliding context window. `history` (retrieved
+    past exchanges, in the system message) is never trained on and stays with the system message.
     """
     turns = dialog["messages"]
     for start in range(len(turns)):
-        ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:]))
+        ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:], history))
         if len(ids) <= pc.max_length:
             break
     else:

@@ -17,6 +17,7 @@ from adaptcommand.evaluate.generate import generate
 from adaptcommand.evaluate.targets import assert_same_targets, targets_fingerprint
 from adaptcommand.metrics.scoring import per_persona, score_turns, summarize
 from adaptcommand.prompts import PromptConfig, generation_prompt
+from adaptcommand.retrieval import history_for
 
 
 def run_harness(
@@ -33,12 +34,14 @@ def run_harness(
     numeric_tolerance: int,
     minilm: str = "",
     desc: str = "eval",
+    history: dict | None = None,
 ) -> list[dict]:
+    """`history`: {(persona_id, session_id): retrieved exchanges} for the system message (None = none)."""
     by_key = {(d["persona_id"], d["session_id"]): d for d in dialogs}
-    prompts = [
-        generation_prompt(tokenizer, by_key[(t["persona_id"], t["session_id"])], t["turn_index"], pc)
-        for t in targets
-    ]
+    prompts = []
+    for t in targets:
+        d = by_key[(t["persona_id"], t["session_id"])]
+        prompts.append(generation_prompt(tokenizer, d, t["turn_index"], pc, history_for(history, d)))
     names = [adapter_for(t["persona_id"]) for t in targets] if adapter_for else None
     preds = generate(
         model,

@@ -65,7 +65,9 @@ def evaluate_method(
     splits_path: str,
     targets_path: str,
     out: dict[str, str],
+    history: dict | None = None,
 ) -> dict:
+    """`history`: {(persona_id, session_id): retrieved exchanges} put into every prompt (None = none)."""
     start = time.perf_counter()
     targets = [row for _, row in read_jsonl(targets_path)]
     personas = sorted({t["persona_id"] for t in targets})
@@ -84,6 +86,7 @@ def evaluate_method(
         numeric_tolerance=int(params["numeric_tolerance"]),
         minilm=params.get("minilm", ""),
         desc=f"{method}/{split}",
+        history=history,
     )
     for r in rows:
         r["method"], r["split"] = method, split
@@ -93,5 +96,6 @@ def evaluate_method(
         "seconds": round(time.perf_counter() - start, 2),
         "max_new_tokens": int(params["max_new_tokens"]),
         "merged_into_base": merge,
+        **({"history_in_prompt": True} if history is not None else {}),
     }
     return write_results(rows, targets, out, meta)

@@ -10,13 +10,15 @@ from adaptcommand.data.io import load_dialogs, load_splits
 from adaptcommand.data.splits import split_dialogs
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig, training_example
+from adaptcommand.retrieval import history_for
 from adaptcommand.train.loop import TrainConfig, train
 
 log = logging.getLogger(__name__)
 
 
-def examples_for(tokenizer, dialogs: list[dict], pc: PromptConfig) -> list[dict]:
-    return [training_example(tokenizer, d, pc) for d in dialogs]
+def examples_for(tokenizer, dialogs: list[dict], pc: PromptConfig, history: dict | None = None) -> list[dict]:
+    """One example per dialogue; with `history` ({(persona, session): exchanges}) in its system message."""
+    return [training_example(tokenizer, d, pc, history_for(history, d)) for d in dialogs]
 
 
 def train_lora_adapter(
@@ -30,11 +32,14 @@ def train_lora_adapter(
     out_dir: str | Path,
     name: str = "default",
     merge: str = "",
+    history: dict | None = None,
 ) -> dict:
     """Fit an adapter on `personas`' train dialogues; their val dialogues only choose the epoch.
 
     `lora` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
     With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
+    With `history` ({(persona_id, session_id): retrieved train exchanges}, covering the train and val
+    dialogues) every example carries its dialogue's retrieved exchanges in the system message.
     Returns the training log written next to the adapter.
     """
     import torch
@@ -49,8 +54,8 @@ def train_lora_adapter(
     peft_model = attach_adapter(model, lora, name=name)
     result = train(
         peft_model,
-        examples_for(tokenizer, train_d, pc),
-        examples_for(tokenizer, val_d, pc),
+        examples_for(tokenizer, train_d, pc, history),
+        examples_for(tokenizer, val_d, pc, history),
         tc,
         tokenizer.pad_token_id,
         desc=f"train {name}",
@@ -61,6 +66,7 @@ def train_lora_adapter(
         "n_val_dialogs": len(val_d),
         "adapter": dict(lora),
         "merged_into_base": merge,
+        **({"history_in_prompt": True} if history is not None else {}),
         **result.to_dict(),
     }
     log.info("best epoch %d, val loss %s", result.best_epoch, [round(v, 4) for v in result.val_loss])

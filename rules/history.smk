@@ -1,0 +1,110 @@
+# History in the prompt (OPPU / LaMP style): the unified recipe, trained and evaluated with each
+# dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues in the system message.
+# Query = the dialogue's user messages before its first evaluated assistant turn (train, val and test
+# alike); candidates = the persona's train exchanges that set a device; MiniLM cosine, top history.k.
+
+
+# One file per split; every split retrieves from the train split only (a train dialogue not from
+# itself). train and val feed training, test feeds evaluation only.
+rule retrieve_history:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        code=script_file("retrieve_history.py"),
+    output:
+        "results/history/{split}.jsonl",
+    log:
+        "logs/retrieve_history/{split}.log",
+    benchmark:
+        "results/benchmarks/retrieve_history/{split}.tsv"
+    wildcard_constraints:
+        split="train|val|test",
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    params:
+        personas=PERSONA_CSV,
+        k=config["history"]["k"],
+        query_turns=config["eval"]["skip_assistant_turns"] + 1,
+        minilm=config["metrics"].get("minilm", ""),
+    script:
+        "../workflow/scripts/retrieve_history.py"
+
+
+rule train_history:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        history_train="results/history/train.jsonl",
+        history_val="results/history/val.jsonl",
+        code=script_file("train_history.py"),
+    output:
+        directory("models/history"),
+    log:
+        "logs/train_history.log",
+    benchmark:
+        "results/benchmarks/train_history.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("train_runtime_min"),
+    params:
+        **lora_params("history"),
+        **prompt_params(),
+        base=base_model_param(),
+        personas=PERSONA_CSV,
+        history_k=config["history"]["k"],
+    script:
+        "../workflow/scripts/train_history.py"
+
+
+# The generic evaluation, plus the split's retrieved exchanges (results/history/{split}.jsonl).
+rule evaluate_history:
+    input:
+        unpack(eval_inputs),
+        history="results/history/{split}.jsonl",
+        history_code=script_file("evaluate_history.py"),
+    output:
+        predictions="results/eval/{split}/{method}/predictions.jsonl",
+        per_persona="results/eval/{split}/{method}/per_persona.csv",
+        metrics="results/eval/{split}/{method}/metrics.json",
+    log:
+        "logs/evaluate/{split}_{method}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{split}_{method}.tsv"
+    wildcard_constraints:
+        method="history",
+    conda:
+        "../envs/eval.yaml"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("eval_runtime_min"),
+    params:
+        **prompt_params(),
+        base=base_model_param(),
+        method="{method}",
+        routes=routes_param,
+        merge=merge_param,
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        batch_size=config["eval"]["batch_size"],
+        numeric_tolerance=config["metrics"]["numeric_tolerance"],
+        minilm=config["metrics"].get("minilm", ""),
+        history_k=config["history"]["k"],
+    script:
+        "../workflow/scripts/evaluate_history.py"
+
+
+ruleorder: evaluate_history > evaluate
+
+
+# Its cost includes the retrieval of every split it reads.
+register_method(
+    "history",
+    lambda: {p: "models/history" for p in PERSONAS},
+    train_benchmarks=lambda: ["results/benchmarks/train_history.tsv"]
+    + [
+        f"results/benchmarks/retrieve_history/{s}.tsv" for s in ("train", "val", "test")
+    ],
+)

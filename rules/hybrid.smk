@@ -1,0 +1,40 @@
+# Hybrid (OPPU-style): one small LoRA per persona, trained on top of the frozen unified model
+# (models/unified merged into the base first); the epoch is chosen on the persona's val split.
+
+
+rule train_hybrid:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        unified="models/unified",
+        code=script_file("train_lora.py"),
+    output:
+        directory("models/hybrid/{persona_id}"),
+    log:
+        "logs/train_hybrid/{persona_id}.log",
+    benchmark:
+        "results/benchmarks/train_hybrid/{persona_id}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("train_runtime_min"),
+    params:
+        **lora_params("hybrid"),
+        **prompt_params(),
+        base=base_model_param(),
+        merge=lambda wildcards, input: input.unified,
+        personas="{persona_id}",
+    script:
+        "../workflow/scripts/train_lora.py"
+
+
+# Its cost includes the unified training it builds on.
+register_method(
+    "hybrid",
+    lambda: {p: f"models/hybrid/{p}" for p in PERSONAS},
+    merge="models/unified",
+    train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"]
+    + [f"results/benchmarks/train_hybrid/{p}.tsv" for p in PERSONAS],
+)

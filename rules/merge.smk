@@ -1,0 +1,97 @@
+# Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU:
+# merge_neighbors = per persona, its K most similar OTHER personas' LoRAs (similarity of the
+# clustering features); merge_cluster = per cluster, its members' LoRAs. Uniform weights; the total
+# weight is chosen among merge.weight_scales by the lowest VAL loss (adaptcommand.merging).
+import json
+
+MERGE_PARAMS = dict(
+    scales=config["merge"]["weight_scales"],
+    combination=config["merge"]["combination"],
+    batch_size=config["train"]["persona"]["batch_size"],
+)
+NEIGHBORS_K = config["merge"]["neighbors_k"]
+# Keyed, so that a change of one value is seen (Snakemake compares params as a set of values).
+MERGE_SETTINGS = json.dumps({**MERGE_PARAMS, **prompt_params()}, sort_keys=True)
+
+
+rule merge_neighbors:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        similarity=CLUSTERS.similarity_file,
+        adapters=lambda wc: [
+            f"models/persona/{q}"
+            for q in CLUSTERS.neighbors(wc.persona_id, NEIGHBORS_K)
+        ],
+        code=script_file("merge_adapters.py"),
+    output:
+        directory("models/merge/neighbors/{persona_id}"),
+    log:
+        "logs/merge_neighbors/{persona_id}.log",
+    benchmark:
+        "results/benchmarks/merge_neighbors/{persona_id}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: RES.get("threads", 2)
+    params:
+        **MERGE_PARAMS,
+        **prompt_params(),
+        base=base_model_param(),
+        sources=lambda wc: ",".join(CLUSTERS.neighbors(wc.persona_id, NEIGHBORS_K)),
+        val_personas="{persona_id}",
+        target="neighbors of {persona_id}",
+        settings=MERGE_SETTINGS,
+    script:
+        "../workflow/scripts/merge_adapters.py"
+
+
+rule merge_cluster:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        assignments=CLUSTERS.assignments_file,
+        adapters=lambda wc: [
+            f"models/persona/{p}" for p in CLUSTERS.members(wc.cluster_id)
+        ],
+        code=script_file("merge_adapters.py"),
+    output:
+        directory("models/merge/cluster/{cluster_id}"),
+    log:
+        "logs/merge_cluster/{cluster_id}.log",
+    benchmark:
+        "results/benchmarks/merge_cluster/{cluster_id}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: RES.get("threads", 2)
+    params:
+        **MERGE_PARAMS,
+        **prompt_params(),
+        base=base_model_param(),
+        sources=CLUSTERS.members_csv,
+        val_personas=CLUSTERS.members_csv,
+        target="cluster {cluster_id}",
+        settings=MERGE_SETTINGS,
+    script:
+        "../workflow/scripts/merge_adapters.py"
+
+
+# Their cost includes the persona LoRAs they are made of.
+register_method(
+    "merge_neighbors",
+    lambda: {p: f"models/merge/neighbors/{p}" for p in PERSONAS},
+    train_benchmarks=lambda: [
+        "results/benchmarks/cluster_personas.tsv",
+        *[f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS],
+        *[f"results/benchmarks/merge_neighbors/{p}.tsv" for p in PERSONAS],
+    ],
+)
+register_method(
+    "merge_cluster",
+    CLUSTERS.routes("models/merge/cluster/{cluster_id}", PERSONAS),
+    train_benchmarks=CLUSTERS.benchmarks(
+        "results/benchmarks/merge_cluster/{cluster_id}.tsv",
+        extra=[f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS],
+    ),
+)

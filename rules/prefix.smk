@@ -1,0 +1,89 @@
+# Prefix tuning per persona (config train.prefix): learned virtual key/value tokens in front of a
+# frozen model, either the base (prefix_persona) or the base with the unified LoRA merged in
+# (prefix_unified_persona). The epoch is chosen on the persona's val split. Cluster-scope prefixes
+# live in rules/cluster.smk.
+
+
+# The prefix-tuning recipe as stable scalars (+ the seed), like lora_params(); num_virtual_tokens
+# makes train_lora.py attach a prefix instead of a LoRA.
+PREFIX_PARAMS = dict(
+    num_virtual_tokens=config["train"]["prefix"]["num_virtual_tokens"],
+    prefix_projection=config["train"]["prefix"].get("prefix_projection", False),
+    lr=config["train"]["prefix"]["lr"],
+    epochs=config["train"]["prefix"]["epochs"],
+    batch_size=config["train"]["prefix"]["batch_size"],
+    warmup_ratio=config["train"]["prefix"].get("warmup_ratio", 0.1),
+    weight_decay=config["train"]["prefix"].get("weight_decay", 0.0),
+    seed=config["train"]["seed"],
+)
+
+
+rule train_prefix_persona:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        code=script_file("train_lora.py"),
+    output:
+        directory("models/prefix/base/persona/{persona_id}"),
+    log:
+        "logs/train_prefix_persona/{persona_id}.log",
+    benchmark:
+        "results/benchmarks/train_prefix_persona/{persona_id}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("train_runtime_min"),
+    params:
+        **PREFIX_PARAMS,
+        **prompt_params(),
+        base=base_model_param(),
+        personas="{persona_id}",
+    script:
+        "../workflow/scripts/train_lora.py"
+
+
+rule train_prefix_unified_persona:
+    input:
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        unified="models/unified",
+        code=script_file("train_lora.py"),
+    output:
+        directory("models/prefix/unified/persona/{persona_id}"),
+    log:
+        "logs/train_prefix_unified_persona/{persona_id}.log",
+    benchmark:
+        "results/benchmarks/train_prefix_unified_persona/{persona_id}.tsv"
+    conda:
+        "../envs/train.yaml"
+    threads: RES.get("threads", 2)
+    resources:
+        **gpu_resources("train_runtime_min"),
+    params:
+        **PREFIX_PARAMS,
+        **prompt_params(),
+        base=base_model_param(),
+        merge=lambda wildcards, input: input.unified,
+        personas="{persona_id}",
+    script:
+        "../workflow/scripts/train_lora.py"
+
+
+register_method(
+    "prefix_persona",
+    lambda: {p: f"models/prefix/base/persona/{p}" for p in PERSONAS},
+    train_benchmarks=lambda: [
+        f"results/benchmarks/train_prefix_persona/{p}.tsv" for p in PERSONAS
+    ],
+)
+# Its cost includes the unified training it builds on.
+register_method(
+    "prefix_unified_persona",
+    lambda: {p: f"models/prefix/unified/persona/{p}" for p in PERSONAS},
+    merge="models/unified",
+    train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"]
+    + [f"results/benchmarks/train_prefix_unified_persona/{p}.tsv" for p in PERSONAS],
+)

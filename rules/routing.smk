@@ -1,0 +1,100 @@
+# Routing: per persona, the candidate method (routing.candidates) with the best VAL score
+# (routing.metric, higher is better; ties -> the first candidate in config order), then its test
+# results composed from the candidates' own test predictions (same targets, greedy decoding: the
+# routed prediction for a persona IS its chosen method's prediction). The oracle (per persona the
+# best candidate on TEST) is an upper bound, not a method: it is computed after evaluate_routing and
+# nothing reads it back.
+from adaptcommand.routing import RoutingPlan
+
+ROUTING = RoutingPlan.from_config(config["routing"])
+# Early, clear error (the registry is checked when the rules run: every rules file has registered
+# its methods by then).
+if "routing" in METHODS:
+    ROUTING.checked(evaluated=METHODS)
+# The candidates, checked against the registry and eval.methods.
+routing_plan = lambda: ROUTING.checked(METHOD_REGISTRY, METHODS)
+
+
+# Routing has no adapters of its own: rule evaluate_routing composes its TEST results from the
+# candidates' (ruleorder below). Its routes name an adapter no rule makes, so the generic evaluate
+# rule can never run it (asking for results/eval/val/routing/ stops with this path as missing input).
+ROUTING_NOT_EVALUATED = "models/routing/composed_on_test_by_rule_evaluate_routing"
+
+register_method(
+    "routing",
+    lambda: {p: ROUTING_NOT_EVALUATED for p in PERSONAS},
+    train_benchmarks=lambda: routing_plan().cost_files(method_benchmarks),
+)
+
+
+# The generic evaluate rule ({split}/{method}) also matches results/eval/test/routing/ when routing
+# is in eval.methods.
+ruleorder: evaluate_routing > evaluate
+
+
+rule route:
+    input:
+        val=lambda wc: routing_plan().files("val", "per_persona.csv"),
+        code=script_file("route.py"),
+    output:
+        "results/routing/choices.json",
+    log:
+        "logs/routing/route.log",
+    benchmark:
+        "results/benchmarks/routing/route.tsv"
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    params:
+        candidates=ROUTING.candidates_csv,
+        metric=ROUTING.metric,
+        personas=PERSONA_CSV,
+    script:
+        "../workflow/scripts/route.py"
+
+
+rule evaluate_routing:
+    input:
+        choices="results/routing/choices.json",
+        targets="results/eval/test/targets.jsonl",
+        predictions=lambda wc: routing_plan().files("test", "predictions.jsonl"),
+        metrics=lambda wc: routing_plan().files("test", "metrics.json"),
+        code=script_file("route.py"),
+    output:
+        predictions="results/eval/test/routing/predictions.jsonl",
+        per_persona="results/eval/test/routing/per_persona.csv",
+        metrics="results/eval/test/routing/metrics.json",
+    log:
+        "logs/evaluate/test_routing.log",
+    benchmark:
+        "results/benchmarks/evaluate/test_routing.tsv"
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    params:
+        candidates=ROUTING.candidates_csv,
+        metric=ROUTING.metric,
+    script:
+        "../workflow/scripts/route.py"
+
+
+rule routing_oracle:
+    input:
+        choices="results/routing/choices.json",
+        routed="results/eval/test/routing/per_persona.csv",
+        test=lambda wc: routing_plan().files("test", "per_persona.csv"),
+        code=script_file("route.py"),
+    output:
+        "results/routing/oracle.json",
+    log:
+        "logs/routing/oracle.log",
+    benchmark:
+        "results/benchmarks/routing/oracle.tsv"
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
+    params:
+        candidates=ROUTING.candidates_csv,
+        metric=ROUTING.metric,
+    script:
+        "../workflow/scripts/route.py"

@@ -1,0 +1,151 @@
+"""Merging LoRA adapters in weight-update space, with the merge weight chosen on validation loss.
+
+A LoRA adapter changes a target weight by ``dW = s * B @ A`` (``s = alpha / r``). A merge of adapters
+``i`` with weights ``w_i`` is the adapter whose update is ``sum_i w_i * s_i * B_i @ A_i``. PEFT's
+``add_weighted_adapter(combination_type="cat")`` builds exactly that (A's stacked row-wise with
+``w_i * s_i`` folded in, B's side by side, new rank = sum of ranks, scaling 1); ``"svd"`` takes the
+truncated SVD of the same sum (rank = the largest source rank). ``"linear"``, ``"ties"`` and ``dare_*``
+average the A's and the B's separately, and ``mean(B) @ mean(A) != mean(B @ A)``: the reference study's
+flaw 3. They are refused here.
+
+Weights: a merge of K sources with total weight ``scale`` gives each source ``scale / K`` (uniform: the
+sources' similarities are not used as weights, so one near-duplicate neighbour cannot dominate). The
+total is chosen among the candidate scales by the lowest token-weighted loss on VALIDATION dialogues
+(the target persona's, or the cluster members' pooled); test data is never read.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import torch
+
+from adaptcommand.adapters import load_adapters, save_adapter
+from adaptcommand.data.io import load_dialogs, load_splits
+from adaptcommand.data.splits import split_dialogs
+from adaptcommand.prompts import PromptConfig, training_example
+from adaptcommand.train.loop import mean_loss
+
+log = logging.getLogger(__name__)
+
+COMBINATIONS = ("cat", "svd")
+
+
+def lora_deltas(peft_model, adapter_name: str) -> dict[str, torch.Tensor]:
+    """{module name: scaling * B @ A} of one LoRA adapter held by `peft_model`."""
+    from peft.tuners.lora import LoraLayer
+
+    out = {}
+    for name, module in peft_model.named_modules():
+        if isinstance(module, LoraLayer) and adapter_name in module.lora_A:
+            a = module.lora_A[adapter_name].weight.detach().float()
+            b = module.lora_B[adapter_name].weight.detach().float()
+            out[name] = module.scaling[adapter_name] * (b @ a)
+    return out
+
+
+def add_merge(
+    peft_model, sources: list[str], weights: list[float], name: str, combination: str = "cat"
+) -> str:
+    """Add adapter `name` = the weighted sum in update space of `sources`; returns `name`.
+
+    PEFT silently ignores an add_weighted_adapter whose name already exists, so that is an error here.
+    """
+    if combination not in COMBINATIONS:
+        raise ValueError(
+            f"merge combination must be one of {COMBINATIONS} (update space), got {combination!r}"
+        )
+    if name in peft_model.peft_config:
+        raise ValueError(f"adapter {name!r} already exists: PEFT would silently keep the old one")
+    if len(sources) != len(weights) or not sources:
+        raise ValueError("need one weight per source adapter, and at least one source")
+    # With one source PEFT switches to "linear", which for a single adapter is exact:
+    # sqrt(w*s) folded into both A and B gives w * s * B @ A.
+    peft_model.add_weighted_adapter(
+        adapters=list(sources),
+        weights=[float(w) for w in weights],
+        adapter_name=name,
+        combination_type=combination,
+    )
+    return name
+
+
+def merge_error(peft_model, sources: list[str], weights: list[float], merged: str) -> float:
+    """Largest |dW_merged - sum_i w_i dW_i| over every target module (0 up to float error for cat)."""
+    want: dict[str, torch.Tensor] = {}
+    for src, w in zip(sources, weights, strict=True):
+        for mod, d in lora_deltas(peft_model, src).items():
+            want[mod] = want.get(mod, 0) + w * d
+    got = lora_deltas(peft_model, merged)
+    if set(got) != set(want):
+        raise AssertionError(f"merged adapter covers other modules: {sorted(set(got) ^ set(want))[:5]}")
+    return max(float((got[m] - want[m]).abs().max()) for m in want)
+
+
+def parse_scales(text: str) -> list[float]:
+    scales = [float(s) for s in str(text).split(",") if s.strip()]
+    if not scales or any(s < 0 for s in scales):
+        raise ValueError(f"merge.weight_scales needs non-negative numbers, got {text!r}")
+    return scales
+
+
+def merge_on_val(
+    base: str,
+    sources: dict[str, str | Path],
+    dialogs_path: str,
+    splits_path: str,
+    val_personas: list[str],
+    pc: PromptConfig,
+    scales: list[float],
+    combination: str,
+    out_dir: str | Path,
+    batch_size: int = 4,
+    target: str = "",
+) -> dict:
+    """Merge the LoRAs `sources` (name -> dir) with uniform weights scale/K, the scale chosen by the
+    lowest loss on `val_personas`' val dialogues; save only the chosen merge to `out_dir`.
+
+    Runs on CPU (a CPU rule). Returns the log written next to the adapter (train_log.json).
+    """
+    from adaptcommand.model.loading import load_base
+
+    start = time.perf_counter()
+    if not sources:
+        raise ValueError("no source adapters to merge")
+    dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
+    val_d = split_dialogs(dialogs, splits, "val", val_personas)
+    model, tokenizer = load_base(base, device=torch.device("cpu"))
+    names = {f"src{i}": str(d) for i, d in enumerate(sources.values())}
+    peft_model = load_adapters(model, names)
+    examples = [training_example(tokenizer, d, pc) for d in val_d]
+    pad = tokenizer.pad_token_id
+    with peft_model.disable_adapter():
+        base_loss = mean_loss(peft_model, examples, batch_size, pad)
+    k = len(names)
+    candidates = []
+    for i, scale in enumerate(scales):
+        weights = [scale / k] * k
+        name = add_merge(peft_model, list(names), weights, f"merged{i}", combination)
+        peft_model.set_adapter(name)
+        loss = mean_loss(peft_model, examples, batch_size, pad)
+        err = merge_error(peft_model, list(names), weights, name) if combination == "cat" else None
+        candidates.append({"scale": scale, "adapter": name, "val_loss": loss, "max_abs_update_error": err})
+        log.info("scale %.3g: val loss %.4f (base %.4f)", scale, loss, base_loss)
+    best = min(candidates, key=lambda c: (c["val_loss"], c["scale"]))
+    info = {
+        "target": target,
+        "sources": {label: str(d) for label, d in sources.items()},
+        "combination": combination,
+        "weighting": "uniform: each source gets scale / K",
+        "val_personas": sorted(val_personas),
+        "n_val_dialogs": len(val_d),
+        "val_loss_base": base_loss,
+        "candidates": candidates,
+        "chosen_scale": best["scale"],
+        "chosen_weights": [best["scale"] / k] * k,
+        "seconds": time.perf_counter() - start,
+    }
+    save_adapter(peft_model, out_dir, info, adapter_name=best["adapter"])
+    return info

@@ -1,0 +1,406 @@
+"""No test data reaches training or any selection: proved on the demo's job DAG and on the library.
+
+(a) DAG: in a dry run of the demo (every registered method added to eval.methods), no training,
+    selection (routing choice, clustering, merge weights, history retrieval for training) or merge job
+    has a test file among its inputs, nor anywhere upstream of it.
+(b) Library: training, retrieval, clustering, merging and routing run on a dialogue file from which
+    every test dialogue has been REMOVED (so they cannot read one), and every split they request
+    through `split_dialogs` is train or val.
+(c) Routing: results/routing/choices.json is upstream of the routed test predictions, and nothing
+    upstream of choices.json is a test file (the choice is fixed before any routed test prediction
+    exists). The same for history: its test retrieval is read by evaluation only.
+
+The DAG is read from `snakemake --dry-run` (one block per job: rule, input, output). Jobs behind a
+checkpoint (the clustering) only appear once it has run, so the test runs the checkpoint and its
+upstream data jobs for real (seconds of CPU) and dry-runs again.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO = REPO / "config" / "demo.yaml"
+
+# Rules that train, select or merge: none may see a test file, directly or upstream.
+GUARDED_RULE = re.compile(r"^(train_|route|cluster|merge|retrieve|select|choose|build_demo_base)")
+# Outputs that are models or selections, whatever the rule that writes them is called.
+GUARDED_OUTPUT = re.compile(r"^(models/|results/clusters/|results/routing/choices\.json$)")
+
+
+def is_test_file(path: str) -> bool:
+    """A workflow file of the TEST split: results/eval/test/..., results/history/test.jsonl, ..."""
+    if path.startswith("/"):  # code files (absolute paths into the repository)
+        return False
+    return any(p == "test" or p.startswith(("test.", "test_")) for p in PurePosixPath(path).parts)
+
+
+@dataclass
+class Job:
+    rule: str
+    checkpoint: bool = False
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    wildcards: str = ""
+
+    @property
+    def key(self) -> tuple[str, tuple[str, ...]]:
+        return (self.rule, tuple(self.outputs))
+
+    def __str__(self) -> str:
+        return f"{self.rule}[{self.wildcards or ','.join(self.outputs)}]"
+
+
+_HEADER = re.compile(r"^(?:local)?(rule|checkpoint) (\S+):$")
+
+
+def parse_dry_run(text: str) -> list[Job]:
+    """The jobs of `snakemake --dry-run` output (a block per job: header, then indented key: value)."""
+    jobs, current = [], None
+    for line in text.splitlines():
+        m = _HEADER.match(line)
+        if m:
+            current = Job(rule=m.group(2), checkpoint=m.group(1) == "checkpoint")
+            jobs.append(current)
+            continue
+        if current is None:
+            continue
+        if not line.startswith("    "):
+            current = None
+            continue
+        key, _, value = line.strip().partition(": ")
+        if key == "input":
+            current.inputs = value.split(", ")
+        elif key == "output":
+            current.outputs = value.split(", ")
+        elif key == "wildcards":
+            current.wildcards = value
+    return jobs
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 600) -> str:
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(configfile),
+        "--cores",
+        "2",
+        "--workflow-profile",
+        "none",
+        *args,
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc.stdout + "\n" + proc.stderr
+
+
+def registered_methods() -> list[str]:
+    """Every method some rules file registers (register_method("name", ...))."""
+    names = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        names += re.findall(r'register_method\(\s*"([a-z_0-9]+)"', smk.read_text())
+    return list(dict.fromkeys(names))
+
+
+class Dag:
+    def __init__(self, jobs: list[Job]):
+        self.jobs = jobs
+        self.producer: dict[str, Job] = {}
+        for j in jobs:
+            for o in j.outputs:
+                self.producer[o] = j
+
+    def upstream_files(self, job: Job) -> set[str]:
+        """Every file `job` needs, directly or through the jobs that make its inputs."""
+        seen, todo = set(), list(job.inputs)
+        while todo:
+            f = todo.pop()
+            if f in seen:
+                continue
+            seen.add(f)
+            if f in self.producer:
+                todo += self.producer[f].inputs
+        return seen
+
+    def of_rule(self, rule: str) -> list[Job]:
+        return [j for j in self.jobs if j.rule == rule]
+
+
+@pytest.fixture(scope="module")
+def dag(tmp_path_factory) -> Dag:
+    workdir = tmp_path_factory.mktemp("leakage")
+    cfg = yaml.safe_load(DEMO.read_text())
+    cfg["eval"]["methods"] = list(dict.fromkeys(cfg["eval"]["methods"] + registered_methods()))
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    jobs = {j.key: j for j in parse_dry_run(snakemake(workdir, configfile, "--dry-run"))}
+    checkpoint_outputs = [o for j in jobs.values() if j.checkpoint for o in j.outputs]
+    if checkpoint_outputs:  # run the checkpoints (and their data jobs), then see the whole DAG
+        snakemake(workdir, configfile, *checkpoint_outputs)
+        jobs.update({j.key: j for j in parse_dry_run(snakemake(workdir, configfile, "--dry-run"))})
+    return Dag(list(jobs.values()))
+
+
+def guarded(job: Job) -> bool:
+    return bool(GUARDED_RULE.match(job.rule)) or any(GUARDED_OUTPUT.match(o) for o in job.outputs)
+
+
+def test_the_dag_is_read_correctly(dag):
+    rules = {j.rule for j in dag.jobs}
+    assert {"train_unified", "train_history", "retrieve_history", "evaluate", "eval_targets"} <= rules
+    # The detector sees test files where they belong: evaluation reads them.
+    assert any(is_test_file(f) for j in dag.of_rule("evaluate") for f in j.inputs)
+    assert is_test_file("results/history/test.jsonl") and is_test_file("results/eval/test/targets.jsonl")
+    assert not is_test_file("results/history/train.jsonl") and not is_test_file("models/persona/persona_000")
+    assert sum(guarded(j) for j in dag.jobs) >= 3 + len(dag.of_rule("train_persona"))
+
+
+def test_no_training_selection_or_merge_job_sees_a_test_file(dag):
+    offenders = {}
+    for job in filter(guarded, dag.jobs):
+        if job.rule == "retrieve_history" and job.outputs == ["results/history/test.jsonl"]:
+            # The test queries' retrieval is evaluation input; it still reads no test FILE.
+            assert not any(is_test_file(f) for f in dag.upstream_files(job)), str(job)
+            continue
+        bad = sorted(f for f in dag.upstream_files(job) if is_test_file(f))
+        if bad:
+            offenders[str(job)] = bad
+    assert not offenders, f"test files upstream of training/selection jobs: {offenders}"
+
+
+def test_history_training_reads_train_and_val_retrieval_only(dag):
+    (train,) = dag.of_rule("train_history")
+    up = dag.upstream_files(train)
+    assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
+    assert "results/history/test.jsonl" not in up
+    (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/predictions.jsonl" in j.outputs]
+    assert evaluation.rule == "evaluate_history"
+    assert "results/history/test.jsonl" in evaluation.inputs and "models/history" in evaluation.inputs
+
+
+def test_routing_is_chosen_on_val_before_any_routed_test_prediction(dag):
+    if "results/routing/choices.json" not in dag.producer:
+        pytest.skip("no routing rule in this workflow")
+    choose = dag.producer["results/routing/choices.json"]
+    routed = dag.producer.get("results/eval/test/routing/predictions.jsonl")
+    assert routed is not None, "routing is registered but its test predictions have no rule"
+    assert "results/routing/choices.json" in dag.upstream_files(routed)
+    assert not [f for f in dag.upstream_files(choose) if is_test_file(f)]
+    direct = [f for f in choose.inputs if not f.startswith("/")]
+    assert direct and all(f.startswith("results/eval/val/") for f in direct), direct
+
+
+# ---- (b) the library: training and selection code paths request train / val only ---------------------
+
+
+@pytest.fixture(scope="module")
+def no_test_world(tmp_path_factory):
+    """Synthetic dialogues of 4 personas x 10 sessions, their splits, and a dialogue file WITHOUT the
+    test dialogues (whatever would read one fails)."""
+    from adaptcommand.data.clean import clean
+    from adaptcommand.data.io import load_dialogs, write_json_atomic, write_jsonl_atomic
+    from adaptcommand.data.raw import fetch_raw
+    from adaptcommand.data.splits import make_splits
+
+    root = tmp_path_factory.mktemp("no_test")
+    fetch_raw("synthetic", root / "raw", synthetic={"n_personas": 4, "sessions_per_persona": 10, "seed": 3})
+    clean(root / "raw", root / "all.jsonl", expected_personas=4, expected_sessions=10)
+    dialogs = load_dialogs(root / "all.jsonl")
+    splits = make_splits(dialogs, 0.6, 0.2)
+    test = {(p, s) for p, parts in splits["personas"].items() for s in parts["test"]}
+    kept = [d for d in dialogs if (d["persona_id"], d["session_id"]) not in test]
+    assert len(kept) == len(dialogs) - len(test) and test
+    write_jsonl_atomic(root / "dialogs.jsonl", kept)
+    write_json_atomic(root / "splits.json", splits)
+    return {
+        "root": root,
+        "dialogs_path": str(root / "dialogs.jsonl"),
+        "splits_path": str(root / "splits.json"),
+        "dialogs": kept,
+        "splits": splits,
+        "personas": sorted(splits["personas"]),
+    }
+
+
+@pytest.fixture
+def requested_splits(monkeypatch):
+    """Record every split name asked of `split_dialogs`, wherever adaptcommand imported it."""
+    import adaptcommand.data.splits as splits_mod
+
+    for name in (
+        "adaptcommand.train.lora",
+        "adaptcommand.retrieval",
+        "adaptcommand.clusters",
+        "adaptcommand.merging",
+        "adaptcommand.routing",
+    ):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
+    original = splits_mod.split_dialogs
+    calls: list[str] = []
+
+    def recording(dialogs, splits, split_name, personas=None):
+        calls.append(split_name)
+        return original(dialogs, splits, split_name, personas)
+
+    for mod in list(sys.modules.values()):
+        ours = getattr(mod, "__name__", "").startswith("adaptcommand")
+        if ours and getattr(mod, "split_dialogs", None) is original:
+            monkeypatch.setattr(mod, "split_dialogs", recording)
+    return calls
+
+
+def test_the_world_has_no_test_dialogues(no_test_world):
+    from adaptcommand.data.io import DataError
+    from adaptcommand.data.splits import split_dialogs
+
+    w = no_test_world
+    with pytest.raises(DataError, match="has no dialogue"):
+        split_dialogs(w["dialogs"], w["splits"], "test", w["personas"])
+
+
+def _hash_encoder(texts):
+    """A cheap deterministic stand-in for MiniLM: normalised hashed bag of words."""
+    import zlib
+
+    import numpy as np
+
+    vecs = np.full((len(texts), 16), 0.1)
+    for i, t in enumerate(texts):
+        for word in t.lower().split():
+            vecs[i, zlib.crc32(word.encode()) % 16] += 1
+    return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
+
+
+@pytest.fixture(scope="module")
+def trained(no_test_world, tiny):
+    """One tiny LoRA trained on the world's train split (val for the epoch), no history."""
+    from adaptcommand.prompts import PromptConfig
+    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.train.lora import train_lora_adapter
+
+    w = no_test_world
+    out = w["root"] / "lora"
+    info = train_lora_adapter(
+        tiny[0],
+        w["dialogs_path"],
+        w["splits_path"],
+        w["personas"][:2],
+        PromptConfig(max_length=256),
+        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
+        TrainConfig(epochs=1, lr=1e-3, batch_size=4),
+        out,
+    )
+    return out, info
+
+
+def test_training_requests_train_and_val_only(no_test_world, tiny, requested_splits, tmp_path):
+    from adaptcommand.prompts import PromptConfig
+    from adaptcommand.retrieval import retrieve_for_split
+    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.train.lora import train_lora_adapter
+
+    w = no_test_world
+    history = {}
+    for split in ("train", "val"):  # what rule train_history reads
+        for row in retrieve_for_split(w["dialogs"], w["splits"], split, w["personas"], 2, 3, _hash_encoder):
+            history[(row["persona_id"], row["session_id"])] = row["exchanges"]
+    info = train_lora_adapter(
+        tiny[0],
+        w["dialogs_path"],
+        w["splits_path"],
+        w["personas"],
+        PromptConfig(max_length=256),
+        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
+        TrainConfig(epochs=1, lr=1e-3, batch_size=8),
+        tmp_path / "history",
+        history=history,
+    )
+    assert info["n_train_dialogs"] == 24 and info["n_val_dialogs"] == 8 and info["history_in_prompt"]
+    assert set(requested_splits) == {"train", "val"}, requested_splits
+
+
+def test_clustering_requests_train_only(no_test_world, requested_splits):
+    clusters = pytest.importorskip("adaptcommand.clusters")
+    w = no_test_world
+    doc, _ = clusters.cluster_personas(
+        w["dialogs"], w["splits"], w["personas"], features="behaviour", k=2, k_min=2, k_max=3, seed=0
+    )
+    assert set(doc["assignment"]) == set(w["personas"])
+    assert requested_splits and set(requested_splits) <= {"train"}, requested_splits
+
+
+def test_merge_weights_are_chosen_on_val_only(no_test_world, tiny, trained, requested_splits, tmp_path):
+    merging = pytest.importorskip("adaptcommand.merging")
+    from adaptcommand.prompts import PromptConfig
+
+    w = no_test_world
+    adapter, _ = trained
+    merging.merge_on_val(
+        tiny[0],
+        {"a": adapter},
+        w["dialogs_path"],
+        w["splits_path"],
+        w["personas"][2:3],
+        PromptConfig(max_length=256),
+        [0.5, 1.0],
+        "cat",
+        tmp_path / "merged",
+    )
+    assert (tmp_path / "merged" / "train_log.json").exists()
+    assert requested_splits and set(requested_splits) <= {"val"}, requested_splits
+
+
+def test_routing_choice_reads_only_the_val_scores_it_is_given(requested_splits):
+    routing = pytest.importorskip("adaptcommand.routing")
+    scores = {
+        "unified": {"persona_000": 0.5, "persona_001": 0.7},
+        "persona": {"persona_000": 0.6, "persona_001": 0.6},
+    }
+    result = routing.choose(scores, ["unified", "persona"], "similarity")
+    assert result["split"] == "val"
+    assert {p: v["method"] for p, v in result["personas"].items()} == {
+        "persona_000": "persona",
+        "persona_001": "unified",
+    }
+    assert requested_splits == []  # no data access at all: the DAG test shows its inputs are val files
+
+
+def test_the_checker_catches_a_leak():
+    """A negative control: a dry run in which a selection job reads a test file is flagged."""
+    text = "\n".join(
+        [
+            "rule evaluate:",
+            "    input: data/splits/edgesplits.json, results/eval/test/targets.jsonl",
+            "    output: results/eval/test/unified/per_persona.csv",
+            "    wildcards: split=test, method=unified",
+            "[Sat Nov 21 08:00:00 2026]",
+            "rule route:",
+            "    input: results/eval/test/unified/per_persona.csv, /repo/workflow/scripts/route.py",
+            "    output: results/routing/choices.json",
+            "rule train_x:",
+            "    input: results/routing/choices.json",
+            "    output: models/x",
+        ]
+    )
+    dag = Dag(parse_dry_run(text))
+    assert [j.rule for j in dag.jobs] == ["evaluate", "route", "train_x"]
+    leaking = [str(j) for j in dag.jobs if guarded(j) and any(map(is_test_file, dag.upstream_files(j)))]
+    assert leaking == ["route[results/routing/choices.json]", "train_x[models/x]"]

@@ -1,0 +1,255 @@
+"""The real workflow through sbatch: profiles/slurm + profiles/slurm-ci on the local CI Slurm.
+
+A shrunk demo (config/demo.yaml + tests/configs/slurm-slice.yaml: 3 personas, a tiny base model,
+1 epoch; methods base and persona) runs from raw data to the comparison in a temporary directory,
+exactly as README's cluster command does (`--profile profiles/slurm --workflow-profile none`) with
+the CI overlay on top, under `timeout -k 10` (the slurm executor can wait forever and ignores
+SIGTERM). Checked: every job was an sbatch submission with a Slurm job id and a kept Slurm log;
+GPU rules asked for `--gpus=1` and Slurm gave them a device (CUDA_VISIBLE_DEVICES in the job),
+CPU rules asked for none and got none; the 3 train_persona jobs went out as ONE group submission;
+an immediate re-run with the same command has nothing to do.
+
+Skipped unless the local cluster of scripts/slurm-ci.sh is up (`scripts/slurm-ci.sh install &&
+scripts/slurm-ci.sh start`; .ci/run does this). ADAPTCOMMAND_REQUIRE_SLURM=1 turns the skip into a
+failure (CI sets it, so a cluster that did not come up cannot pass silently).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from helpers import REPO
+
+pytestmark = pytest.mark.slurm
+
+OVERLAY = REPO / "tests" / "configs" / "slurm-slice.yaml"
+TARGETS = ("results/comparison/summary.csv", "results/comparison/comprehensive.png")
+PERSONAS = ("persona_000", "persona_001", "persona_002")
+# Rules that declare resources gpu=1 (gpu_resources() in rules/common.smk) and CPU-only rules.
+GPU_RULES = {"build_demo_base", "train_persona", "evaluate"}
+CPU_RULES = {"raw_data", "clean_data", "split_data", "eval_targets", "compare"}
+RUN_TIMEOUT_S = 480  # measured 124 s (2 cores, load ~2), 194-247 s at load 6-7; stops a hang
+RERUN_TIMEOUT_S = 120
+
+
+def _slurm_ci_down_reason() -> str | None:
+    if not shutil.which("sbatch") or not shutil.which("sinfo"):
+        return "Slurm client not installed (scripts/slurm-ci.sh install)"
+    try:
+        status = subprocess.run(
+            ["bash", str(REPO / "scripts" / "slurm-ci.sh"), "status"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        part = subprocess.run(
+            ["sinfo", "-h", "-p", "debug", "-o", "%a"], capture_output=True, text=True, timeout=15
+        )
+    except subprocess.TimeoutExpired:
+        return "Slurm does not answer"
+    if status.returncode != 0:
+        return "local Slurm is not running (scripts/slurm-ci.sh start)"
+    if part.returncode != 0 or "up" not in part.stdout.split():
+        return "partition 'debug' of scripts/slurm-ci.sh is not up"
+    return None
+
+
+@pytest.fixture(scope="module")
+def slurm_up():
+    reason = _slurm_ci_down_reason()
+    if reason:
+        if os.environ.get("ADAPTCOMMAND_REQUIRE_SLURM") == "1":
+            pytest.fail(f"ADAPTCOMMAND_REQUIRE_SLURM=1 but {reason}")
+        pytest.skip(reason)
+
+
+def snakemake_cmd(workdir: Path, limit_s: int) -> list[str]:
+    return [
+        "timeout",
+        "-k",
+        "10",
+        str(limit_s),
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(REPO / "config" / "demo.yaml"),
+        str(OVERLAY),
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--profile",
+        str(REPO / "profiles" / "slurm-ci"),
+        "--workflow-profile",
+        "none",
+        "--verbose",  # prints each `sbatch call:`
+        *TARGETS,
+    ]
+
+
+def run_env() -> dict[str, str]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    # Jobs inherit this environment (sbatch --export=ALL): only Slurm may set the GPU.
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    env.pop("ADAPTCOMMAND_GPU_SLOTS", None)
+    return env
+
+
+@dataclass
+class Submission:
+    jobid: str
+    rules: list[str]
+    targets: list[str]
+    sbatch: str
+    log: Path
+
+
+@dataclass
+class SlurmRun:
+    workdir: Path
+    log: str
+    seconds: float
+    submissions: list[Submission] = field(default_factory=list)
+
+
+def _after(tokens: list[str], flag: str) -> list[str]:
+    """The values that follow `flag` in a tokenised command line, up to the next --option."""
+    if flag not in tokens:
+        return []
+    out = []
+    for tok in tokens[tokens.index(flag) + 1 :]:
+        if tok.startswith("--"):
+            break
+        out.append(tok)
+    return out
+
+
+def parse_submissions(log: str) -> list[Submission]:
+    """Pair each `sbatch call:` line (--verbose) with its 'submitted with SLURM jobid' line.
+
+    Both name the Slurm log file (`--output .../%j.log` and `(log: .../<jobid>.log)`), which is
+    how they are matched; the rule names come from --allowed-rules of the job's own snakemake call.
+    """
+    calls = {}
+    for line in log.splitlines():
+        if line.startswith("sbatch call: "):
+            tokens = shlex.split(line[len("sbatch call: ") :])
+            wrap = next(t for t in tokens if t.startswith("--wrap="))
+            inner = shlex.split(wrap[len("--wrap=") :])
+            calls[_after(tokens, "--output")[0]] = (line, inner)
+    subs = []
+    for m in re.finditer(r"has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.", log):
+        jobid, path = m.groups()
+        template = path[: -len(f"{jobid}.log")] + "%j.log"
+        assert template in calls, f"no sbatch call for {path}"
+        line, inner = calls[template]
+        subs.append(
+            Submission(
+                jobid, _after(inner, "--allowed-rules"), _after(inner, "--target-jobs"), line, Path(path)
+            )
+        )
+    return subs
+
+
+@pytest.fixture(scope="module")
+def slurm_run(slurm_up, tmp_path_factory) -> SlurmRun:
+    workdir = tmp_path_factory.mktemp("slurm")
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(
+            snakemake_cmd(workdir, RUN_TIMEOUT_S),
+            capture_output=True,
+            text=True,
+            env=run_env(),
+            timeout=RUN_TIMEOUT_S + 30,
+        )
+        rc, log = proc.returncode, proc.stdout + proc.stderr
+    except subprocess.TimeoutExpired as e:  # `timeout -k` should have ended it first
+        rc, log = 124, "".join(x.decode() if isinstance(x, bytes) else x or "" for x in (e.stdout, e.stderr))
+    seconds = time.perf_counter() - start
+    (workdir / "snakemake-run1.log").write_text(log)
+    # Whatever happened, leave nothing of this run in the queue (job name = the run ID).
+    run_id = re.search(r"SLURM run ID: (\S+)", log)
+    if run_id:
+        subprocess.run(["scancel", "--name", run_id.group(1)], capture_output=True, timeout=30)
+    if rc != 0:
+        pytest.fail(
+            f"snakemake exited with {rc} after {seconds:.0f} s (124/137 = timeout); "
+            f"log: {workdir / 'snakemake-run1.log'}\n{log[-6000:]}"
+        )
+    print(f"\nslurm slice: {seconds:.1f} s")
+    return SlurmRun(workdir, log, seconds, parse_submissions(log))
+
+
+def test_every_job_went_through_sbatch(slurm_run):
+    subs = slurm_run.submissions
+    rules = {r for s in subs for r in s.rules}
+    assert GPU_RULES | CPU_RULES <= rules, f"rules submitted: {sorted(rules)}"
+    assert len({s.jobid for s in subs}) == len(subs), "a Slurm job id was reported twice"
+    # the Snakemake job log agrees: every job that ran finished, none ran locally
+    finished = re.findall(r"^Finished jobid: \S+ \(Rule: (\w+)\)", slurm_run.log, re.MULTILINE)
+    submitted = [t.split(":")[0] for s in subs for t in s.targets]
+    assert sorted(finished) == sorted(submitted), (finished, submitted)
+    for s in subs:  # profiles/slurm-ci keeps the Slurm logs of successful jobs
+        assert s.log.is_file(), f"Slurm log of job {s.jobid} missing: {s.log}"
+
+
+def test_gpu_rules_get_one_gpu_cpu_rules_none(slurm_run):
+    for s in slurm_run.submissions:
+        gpu = bool(GPU_RULES & set(s.rules))
+        flags = s.sbatch.split(" --wrap=")[0]
+        env_line = next(
+            (x for x in s.log.read_text().splitlines() if x.startswith("environment: environ(")), ""
+        )
+        assert env_line, f"job {s.jobid}: no environment dump in {s.log} (jobstep --verbose)"
+        cvd = re.search(r"'CUDA_VISIBLE_DEVICES': '([^']*)'", env_line)
+        if gpu:
+            assert "--gpus=1" in flags.split(), f"{s.rules}: {flags}"
+            assert cvd and re.fullmatch(r"\d+", cvd.group(1)), f"{s.rules}: Slurm gave no GPU ({s.log})"
+        else:
+            assert "--gpus" not in flags and "--gres" not in flags, f"{s.rules}: {flags}"
+            assert cvd is None, f"{s.rules}: CPU job saw CUDA_VISIBLE_DEVICES={cvd.group(1)}"
+
+
+def test_persona_trainings_are_one_group_submission(slurm_run):
+    groups = [s for s in slurm_run.submissions if "train_persona" in s.rules]
+    assert len(groups) == 1, [(s.jobid, s.targets) for s in groups]
+    assert sorted(groups[0].targets) == [f"train_persona:persona_id={p}" for p in PERSONAS]
+    assert "--gpus=1" in groups[0].sbatch.split(" --wrap=")[0].split()
+
+
+def test_results_are_complete(slurm_run):
+    summary = pd.read_csv(slurm_run.workdir / "results/comparison/summary.csv", index_col="method")
+    assert list(summary.index) == ["base", "persona"]
+    assert summary["n_turns"].nunique() == 1 and summary["n_personas"].eq(len(PERSONAS)).all()
+    for p in PERSONAS:
+        assert (slurm_run.workdir / "models/persona" / p / "train_log.json").is_file()
+
+
+def test_rerun_has_nothing_to_do(slurm_run):
+    start = time.perf_counter()
+    proc = subprocess.run(
+        snakemake_cmd(slurm_run.workdir, RERUN_TIMEOUT_S),
+        capture_output=True,
+        text=True,
+        env=run_env(),
+        timeout=RERUN_TIMEOUT_S + 30,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert "Nothing to be done" in log, log[-4000:]
+    assert "submitted with SLURM jobid" not in log
+    print(f"\nre-run: {time.perf_counter() - start:.1f} s")

@@ -1,0 +1,27 @@
+"""Rule evaluate_history: rule evaluate, with each dialogue's retrieved past exchanges in its prompts."""
+
+from adaptcommand.gpuslots import gpu_slot
+from adaptcommand.runtime import rule_context
+
+with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
+    from adaptcommand.evaluate.run import evaluate_method, parse_routes
+    from adaptcommand.retrieval import load_history
+
+    s = snakemake  # noqa: F821
+    summary = evaluate_method(
+        method=s.params.method,
+        split=s.wildcards.split,
+        params=dict(s.params.items()),
+        routes=parse_routes(s.params.routes),
+        merge=s.params.merge,
+        dialogs_path=s.input.dialogs,
+        splits_path=s.input.splits,
+        targets_path=s.input.targets,
+        out={
+            "predictions": s.output.predictions,
+            "per_persona": s.output.per_persona,
+            "metrics": s.output.metrics,
+        },
+        history=load_history(s.input.history),
+    )
+    log.info("%s on %s: %s", s.params.method, s.wildcards.split, summary["micro"])
