@@ -52,24 +52,6 @@ CLUSTERS = ClusterCheckpoint(checkpoints.cluster_personas)
 cluster_assignment = CLUSTERS.assignment
 cluster_ids = CLUSTERS.ids
 
-# The prefix-tuning recipe (train.prefix) as stable scalars (+ the seed), as rules/prefix.smk uses it.
-CLUSTER_PREFIX_PARAMS = dict(
-    num_virtual_tokens=config["train"]["prefix"]["num_virtual_tokens"],
-    prefix_projection=config["train"]["prefix"].get("prefix_projection", False),
-    lr=config["train"]["prefix"]["lr"],
-    epochs=config["train"]["prefix"]["epochs"],
-    batch_size=config["train"]["prefix"]["batch_size"],
-    warmup_ratio=config["train"]["prefix"].get("warmup_ratio", 0.1),
-    weight_decay=config["train"]["prefix"].get("weight_decay", 0.0),
-    seed=config["train"]["seed"],
-)
-CLUSTER_LORA_SETTINGS = json.dumps(
-    {**lora_params("cluster"), **prompt_params()}, sort_keys=True
-)
-CLUSTER_PREFIX_SETTINGS = json.dumps(
-    {**CLUSTER_PREFIX_PARAMS, **prompt_params()}, sort_keys=True
-)
-
 
 rule train_cluster:
     input:
@@ -94,7 +76,6 @@ rule train_cluster:
         **prompt_params(),
         base=base_model_param(),
         personas=CLUSTERS.members_csv,
-        settings=CLUSTER_LORA_SETTINGS,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -118,11 +99,10 @@ rule train_prefix_cluster:
     resources:
         **gpu_resources("train_runtime_min"),
     params:
-        **CLUSTER_PREFIX_PARAMS,
+        **prefix_params(),
         **prompt_params(),
         base=base_model_param(),
         personas=CLUSTERS.members_csv,
-        settings=CLUSTER_PREFIX_SETTINGS,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -147,12 +127,11 @@ rule train_prefix_unified_cluster:
     resources:
         **gpu_resources("train_runtime_min"),
     params:
-        **CLUSTER_PREFIX_PARAMS,
+        **prefix_params(),
         **prompt_params(),
         base=base_model_param(),
         merge=lambda wildcards, input: input.merge,
         personas=CLUSTERS.members_csv,
-        settings=CLUSTER_PREFIX_SETTINGS,
     script:
         "../workflow/scripts/train_lora.py"
 

@@ -1,4 +1,5 @@
 # Config validation, the persona list and the input functions shared by the rules.
+import json
 import os
 
 from snakemake.utils import validate
@@ -53,32 +54,74 @@ def base_model_param():
     return config["model"]["base"]
 
 
+def keyed(values):
+    """`values` plus one keyed JSON string of them all.
+
+    Snakemake's params rerun trigger compares a job's param VALUES without their names, so swapping
+    equal values between settings (epochs 6 -> 8 when r is already 8) would not re-run anything.
+    The extra `settings` string carries the names: every change re-runs the job.
+    """
+    return dict(values, settings=json.dumps(values, sort_keys=True))
+
+
 def prompt_params():
     """Every prompt setting, as stable scalars: a change re-runs training and evaluation."""
     p = config["prompt"]
-    return dict(
+    values = dict(
         system=p["system"],
         persona_in_system=p["persona_in_system"],
         include_context=p["include_context"],
         context_messages=p["context_messages"],
         max_length=p["max_length"],
     )
+    return dict(values, prompt_settings=json.dumps(values, sort_keys=True))
+
+
+def eval_params():
+    """Generation and scoring settings of every evaluation job."""
+    values = dict(
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        batch_size=config["eval"]["batch_size"],
+        numeric_tolerance=config["metrics"]["numeric_tolerance"],
+        minilm=config["metrics"].get("minilm", ""),
+    )
+    return dict(values, eval_settings=json.dumps(values, sort_keys=True))
 
 
 def lora_params(method):
     """A LoRA recipe as stable scalars (+ the seed)."""
     c = config["train"][method]
-    return dict(
-        r=c["r"],
-        alpha=c["alpha"],
-        dropout=c["dropout"],
-        target_modules=c["target_modules"],
-        lr=c["lr"],
-        epochs=c["epochs"],
-        batch_size=c["batch_size"],
-        warmup_ratio=c.get("warmup_ratio", 0.1),
-        weight_decay=c.get("weight_decay", 0.0),
-        seed=config["train"]["seed"],
+    return keyed(
+        dict(
+            r=c["r"],
+            alpha=c["alpha"],
+            dropout=c["dropout"],
+            target_modules=c["target_modules"],
+            lr=c["lr"],
+            epochs=c["epochs"],
+            batch_size=c["batch_size"],
+            warmup_ratio=c.get("warmup_ratio", 0.1),
+            weight_decay=c.get("weight_decay", 0.0),
+            seed=config["train"]["seed"],
+        )
+    )
+
+
+def prefix_params():
+    """The prefix-tuning recipe (train.prefix) as stable scalars (+ the seed); num_virtual_tokens
+    makes train_lora.py attach a prefix instead of a LoRA."""
+    c = config["train"]["prefix"]
+    return keyed(
+        dict(
+            num_virtual_tokens=c["num_virtual_tokens"],
+            prefix_projection=c.get("prefix_projection", False),
+            lr=c["lr"],
+            epochs=c["epochs"],
+            batch_size=c["batch_size"],
+            warmup_ratio=c.get("warmup_ratio", 0.1),
+            weight_decay=c.get("weight_decay", 0.0),
+            seed=config["train"]["seed"],
+        )
     )
 
 

@@ -40,13 +40,10 @@ rule evaluate:
         **gpu_resources("eval_runtime_min"),
     params:
         **prompt_params(),
+        **eval_params(),
         base=config["model"]["base"],
         method="{method}",
         routes=routes_param,
         merge=merge_param,
-        max_new_tokens=config["eval"]["max_new_tokens"],
-        batch_size=config["eval"]["batch_size"],
-        numeric_tolerance=config["metrics"]["numeric_tolerance"],
-        minilm=config["metrics"].get("minilm", ""),
     script:
         "../workflow/scripts/evaluate.py"

@@ -83,14 +83,11 @@ rule evaluate_history:
         **gpu_resources("eval_runtime_min"),
     params:
         **prompt_params(),
+        **eval_params(),
         base=base_model_param(),
         method="{method}",
         routes=routes_param,
         merge=merge_param,
-        max_new_tokens=config["eval"]["max_new_tokens"],
-        batch_size=config["eval"]["batch_size"],
-        numeric_tolerance=config["metrics"]["numeric_tolerance"],
-        minilm=config["metrics"].get("minilm", ""),
         history_k=config["history"]["k"],
     script:
         "../workflow/scripts/evaluate_history.py"

@@ -4,20 +4,6 @@
 # live in rules/cluster.smk.
 
 
-# The prefix-tuning recipe as stable scalars (+ the seed), like lora_params(); num_virtual_tokens
-# makes train_lora.py attach a prefix instead of a LoRA.
-PREFIX_PARAMS = dict(
-    num_virtual_tokens=config["train"]["prefix"]["num_virtual_tokens"],
-    prefix_projection=config["train"]["prefix"].get("prefix_projection", False),
-    lr=config["train"]["prefix"]["lr"],
-    epochs=config["train"]["prefix"]["epochs"],
-    batch_size=config["train"]["prefix"]["batch_size"],
-    warmup_ratio=config["train"]["prefix"].get("warmup_ratio", 0.1),
-    weight_decay=config["train"]["prefix"].get("weight_decay", 0.0),
-    seed=config["train"]["seed"],
-)
-
-
 rule train_prefix_persona:
     input:
         dialogs=CLEAN,
@@ -36,7 +22,7 @@ rule train_prefix_persona:
     resources:
         **gpu_resources("train_runtime_min"),
     params:
-        **PREFIX_PARAMS,
+        **prefix_params(),
         **prompt_params(),
         base=base_model_param(),
         personas="{persona_id}",
@@ -63,7 +49,7 @@ rule train_prefix_unified_persona:
     resources:
         **gpu_resources("train_runtime_min"),
     params:
-        **PREFIX_PARAMS,
+        **prefix_params(),
         **prompt_params(),
         base=base_model_param(),
         merge=lambda wildcards, input: input.unified,

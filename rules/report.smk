@@ -5,6 +5,8 @@ rule compare:
     input:
         metrics=expand("results/eval/test/{method}/metrics.json", method=METHODS),
         per_persona=expand("results/eval/test/{method}/per_persona.csv", method=METHODS),
+        # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
+        oracle=["results/routing/oracle.json"] if "routing" in METHODS else [],
         code=script_file("compare.py"),
     output:
         figure=report(

@@ -17,5 +17,6 @@ with rule_context(snakemake) as log:  # noqa: F821
         {"figure": s.output.figure, "summary": s.output.summary, "markdown": s.output.markdown},
         s.params.resamples,
         s.params.seed,
+        oracle=s.input.oracle[0] if s.input.oracle else "",
     )
     log.info("\n%s", summary.to_string())

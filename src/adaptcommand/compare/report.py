@@ -116,7 +116,7 @@ def to_markdown(summary: pd.DataFrame) -> str:
     lines = [header, "|---" * 10 + "|"]
     for m, r in summary.iterrows():
         cells = [
-            f"{int(r['n_turns'])}",
+            "—" if pd.isna(r.get("n_turns")) else f"{int(r['n_turns'])}",
             _ci(r, "similarity"),
             _diff(r, "similarity", "unified"),
             _diff(r, "similarity", "base"),
@@ -124,7 +124,7 @@ def to_markdown(summary: pd.DataFrame) -> str:
             _ci(r, "device_f1"),
             _ci(r, "param_f1"),
             _ci(r, "numeric_within_tol_rate"),
-            f"{r['cost_wall_s']:.0f}",
+            "—" if pd.isna(r.get("cost_wall_s")) else f"{r['cost_wall_s']:.0f}",
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     note = " ".join(
@@ -143,14 +143,34 @@ def to_markdown(summary: pd.DataFrame) -> str:
 
 
 def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str) -> None:
-    methods = list(summary.index)
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    everything = list(summary.index)  # methods, then the oracle bound if any
+    methods = [m for m in everything if m in per_persona]
+    fig, axes = plt.subplots(2, 2, figsize=(max(13, 1.1 * len(everything)), 9.5))
     ax = axes[0, 0]
+    all_mean = summary[f"{HEADLINE}_persona_mean"]
+    all_err = [all_mean - summary[f"{HEADLINE}_ci_low"], summary[f"{HEADLINE}_ci_high"] - all_mean]
+    for i, m in enumerate(everything):
+        oracle = m not in per_persona
+        ax.errorbar(
+            [i],
+            [all_mean[m]],
+            yerr=[[all_err[0][m]], [all_err[1][m]]],
+            fmt="o",
+            capsize=5,
+            color="tab:gray" if oracle else "tab:blue",
+            mfc="white" if oracle else "tab:blue",
+        )
+        ax.annotate(
+            f"{all_mean[m]:.3f}",
+            (i, all_mean[m]),
+            xytext=(6, 0),
+            textcoords="offset points",
+            fontsize=8,
+            va="center",
+        )
+    ax.set_xticks(range(len(everything)), [m.replace(" (", "\n(") for m in everything])
+    summary = summary.loc[methods]
     mean = summary[f"{HEADLINE}_persona_mean"]
-    err = [mean - summary[f"{HEADLINE}_ci_low"], summary[f"{HEADLINE}_ci_high"] - mean]
-    ax.errorbar(methods, mean, yerr=err, fmt="o", capsize=5, color="tab:blue")
-    for i, v in enumerate(mean):
-        ax.annotate(f"{v:.3f}", (i, v), xytext=(6, 0), textcoords="offset points", fontsize=8, va="center")
     if "unified" in summary.index:
         ax.axhline(mean["unified"], color="gray", lw=0.8, ls="--", label="unified")
         ax.legend(loc="lower right", fontsize=8)
@@ -198,6 +218,28 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
     tmp.replace(path)
 
 
+ORACLE_LABEL = "oracle (test upper bound, not a method)"
+
+
+def oracle_row(oracle_path: str, resamples: int, seed: int) -> pd.Series:
+    """The routing oracle: per persona the best candidate ON TEST. Shown only as an upper bound."""
+    data = json.loads(Path(oracle_path).read_text())
+    metric = data["metric"]
+    per = pd.DataFrame(
+        {ORACLE_LABEL: {p: v["test_scores"][v["method"]] for p, v in data["personas"].items()}}
+    )
+    boot = paired_bootstrap(per, resamples, seed).loc[ORACLE_LABEL]
+    return pd.Series(
+        {
+            "n_personas": len(per),
+            f"{metric}_persona_mean": boot["mean"],
+            f"{metric}_ci_low": boot["ci_low"],
+            f"{metric}_ci_high": boot["ci_high"],
+        },
+        name=ORACLE_LABEL,
+    )
+
+
 def write_comparison(
     methods,
     metrics_files,
@@ -206,10 +248,13 @@ def write_comparison(
     out: dict[str, str],
     resamples: int,
     seed: int,
+    oracle: str = "",
 ) -> pd.DataFrame:
     metrics, per_persona = load_results(methods, metrics_files, per_persona_files)
     costs = {m: job_seconds(benchmarks.get(m, [])) for m in methods}
     summary = summarize(methods, metrics, per_persona, costs, resamples, seed)
+    if oracle:
+        summary = pd.concat([summary, oracle_row(oracle, resamples, seed).to_frame().T])
     tmp = Path(out["summary"] + ".tmp")
     summary.to_csv(tmp)
     tmp.replace(out["summary"])

@@ -88,8 +88,8 @@ def evaluate_method(
         desc=f"{method}/{split}",
         history=history,
     )
-    for r in rows:
-        r["method"], r["split"] = method, split
+    for r in rows:  # record which adapter directory produced each row ("" = none)
+        r["method"], r["split"], r["adapter"] = method, split, routes.get(r["persona_id"], "")
     meta = {
         "method": method,
         "split": split,
