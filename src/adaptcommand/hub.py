@@ -8,34 +8,56 @@ from __future__ import annotations
 
 import os
 import socket
-
-HUB_HOST = "huggingface.co"
+import threading
+from urllib.parse import urlparse
 
 
 class HubUnavailableError(RuntimeError):
     """The Hub is needed for something that is not available locally, and it cannot be reached."""
 
 
-def hub_offline_forced() -> bool:
-    return any(
-        os.environ.get(v, "").strip().lower() in {"1", "true", "yes", "on"}
-        for v in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
-    )
+PROBE_TIMEOUT_S = 3.0
 
 
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """True if a TCP connection to the Hub opens within `timeout` seconds (DNS included)."""
-    if hub_offline_forced():
-        return False
-    try:
-        with socket.create_connection((HUB_HOST, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def require_hub(what: str, fix: str, timeout: float = 3.0) -> None:
+def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
+    """Quick TCP probe of the Hub endpoint (HF_ENDPOINT or huggingface.co:443; the HTTPS proxy if one is
+    set), bounded by `timeout` seconds in total (name resolution included). Returns (reachable, reason)."""
+    if _truthy(os.environ.get("HF_HUB_OFFLINE")):
+        return False, "HF_HUB_OFFLINE is set"
+    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
+    parsed = urlparse(endpoint)
+    host = parsed.hostname or "huggingface.co"
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    proxy_var = "HTTPS_PROXY" if parsed.scheme != "http" else "HTTP_PROXY"
+    proxy = os.environ.get(proxy_var) or os.environ.get(proxy_var.lower())
+    if proxy:  # behind a proxy the Hub is reached through it: probe the proxy instead
+        p = urlparse(proxy if "://" in proxy else f"http://{proxy}")
+        if p.hostname:
+            host, port = p.hostname, p.port or 8080
+    result: dict[str, object] = {}
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result["ok"] = True
+        except OSError as exc:
+            result["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    if result.get("ok"):
+        return True, ""
+    reason = result.get("error") or f"no answer within {timeout:.0f} s"
+    return False, f"cannot connect to {host}:{port} ({reason})"
+
+
+def require_hub(what: str, fix: str, timeout: float = PROBE_TIMEOUT_S) -> None:
     """Raise HubUnavailableError naming `what` was wanted and how to `fix` it, unless the Hub answers."""
-    if not hub_reachable(timeout):
-        reason = "HF_HUB_OFFLINE is set" if hub_offline_forced() else f"{HUB_HOST}:443 is unreachable"
+    ok, reason = hub_reachable(timeout)
+    if not ok:
         raise HubUnavailableError(f"Cannot download {what} from the Hugging Face Hub ({reason}). {fix}")

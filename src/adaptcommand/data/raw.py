@@ -9,20 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 from pathlib import Path
-from urllib.parse import urlparse
 
 from adaptcommand.data import synthetic as synthetic_mod
 from adaptcommand.data.io import DataError, make_temp_beside
+from adaptcommand.hub import hub_reachable
 
 __all__ = ["RAW_FILES", "DEFAULT_HF_DATASET", "SourceUnavailableError", "fetch_raw", "hub_reachable"]
 
 RAW_FILES = synthetic_mod.RAW_FILES
 DEFAULT_HF_DATASET = "TCLResearchEurope/EdgeWisePersona"
 SOURCES = ("huggingface", "local", "synthetic")
-PROBE_TIMEOUT_S = 3.0
 
 _HOW_TO_LOCAL = (
     "To run without the Hub, download characters.jsonl, routines.jsonl and sessions.jsonl of "
@@ -34,43 +31,6 @@ _HOW_TO_LOCAL = (
 
 class SourceUnavailableError(RuntimeError):
     """The configured raw-data source cannot be reached from this machine."""
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
-def hub_reachable(timeout: float = PROBE_TIMEOUT_S) -> tuple[bool, str]:
-    """Quick TCP probe of the Hub endpoint (HF_ENDPOINT or huggingface.co:443; the HTTPS proxy if one is
-    set), bounded by `timeout` seconds in total (name resolution included). Returns (reachable, reason)."""
-    if _truthy(os.environ.get("HF_HUB_OFFLINE")):
-        return False, "HF_HUB_OFFLINE is set"
-    endpoint = os.environ.get("HF_ENDPOINT") or "https://huggingface.co"
-    parsed = urlparse(endpoint)
-    host = parsed.hostname or "huggingface.co"
-    port = parsed.port or (80 if parsed.scheme == "http" else 443)
-    proxy_var = "HTTPS_PROXY" if parsed.scheme != "http" else "HTTP_PROXY"
-    proxy = os.environ.get(proxy_var) or os.environ.get(proxy_var.lower())
-    if proxy:  # behind a proxy the Hub is reached through it: probe the proxy instead
-        p = urlparse(proxy if "://" in proxy else f"http://{proxy}")
-        if p.hostname:
-            host, port = p.hostname, p.port or 8080
-    result: dict[str, object] = {}
-
-    def probe() -> None:
-        try:
-            with socket.create_connection((host, port), timeout=timeout):
-                result["ok"] = True
-        except OSError as exc:
-            result["error"] = f"{type(exc).__name__}: {exc}"
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout + 0.5)
-    if result.get("ok"):
-        return True, ""
-    reason = result.get("error") or f"no answer within {timeout:.0f} s"
-    return False, f"cannot connect to {host}:{port} ({reason})"
 
 
 def _install(staged: dict[str, Path], out_dir: Path) -> dict[str, Path]:
