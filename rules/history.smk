@@ -38,7 +38,7 @@ rule train_history:
         base=base_model_input(),
         history_train="results/history/train.jsonl",
         history_val="results/history/val.jsonl",
-        code=script_file("train_history.py"),
+        code=script_file("train_lora.py"),
     output:
         directory("models/history"),
     log:
@@ -57,7 +57,7 @@ rule train_history:
         personas=PERSONA_CSV,
         history_k=config["history"]["k"],
     script:
-        "../workflow/scripts/train_history.py"
+        "../workflow/scripts/train_lora.py"
 
 
 # The generic evaluation, plus the split's retrieved exchanges (results/history/{split}.jsonl).
@@ -65,7 +65,6 @@ rule evaluate_history:
     input:
         unpack(eval_inputs),
         history="results/history/{split}.jsonl",
-        history_code=script_file("evaluate_history.py"),
     output:
         predictions="results/eval/{split}/{method}/predictions.jsonl",
         per_persona="results/eval/{split}/{method}/per_persona.csv",
@@ -90,7 +89,7 @@ rule evaluate_history:
         merge=merge_param,
         history_k=config["history"]["k"],
     script:
-        "../workflow/scripts/evaluate_history.py"
+        "../workflow/scripts/evaluate.py"
 
 
 ruleorder: evaluate_history > evaluate

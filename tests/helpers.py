@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,3 +24,19 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
             if len(parts) == 2 and parts[1].isdigit():
                 counts[parts[0]] = int(parts[1])
     return counts
+
+
+def snakemake_cmd(workdir: Path, configfiles, *args: str, cores: int | None = 2) -> list[str]:
+    """The repository's workflow run in `workdir` with the given config files (later ones win)."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        *map(str, configfiles),
+    ]
+    return cmd + (["--cores", str(cores)] if cores else []) + list(args)

@@ -8,10 +8,9 @@ benchmarks/dag_scale.sh times the same dry run.
 from __future__ import annotations
 
 import subprocess
-import sys
 import time
 
-from helpers import REPO, planned_jobs
+from helpers import REPO, planned_jobs, snakemake_cmd
 
 N_PERSONAS = 200
 # Per-persona rules (one job per evaluated persona) that the DAG may contain; train_persona must.
@@ -22,23 +21,14 @@ MAX_DRY_RUN_S = 10.0
 def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
     overlay = tmp_path / "synthetic.yaml"
     overlay.write_text("data:\n  source: synthetic\n")
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(tmp_path / "work"),
-        "--configfile",
-        str(REPO / "config" / "config.yaml"),
-        str(overlay),
+    cmd = snakemake_cmd(
+        tmp_path / "work",
+        [REPO / "config" / "config.yaml", overlay],
         "--workflow-profile",
         "none",
-        "--cores",
-        "4",
         "--dry-run",
-    ]
+        cores=4,
+    )
     start = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     elapsed = time.perf_counter() - start

@@ -26,6 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
+from helpers import snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config" / "demo.yaml"
@@ -87,22 +88,7 @@ def parse_dry_run(text: str) -> list[Job]:
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 600) -> str:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(configfile),
-        "--cores",
-        "2",
-        "--workflow-profile",
-        "none",
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, [configfile], "--workflow-profile", "none", *args)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]

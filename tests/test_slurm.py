@@ -21,14 +21,13 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import REPO
+from helpers import REPO, snakemake_cmd
 
 pytestmark = pytest.mark.slurm
 
@@ -73,31 +72,24 @@ def slurm_up():
         pytest.skip(reason)
 
 
-def snakemake_cmd(workdir: Path, limit_s: int) -> list[str]:
-    return [
-        "timeout",
-        "-k",
-        "10",
-        str(limit_s),
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(REPO / "config" / "demo.yaml"),
-        str(OVERLAY),
+def slurm_cmd(workdir: Path, limit_s: int) -> list[str]:
+    profiles = [
         "--profile",
         str(REPO / "profiles" / "slurm"),
         "--profile",
         str(REPO / "profiles" / "slurm-ci"),
+    ]
+    run = snakemake_cmd(
+        workdir,
+        [REPO / "config" / "demo.yaml", OVERLAY],
+        *profiles,
         "--workflow-profile",
         "none",
-        "--verbose",  # prints each `sbatch call:`
+        "--verbose",
         *TARGETS,
-    ]
+        cores=None,
+    )  # --verbose prints each `sbatch call:`
+    return ["timeout", "-k", "10", str(limit_s), *run]
 
 
 def run_env() -> dict[str, str]:
@@ -170,7 +162,7 @@ def slurm_run(slurm_up, tmp_path_factory) -> SlurmRun:
     start = time.perf_counter()
     try:
         proc = subprocess.run(
-            snakemake_cmd(workdir, RUN_TIMEOUT_S),
+            slurm_cmd(workdir, RUN_TIMEOUT_S),
             capture_output=True,
             text=True,
             env=run_env(),

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
-from helpers import planned_jobs
+from helpers import planned_jobs, snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config" / "demo.yaml"
@@ -22,20 +21,7 @@ pytestmark = pytest.mark.workflow
 def snakemake(
     workdir: Path, *args: str, configfiles=(DEMO,), timeout: int = 1200
 ) -> subprocess.CompletedProcess:
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "-s",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        *map(str, configfiles),
-        "--cores",
-        "2",
-        *args,
-    ]
+    cmd = snakemake_cmd(workdir, configfiles, *args)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 

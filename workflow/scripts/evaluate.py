@@ -1,10 +1,14 @@
-"""Rule evaluate: one method on one split through the shared harness."""
+"""Rules evaluate / evaluate_history: one method on one split through the shared harness.
+
+evaluate_history also gives each dialogue's retrieved past exchanges (input `history`) to the prompts.
+"""
 
 from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
     from adaptcommand.evaluate.run import evaluate_method, parse_routes
+    from adaptcommand.retrieval import load_history
 
     s = snakemake  # noqa: F821
     summary = evaluate_method(
@@ -21,5 +25,6 @@ with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
             "per_persona": s.output.per_persona,
             "metrics": s.output.metrics,
         },
+        history=load_history(s.input.history) if hasattr(s.input, "history") else None,
     )
     log.info("%s on %s: %s", s.params.method, s.wildcards.split, summary["micro"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from tqdm.auto import tqdm
 
@@ -64,18 +66,10 @@ def _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, 
     for name in sorted(set(adapter_names)):
         rows = [i for i, n in enumerate(adapter_names) if n == name]
         sub = [prompts[i] for i in rows]
-        if name == "__base__":
-            with model.disable_adapter():
-                texts = generate(
-                    model,
-                    tokenizer,
-                    sub,
-                    max_new_tokens=max_new_tokens,
-                    batch_size=batch_size,
-                    desc=f"{desc} [{name}]",
-                )
-        else:
+        if name != "__base__":
             model.set_adapter(name)
+        context = model.disable_adapter() if name == "__base__" else contextlib.nullcontext()
+        with context:
             texts = generate(
                 model,
                 tokenizer,
