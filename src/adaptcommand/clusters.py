@@ -272,16 +272,12 @@ class ClusterCheckpoint:
 
     def benchmarks(self, *patterns: str, extra: list[str] | tuple = ()):
         """A train_benchmarks() for register_method: the clustering's benchmark, `extra`, and each
-        pattern per cluster (no per-cluster files while the checkpoint has not run)."""
+        pattern with `{cluster_id}` as a glob. A glob, not the cluster ids: the list is a param of the
+        comparison and must not depend on whether the checkpoint has been evaluated yet (a dry run
+        would otherwise see another list and re-run the comparison)."""
 
         def files() -> list[str]:
-            from snakemake.exceptions import IncompleteCheckpointException
-
-            try:
-                ids = self.ids()
-            except IncompleteCheckpointException:
-                ids = []
-            per_cluster = [p.format(cluster_id=c) for p in patterns for c in ids]
+            per_cluster = [p.format(cluster_id="*") for p in patterns]
             return ["results/benchmarks/cluster_personas.tsv", *extra, *per_cluster]
 
         return files

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import math
 from pathlib import Path
@@ -19,9 +20,10 @@ HEADLINE = "similarity"
 
 
 def job_seconds(benchmark_files: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) summed over Snakemake `benchmark:` files that exist."""
+    """(wall seconds, CPU seconds) summed over the Snakemake `benchmark:` files (globs allowed) that exist."""
     wall = cpu = 0.0
-    for f in benchmark_files:
+    files = sorted({f for pattern in benchmark_files for f in glob.glob(pattern)})
+    for f in files:
         if Path(f).exists():
             t = pd.read_csv(f, sep="\t")
             wall += float(t["s"].mean())
@@ -168,7 +170,9 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
             fontsize=8,
             va="center",
         )
-    ax.set_xticks(range(len(everything)), [m.replace(" (", "\n(") for m in everything])
+    ax.set_xticks(
+        range(len(everything)), [m if m in per_persona else "oracle\n(test bound)" for m in everything]
+    )
     summary = summary.loc[methods]
     mean = summary[f"{HEADLINE}_persona_mean"]
     if "unified" in summary.index:
@@ -255,6 +259,7 @@ def write_comparison(
     summary = summarize(methods, metrics, per_persona, costs, resamples, seed)
     if oracle:
         summary = pd.concat([summary, oracle_row(oracle, resamples, seed).to_frame().T])
+        summary.index.name = "method"
     tmp = Path(out["summary"] + ".tmp")
     summary.to_csv(tmp)
     tmp.replace(out["summary"])
