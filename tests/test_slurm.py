@@ -234,7 +234,7 @@ def test_results_are_complete(slurm_run):
 def test_rerun_has_nothing_to_do(slurm_run):
     start = time.perf_counter()
     proc = subprocess.run(
-        snakemake_cmd(slurm_run.workdir, RERUN_TIMEOUT_S),
+        slurm_cmd(slurm_run.workdir, RERUN_TIMEOUT_S),
         capture_output=True,
         text=True,
         env=run_env(),
