@@ -19,11 +19,10 @@ rule merge_neighbors:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        similarity=CLUSTERS.similarity_file,
-        adapters=lambda wc: [
-            f"models/persona/{q}"
-            for q in CLUSTERS.neighbors(wc.persona_id, NEIGHBORS_K)
-        ],
+        # A plain input, not a checkpoint lookup: the job is planned (also in a dry run) before the
+        # clustering has run; the script picks the K nearest other personas from this file.
+        similarity="results/clusters/similarity.json",
+        adapters=expand("models/persona/{p}", p=PERSONAS),
         code=script_file("merge_adapters.py"),
     output:
         directory("models/merge/neighbors/{persona_id}"),
@@ -38,7 +37,7 @@ rule merge_neighbors:
         **MERGE_PARAMS,
         **prompt_params(),
         base=base_model_param(),
-        sources=lambda wc: ",".join(CLUSTERS.neighbors(wc.persona_id, NEIGHBORS_K)),
+        neighbors_k=NEIGHBORS_K,
         val_personas="{persona_id}",
         target="neighbors of {persona_id}",
         settings=MERGE_SETTINGS,

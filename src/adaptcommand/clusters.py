@@ -218,6 +218,13 @@ def silhouette_rows(doc: dict) -> list[dict]:
     return rows
 
 
+def nearest_neighbors(similarity_path: str, persona_id: str, k: int) -> list[str]:
+    """The k personas most similar to `persona_id` (itself excluded) in a similarity.json."""
+    with open(similarity_path) as f:
+        ranked = json.load(f)["neighbors"][persona_id]
+    return [q for q, _ in ranked[: min(k, len(ranked))]]
+
+
 class ClusterCheckpoint:
     """What the rule files read from the ``cluster_personas`` checkpoint (``checkpoints.cluster_personas``).
 
@@ -257,9 +264,7 @@ class ClusterCheckpoint:
 
     def neighbors(self, persona_id: str, k: int) -> list[str]:
         """The k personas most similar to `persona_id` (itself excluded), by the clustering features."""
-        with open(self.similarity_file()) as f:
-            ranked = json.load(f)["neighbors"][persona_id]
-        return [q for q, _ in ranked[: min(k, len(ranked))]]
+        return nearest_neighbors(self.similarity_file(), persona_id, k)
 
     def routes(self, pattern: str, personas: list[str]):
         """A routes() for register_method: per persona, `pattern` formatted with its cluster_id."""

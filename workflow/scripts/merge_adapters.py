@@ -3,15 +3,23 @@
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
+    from pathlib import Path
+
+    from adaptcommand.clusters import nearest_neighbors
     from adaptcommand.merging import merge_on_val, parse_scales
     from adaptcommand.prompts import PromptConfig
 
     s = snakemake  # noqa: F821
     p = dict(s.params.items())
-    labels = p["sources"].split(",")
+    if "neighbors_k" in p:  # merge_neighbors: every persona adapter is an input, K nearest are merged
+        by_persona = {Path(d).name: d for d in s.input.adapters}
+        labels = nearest_neighbors(s.input.similarity, s.wildcards.persona_id, int(p["neighbors_k"]))
+        sources = {q: by_persona[q] for q in labels}
+    else:  # merge_cluster: the inputs are exactly the cluster's members
+        sources = dict(zip(p["sources"].split(","), s.input.adapters, strict=True))
     info = merge_on_val(
         p["base"],
-        dict(zip(labels, s.input.adapters, strict=True)),
+        sources,
         s.input.dialogs,
         s.input.splits,
         p["val_personas"].split(","),
