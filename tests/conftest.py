@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from helpers import dialog_record
 
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -12,21 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 def _dialog(pid: str, sid: int, lines: list[str]) -> dict:
     msgs = [{"role": "user" if i % 2 == 0 else "assistant", "text": t} for i, t in enumerate(lines)]
-    return {
-        "persona_id": pid,
-        "session_id": sid,
-        "character": f"{pid} likes quiet evenings.",
-        "routines": [],
-        "meta": {
-            "time_of_day": "evening",
-            "day_of_week": "weekday",
-            "sun_phase": "after_sunset",
-            "weather": "rainy",
-            "outdoor_temp": "cold",
-        },
-        "messages": msgs,
-        "applied_routines": None,
-    }
+    return dialog_record(pid, sid, msgs, f"{pid} likes quiet evenings.")
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,23 @@ def snakemake_cmd(workdir: Path, configfiles, *args: str, cores: int | None = 2)
         *map(str, configfiles),
     ]
     return cmd + (["--cores", str(cores)] if cores else []) + list(args)
+
+
+def dialog_record(pid: str, sid: int, messages: list[dict], character: str) -> dict:
+    """A cleaned-dialogue record (the format of data/cleaned/dialogs_clean.jsonl) for unit tests."""
+    meta = {
+        "time_of_day": "evening",
+        "day_of_week": "weekday",
+        "sun_phase": "after_sunset",
+        "weather": "rainy",
+        "outdoor_temp": "cold",
+    }
+    return {
+        "persona_id": pid,
+        "session_id": sid,
+        "character": character,
+        "routines": [],
+        "meta": meta,
+        "messages": messages,
+        "applied_routines": None,
+    }

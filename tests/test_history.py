@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from helpers import dialog_record
 
 from adaptcommand.data.io import DataError, write_jsonl_atomic
 from adaptcommand.data.splits import make_splits
@@ -39,21 +40,7 @@ def _dialog(pid: str, sid: int, topics: list[str]) -> dict:
     for j, t in enumerate(topics):
         msgs.append({"role": "user", "text": f"Please do the {t} for {pid} in session {sid} turn {j}."})
         msgs.append({"role": "assistant", "text": SETTINGS[t].format(v=10 + sid)})
-    return {
-        "persona_id": pid,
-        "session_id": sid,
-        "character": f"{pid} is a test user.",
-        "routines": [],
-        "meta": {
-            "time_of_day": "evening",
-            "day_of_week": "weekday",
-            "sun_phase": "after_sunset",
-            "weather": "rainy",
-            "outdoor_temp": "cold",
-        },
-        "messages": msgs,
-        "applied_routines": None,
-    }
+    return dialog_record(pid, sid, msgs, f"{pid} is a test user.")
 
 
 @pytest.fixture(scope="module")
