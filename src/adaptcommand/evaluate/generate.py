@@ -1,4 +1,9 @@
-"""The one generation routine: batched, left-padded, greedy; optionally one adapter per row."""
+"""The one generation routine: batched, left-padded, greedy; optionally one adapter per row.
+
+By default the targets of a dialogue share the key/value cache of their common context
+(`prefix_sharing`): the context is run once per dialogue instead of once per target, with the same
+greedy outputs. Without sharing, prompts are sorted by length so that each batch pads little.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ import contextlib
 
 import torch
 from tqdm.auto import tqdm
+
+from adaptcommand.evaluate.prefix_sharing import find_hosts, left_pad, plan_batches, shared_prefix_inputs
 
 
 @torch.no_grad()
@@ -18,41 +25,47 @@ def generate(
     batch_size: int,
     adapter_names: list[str] | None = None,
     grouped: bool = False,
+    share_prefixes: bool = True,
     desc: str = "generate",
 ) -> list[str]:
     """Greedy continuation of every prompt (order preserved).
 
-    Prompts are sorted by length so each batch pads little; with `adapter_names` (one per prompt,
-    "__base__" for none) a PEFT model applies each row's own LoRA in the same batch.
+    `adapter_names` (one per prompt, "__base__" for none): a PEFT model applies each row's own LoRA in
+    the same batch. `grouped`: adapters that cannot share a batch (prefix tuning) run one at a time,
+    without prefix sharing (their virtual tokens occupy the cache). `share_prefixes=False` runs every
+    prompt in full (the reference that benchmarks/generation_speed.py compares with).
     """
     if adapter_names is not None and len(adapter_names) != len(prompts):
         raise ValueError("adapter_names must have one entry per prompt")
     if grouped and adapter_names is not None:
         return _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, batch_size, desc)
-    tokenizer.padding_side = "left"
     device = next(model.parameters()).device
-    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    order = sorted(range(len(prompts)), key=lambda i: -lengths[i])
-    eos = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    pad_id = tokenizer.pad_token_id
+    ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    if share_prefixes:
+        hosts = find_hosts(ids, adapter_names or [""] * len(ids))
+        batches = plan_batches(ids, hosts, batch_size)
+    else:
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     outputs: list[str] = [""] * len(prompts)
     bar = tqdm(total=len(prompts), desc=desc, unit="ex", mininterval=2.0)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        enc = tokenizer(
-            [prompts[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(device)
-        kwargs = {}
+    for rows in batches:
+        if share_prefixes:
+            inputs = shared_prefix_inputs(model, ids, rows, hosts, pad_id, adapter_names)
+        else:
+            input_ids, mask = left_pad([ids[i] for i in rows], pad_id, device)
+            inputs = {"input_ids": input_ids, "attention_mask": mask}
         if adapter_names is not None:
-            kwargs["adapter_names"] = [adapter_names[i] for i in rows]
+            inputs["adapter_names"] = [adapter_names[i] for i in rows]
         out = model.generate(
-            **enc,
+            **inputs,
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            eos_token_id=eos,
-            pad_token_id=tokenizer.pad_token_id,
-            **kwargs,
+            eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+            pad_token_id=pad_id,
         )
-        new = out[:, enc["input_ids"].shape[1] :]
+        new = out[:, inputs["input_ids"].shape[1] :]
         for i, text in zip(rows, tokenizer.batch_decode(new, skip_special_tokens=True), strict=True):
             outputs[i] = text.strip()
         bar.update(len(rows))
@@ -76,6 +89,7 @@ def _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, 
                 sub,
                 max_new_tokens=max_new_tokens,
                 batch_size=batch_size,
+                share_prefixes=False,
                 desc=f"{desc} [{name}]",
             )
         for i, text in zip(rows, texts, strict=True):
