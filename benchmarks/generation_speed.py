@@ -49,10 +49,19 @@ from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
     shared_prefix_inputs,
 )
 from adaptcommand.evaluate.targets import eval_targets  # noqa: E402
-from adaptcommand.model.loading import load_base  # noqa: E402
+from adaptcommand.model.loading import load_base, pick_dtype  # noqa: E402
 from adaptcommand.prompts import PromptConfig, generation_prompt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
+# Qwen/Qwen2.5-0.5B-Instruct's config.json (tied embeddings; 494M parameters).
+QWEN25_05B = {
+    "hidden_size": 896,
+    "num_layers": 24,
+    "num_heads": 14,
+    "num_kv_heads": 2,
+    "intermediate_size": 4864,
+    "vocab_size": 151936,
+}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -67,6 +76,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--threads", type=int, default=2, help="torch intra-op threads (CPU)")
     ap.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    ap.add_argument(
+        "--geometry",
+        choices=["demo", "qwen2.5-0.5b"],
+        default="demo",
+        help="demo: the demo base model; qwen2.5-0.5b: a randomly initialised model of "
+        "Qwen2.5-0.5B-Instruct's shape (no weights needed, throughput only) with the demo tokenizer",
+    )
     ap.add_argument("--lora", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--repeats", type=int, default=3, help="timing rounds per mode (fastest kept)")
     ap.add_argument("--min-speedup", type=float, default=10.0)
@@ -379,6 +395,14 @@ def main(argv: list[str] | None = None) -> int:
     dialogs, all_targets = demo_targets(cfg)
     targets = spread(all_targets, args.n_targets)
     model, tok = load_base(args.base, device)
+    if args.geometry == "qwen2.5-0.5b":
+        from adaptcommand.model.tiny import build_model
+
+        model = build_model(tok, **QWEN25_05B, seed=0)
+        with torch.no_grad():  # ids past the demo tokenizer get logit 0, below the best real token's:
+            model.get_input_embeddings().weight[len(tok) :] = 0  # greedy outputs stay decodable text
+        model = model.to(device=device, dtype=pick_dtype(device)).eval()
+        base_state = "random Qwen2.5-0.5B geometry"
     by_key = {(d["persona_id"], d["session_id"]): d for d in dialogs}
     prompts = [
         generation_prompt(tok, by_key[(t["persona_id"], t["session_id"])], t["turn_index"], pc)
