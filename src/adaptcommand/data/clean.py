@@ -83,6 +83,16 @@ def _check_actions(value: object, where: str) -> dict:
     return out
 
 
+def _require_keys(value: object, where: str, keys: tuple[str, ...]) -> dict:
+    """`value` as a dict that has every one of `keys`; a ValueError naming `where` otherwise."""
+    if not isinstance(value, dict):
+        raise ValueError(f"{where} must be an object")
+    for key in keys:
+        if key not in value:
+            raise ValueError(f"{where}: missing key {key!r}")
+    return value
+
+
 def _check_routines(obj: object) -> list[dict]:
     if not isinstance(obj, dict) or "routines" not in obj:
         raise ValueError('expected an object with key "routines"')
@@ -92,11 +102,7 @@ def _check_routines(obj: object) -> list[dict]:
     out = []
     for j, routine in enumerate(routines):
         where = f"routine {j}"
-        if not isinstance(routine, dict):
-            raise ValueError(f"{where} must be an object")
-        for key in ("triggers", "actions"):
-            if key not in routine:
-                raise ValueError(f"{where}: missing key {key!r}")
+        _require_keys(routine, where, ("triggers", "actions"))
         out.append(
             {
                 "triggers": _check_context(routine["triggers"], f"{where} triggers", required=False),
@@ -112,11 +118,7 @@ def _check_messages(messages: object, where: str) -> list[dict]:
     out = []
     for k, msg in enumerate(messages):
         mw = f"{where}: message {k}"
-        if not isinstance(msg, dict):
-            raise ValueError(f"{mw} must be an object")
-        for key in ("role", "text"):
-            if key not in msg:
-                raise ValueError(f"{mw}: missing key {key!r}")
+        _require_keys(msg, mw, ("role", "text"))
         role, text = msg["role"], msg["text"]
         if role not in ROLES:
             raise ValueError(f"{mw}: role {role!r} not one of {list(ROLES)}")
@@ -143,11 +145,7 @@ def _check_sessions(obj: object, expected_sessions: int | None) -> list[dict]:
     seen: dict[int, int] = {}
     for j, session in enumerate(sessions):
         where = f"session #{j}"
-        if not isinstance(session, dict):
-            raise ValueError(f"{where} must be an object")
-        for key in ("session_id", "meta", "messages"):
-            if key not in session:
-                raise ValueError(f"{where}: missing key {key!r}")
+        _require_keys(session, where, ("session_id", "meta", "messages"))
         sid = session["session_id"]
         if isinstance(sid, bool) or not isinstance(sid, int):
             raise ValueError(f"{where}: session_id must be an integer, got {sid!r}")
