@@ -44,6 +44,7 @@ from adaptcommand.data.synthetic import write_raw  # noqa: E402
 from adaptcommand.evaluate.generate import generate  # noqa: E402
 from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
     find_hosts,
+    left_pad,
     plan_batches,
     positions,
     shared_prefix_inputs,
@@ -190,40 +191,34 @@ def grouped_by_adapter(model, tok, prompts, names, max_new_tokens, batch_size):
 
 
 @torch.no_grad()
-def next_token(model, tok, prompts, batch_size):
-    """Prefill only: the greedy first token of every prompt (length-sorted, left-padded batches with
-    positions counted from the first real token, as `generate` does)."""
-    tok.padding_side = "left"
+def next_token(model, tok, prompts, batch_size, *, shared: bool = False):
+    """Prefill only: the greedy first token of every prompt, batched as `generate` batches them.
+    Full prompts: length-sorted, left-padded batches. `shared`: the harness's way, one pass over each
+    batch's shared-prefix hosts, the rows' caches sliced from it, then each row's last token."""
     device = next(model.parameters()).device
-    order = sorted(range(len(prompts)), key=lambda i: -len(prompts[i]))
-    out = [0] * len(prompts)
-    for start in range(0, len(order), batch_size):
-        rows = order[start : start + batch_size]
-        enc = tok([prompts[i] for i in rows], return_tensors="pt", padding=True, add_special_tokens=False)
-        enc = enc.to(device)
-        pos = (enc["attention_mask"].cumsum(-1) - 1).clamp(min=0)
-        logits = model(**enc, position_ids=pos, logits_to_keep=1).logits[:, -1]
-        for i, t in zip(rows, logits.argmax(-1).tolist(), strict=True):
-            out[i] = t
-    return out
-
-
-@torch.no_grad()
-def next_token_shared(model, tok, prompts, batch_size):
-    """Prefill only, the harness's way: one pass over each batch's shared-prefix hosts, the rows' caches
-    sliced from it, then each row's last token; returns the greedy first token of every prompt."""
     ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
-    hosts = find_hosts(ids, [""] * len(ids))
+    if shared:
+        hosts = find_hosts(ids, [""] * len(ids))
+        batches = plan_batches(ids, hosts, batch_size)
+    else:
+        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
     out = [0] * len(prompts)
-    for rows in plan_batches(ids, hosts, batch_size):
-        inputs = shared_prefix_inputs(model, ids, rows, hosts, tok.pad_token_id, None)
-        mask = inputs["attention_mask"]
-        logits = model(
-            input_ids=inputs["input_ids"][:, -1:],
-            attention_mask=mask,
-            position_ids=positions(mask)[:, -1:],
-            past_key_values=inputs["past_key_values"],
-        ).logits[:, -1]
+    for rows in batches:
+        if shared:
+            inputs = shared_prefix_inputs(model, ids, rows, hosts, tok.pad_token_id, None)
+            mask = inputs["attention_mask"]
+            logits = model(
+                input_ids=inputs["input_ids"][:, -1:],
+                attention_mask=mask,
+                position_ids=positions(mask)[:, -1:],
+                past_key_values=inputs["past_key_values"],
+            ).logits[:, -1]
+        else:
+            input_ids, mask = left_pad([ids[i] for i in rows], tok.pad_token_id, device)
+            logits = model(
+                input_ids=input_ids, attention_mask=mask, position_ids=positions(mask), logits_to_keep=1
+            ).logits[:, -1]
         for i, t in zip(rows, logits.argmax(-1).tolist(), strict=True):
             out[i] = t
     return out
@@ -461,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
             ),
             (
                 f"first token only, shared prefixes (bs={bs})",
-                lambda k: next_token_shared(model, tok, prompts[:k], bs),
+                lambda k: next_token(model, tok, prompts[:k], bs, shared=True),
             ),
         ],
         n,

@@ -41,6 +41,7 @@ def generate(
         return _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, batch_size, desc)
     device = next(model.parameters()).device
     pad_id = tokenizer.pad_token_id
+    eos_id = tokenizer.convert_tokens_to_ids("<|im_end|>")
     ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     if share_prefixes:
         hosts = find_hosts(ids, adapter_names or [""] * len(ids))
@@ -62,7 +63,7 @@ def generate(
             **inputs,
             max_new_tokens=max_new_tokens,
             do_sample=False,
-            eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+            eos_token_id=eos_id,
             pad_token_id=pad_id,
         )
         new = out[:, inputs["input_ids"].shape[1] :]

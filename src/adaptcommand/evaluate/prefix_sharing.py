@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 
 import torch
+from transformers import DynamicCache
 
 
 def find_hosts(ids: list[list[int]], keys: list[str]) -> list[int]:
@@ -73,10 +74,9 @@ def shared_prefix_inputs(
 ) -> dict:
     """`generate` inputs for `rows`: the left-padded prompts and a cache of all but their last token,
     sliced from one forward pass over the rows' hosts."""
-    from transformers import DynamicCache
-
     device = next(model.parameters()).device
     batch_hosts = list(dict.fromkeys(hosts[i] for i in rows))
+    slot = {h: k for k, h in enumerate(batch_hosts)}  # host -> its row in the host pass
     host_ids, host_mask = left_pad([ids[h] for h in batch_hosts], pad_id, device)
     extra = {"adapter_names": [adapter_names[h] for h in batch_hosts]} if adapter_names else {}
     past = model(
@@ -95,7 +95,7 @@ def shared_prefix_inputs(
     # column c - (width - len) + (host_width - len(host)); columns left of the row are padding.
     lengths = torch.tensor([len(ids[i]) for i in rows], device=device)
     host_lengths = torch.tensor([len(ids[hosts[i]]) for i in rows], device=device)
-    which = torch.tensor([batch_hosts.index(hosts[i]) for i in rows], device=device)
+    which = torch.tensor([slot[hosts[i]] for i in rows], device=device)
     cols = torch.arange(cached, device=device)
     src = cols[None, :] - (width - lengths)[:, None] + (host_width - host_lengths)[:, None]
     real = cols[None, :] >= (width - lengths)[:, None]
