@@ -41,7 +41,7 @@ from adaptcommand.data.clean import clean  # noqa: E402
 from adaptcommand.data.io import load_dialogs  # noqa: E402
 from adaptcommand.data.splits import make_splits, split_dialogs  # noqa: E402
 from adaptcommand.data.synthetic import write_raw  # noqa: E402
-from adaptcommand.evaluate.generate import generate  # noqa: E402
+from adaptcommand.evaluate.generate import batches_by_length, generate  # noqa: E402
 from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
     find_hosts,
     left_pad,
@@ -201,8 +201,7 @@ def next_token(model, tok, prompts, batch_size, *, shared: bool = False):
         hosts = find_hosts(ids, [""] * len(ids))
         batches = plan_batches(ids, hosts, batch_size)
     else:
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        batches = batches_by_length(ids, batch_size)
     out = [0] * len(prompts)
     for rows in batches:
         if shared:

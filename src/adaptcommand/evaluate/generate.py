@@ -47,8 +47,7 @@ def generate(
         hosts = find_hosts(ids, adapter_names or [""] * len(ids))
         batches = plan_batches(ids, hosts, batch_size)
     else:
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        batches = [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
+        batches = batches_by_length(ids, batch_size)
     outputs: list[str] = [""] * len(prompts)
     bar = tqdm(total=len(prompts), desc=desc, unit="ex", mininterval=2.0)
     for rows in batches:
@@ -72,6 +71,12 @@ def generate(
         bar.update(len(rows))
     bar.close()
     return outputs
+
+
+def batches_by_length(ids: list[list[int]], batch_size: int) -> list[list[int]]:
+    """Row indices, longest prompts first, in batches of `batch_size`: little padding per batch."""
+    order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
+    return [order[s : s + batch_size] for s in range(0, len(order), batch_size)]
 
 
 def _generate_grouped(model, tokenizer, prompts, adapter_names, max_new_tokens, batch_size, desc):
