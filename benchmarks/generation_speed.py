@@ -112,7 +112,7 @@ def demo_targets(cfg: dict) -> tuple[list[dict], list[dict]]:
         dialogs = load_dialogs(f"{tmp}/dialogs.jsonl")
     splits = make_splits(dialogs, cfg["split"]["train_frac"], cfg["split"]["val_frac"])
     test = split_dialogs(dialogs, splits, "test")
-    return test, eval_targets(test, cfg["eval"]["skip_assistant_turns"])
+    return test, eval_targets(test, cfg["eval"]["skip_assistant_turns"], cfg["prompt"]["context_messages"])
 
 
 def spread(items: list, n: int) -> list:

@@ -20,6 +20,11 @@ if N_EVALUATED > N_PERSONAS:
 PERSONAS = [f"persona_{i:03d}" for i in range(N_EVALUATED)]
 PERSONA_CSV = ",".join(PERSONAS)
 METHODS = config["eval"]["methods"]
+# Controls are scored exactly like methods but are never methods (labelled in the comparison).
+CONTROLS = config["eval"].get("controls", [])
+if "persona_swapped" in CONTROLS and "persona" not in METHODS:
+    raise ValueError("config: eval.controls persona_swapped needs persona in eval.methods")
+SCORED = METHODS + CONTROLS
 RES = config["resources"]
 
 CLEAN = "data/cleaned/dialogs_clean.jsonl"
@@ -29,7 +34,7 @@ SPLITS = "data/splits/edgesplits.json"
 wildcard_constraints:
     persona_id=r"persona_\d{3}",
     split="val|test",
-    method="|".join(METHODS),
+    method="|".join(SCORED),
 
 
 def script_file(name):
@@ -99,6 +104,7 @@ def lora_params(method):
             target_modules=c["target_modules"],
             lr=c["lr"],
             epochs=c["epochs"],
+            patience=c.get("patience", 0),
             batch_size=c["batch_size"],
             warmup_ratio=c.get("warmup_ratio", 0.1),
             weight_decay=c.get("weight_decay", 0.0),
@@ -117,6 +123,7 @@ def prefix_params():
             prefix_projection=c.get("prefix_projection", False),
             lr=c["lr"],
             epochs=c["epochs"],
+            patience=c.get("patience", 0),
             batch_size=c["batch_size"],
             warmup_ratio=c.get("warmup_ratio", 0.1),
             weight_decay=c.get("weight_decay", 0.0),
@@ -155,6 +162,18 @@ register_method(
 register_method(
     "persona",
     lambda: {p: f"models/persona/{p}" for p in PERSONAS},
+    train_benchmarks=lambda: [
+        f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS
+    ],
+)
+# Negative control: every persona evaluated with the NEXT persona's adapter (a fixed derangement of
+# the persona list). Another user's habits must not beat the base on that user's routine turns.
+register_method(
+    "persona_swapped",
+    lambda: {
+        p: f"models/persona/{PERSONAS[(i + 1) % len(PERSONAS)]}"
+        for i, p in enumerate(PERSONAS)
+    },
     train_benchmarks=lambda: [
         f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS
     ],

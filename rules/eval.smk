@@ -18,6 +18,7 @@ rule eval_targets:
     params:
         personas=PERSONA_CSV,
         skip_assistant_turns=config["eval"]["skip_assistant_turns"],
+        context_messages=config["prompt"]["context_messages"],
     script:
         "../workflow/scripts/eval_targets.py"
 

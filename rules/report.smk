@@ -3,8 +3,9 @@
 
 rule compare:
     input:
-        metrics=expand("results/eval/test/{method}/metrics.json", method=METHODS),
-        per_persona=expand("results/eval/test/{method}/per_persona.csv", method=METHODS),
+        # Methods, then controls (labelled as controls, never ranked as methods).
+        metrics=expand("results/eval/test/{method}/metrics.json", method=SCORED),
+        per_persona=expand("results/eval/test/{method}/per_persona.csv", method=SCORED),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
         oracle=["results/routing/oracle.json"] if "routing" in METHODS else [],
         code=script_file("compare.py"),
@@ -27,6 +28,7 @@ rule compare:
             category="Comparison",
             labels={"result": "summary table (Markdown)"},
         ),
+        controls="results/comparison/controls.json",
     log:
         "logs/compare.log",
     benchmark:
@@ -36,8 +38,9 @@ rule compare:
     threads: 1
     params:
         methods=",".join(METHODS),
+        controls=",".join(CONTROLS),
         benchmarks=lambda wc: ";".join(
-            f"{m}=" + ",".join(method_benchmarks(m)) for m in METHODS
+            f"{m}=" + ",".join(method_benchmarks(m)) for m in SCORED
         ),
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],

@@ -344,14 +344,14 @@ def test_prediction_only() -> None:
     m = action_metrics([action_counts({("tv", "volume", 20)}, set(), tolerance=1)])
     assert m["device_precision"] == 0.0 and m["param_precision"] == 0.0
     assert math.isnan(m["device_recall"]) and math.isnan(m["param_recall"])
-    assert math.isnan(m["param_f1"]) and math.isnan(m["numeric_mae"])
+    assert m["param_f1"] == 0.0 and math.isnan(m["numeric_mae"])
 
 
 def test_reference_only() -> None:
     m = action_metrics([action_counts(set(), {("security", "armed", True)}, tolerance=1)])
     assert math.isnan(m["device_precision"]) and math.isnan(m["param_precision"])
     assert m["device_recall"] == 0.0 and m["param_recall"] == 0.0
-    assert math.isnan(m["device_f1"]) and math.isnan(m["categorical_accuracy"])
+    assert m["device_f1"] == 0.0 and math.isnan(m["categorical_accuracy"])
 
 
 def test_micro_aggregation() -> None:

@@ -159,7 +159,7 @@ def test_sessions_shape_and_routine_share(rows):
     assert 0.15 < ends_user / total < 0.85
 
 
-_INT = re.compile(r"\d+")
+_INT = re.compile(r"\b\d+\b")  # whole numbers ("HDMI1" holds none)
 
 
 def test_implicit_value_turns_state_the_personas_routine_values(rows):
@@ -212,14 +212,29 @@ def test_phrasing_is_varied(rows):
     assert len(set(stating)) > 0.8 * len(stating)
 
 
-def test_pretraining_corpus_is_disjoint(rows, tmp_path):
-    pre = synthetic.pretraining_corpus(4, 10, SEED)
+def test_pretraining_personas_are_other_users_with_every_name(rows, tmp_path):
+    """The demo base is pretrained on other users (another random stream: other characters, routines and
+    dialogues) whose names cycle through the one name pool, so every name an evaluated persona can have
+    was seen in pretraining; which name belongs to which evaluated user was not."""
+    pool = {n for n, _ in synthetic.NAMES}
+    pre = synthetic.pretraining_corpus(len(pool), 4, SEED)
     first_names = lambda part: {c["character"].split()[0] for c in part[0]}  # noqa: E731
-    assert not first_names(pre) & first_names(rows)
-    assert not first_names(pre) & {n for n, _ in synthetic.EVAL_NAMES}
+    assert first_names(pre) == pool
+    assert first_names(rows) <= pool
+    assert not {c["character"] for c in pre[0]} & {c["character"] for c in rows[0]}
     synthetic.write_rows(tmp_path / "raw", *pre)
-    stats = clean(tmp_path / "raw", tmp_path / "pre.jsonl", 4, 10)
-    assert stats["dialogues"] == 40
+    stats = clean(tmp_path / "raw", tmp_path / "pre.jsonl", len(pool), 4)
+    assert stats["dialogues"] == 4 * len(pool)
+
+
+def _routine_share(rows) -> float:
+    sessions = [s for line in rows[2] for s in line["sessions"]]
+    return sum(bool(s["applied_routines"]) for s in sessions) / len(sessions)
+
+
+def test_pretraining_routine_share():
+    assert 0.68 < _routine_share(synthetic.pretraining_corpus(20, 50, SEED)) < 0.82
+    assert 0.18 < _routine_share(synthetic.pretraining_corpus(20, 50, SEED, routine_share=0.25)) < 0.32
 
 
 # ---------------------------------------------------------------------------------------------- clean errors

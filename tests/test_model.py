@@ -51,8 +51,12 @@ def test_training_and_generation_share_the_template(tiny, dialogs):
 def test_context_window_and_persona_switch(tiny, dialogs):
     _, tok = tiny
     d = dialogs[1]  # 8 messages
-    short = generation_prompt(tok, d, 7, PromptConfig(context_messages=2))
-    assert d["messages"][4]["text"] not in short and d["messages"][5]["text"] in short
+    short = generation_prompt(tok, d, 7, PromptConfig(context_messages=3))
+    assert d["messages"][3]["text"] not in short and d["messages"][4]["text"] in short
+    # A window that would open on an assistant turn starts at the next user turn instead.
+    two = generation_prompt(tok, d, 7, PromptConfig(context_messages=2))
+    assert d["messages"][5]["text"] not in two and d["messages"][6]["text"] in two
+    assert two.split("<|im_end|>\n", 1)[1].startswith("<|im_start|>user\n")
     assert d["character"] in generation_prompt(tok, d, 3, PromptConfig(persona_in_system=True))
     assert d["character"] not in generation_prompt(tok, d, 3, PromptConfig(persona_in_system=False))
 
@@ -72,8 +76,58 @@ def test_long_dialogues_drop_oldest_turns(tiny, dialogs):
     assert labelled.endswith(dialogs[1]["messages"][-1]["text"] + "<|im_end|>")
 
 
+def test_saved_tokenizer_and_model_are_what_is_loaded(tiny, dialogs, tmp_path):
+    """The demo base directory holds a Qwen2 config.json (where AutoTokenizer would substitute Qwen2's
+    digit-splitting pre-tokenizer): load_tokenizer must encode exactly as the saved tokenizer.json."""
+    from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+
+    from adaptcommand.model.loading import load_tokenizer
+
+    path, built = tiny
+    raw = Tokenizer.from_file(f"{path}/tokenizer.json")
+    loaded = load_tokenizer(path)
+    texts = [m["text"] for d in dialogs for m in d["messages"]] + [
+        "Set the AC to 22 degrees, volume 35, lights 70% warm. Thanks, Leila!",
+        "HDMI1 at 100%, 16-30 degrees; 1234567 and 7:30pm — café?",
+    ]
+    for text in texts:
+        ids = loaded(text, add_special_tokens=False)["input_ids"]
+        expected = built(text, add_special_tokens=False)["input_ids"]
+        assert ids == raw.encode(text, add_special_tokens=False).ids == expected, text
+    assert loaded.tokenize("volume 20") == built.tokenize("volume 20")
+    assert (loaded.pad_token_id, loaded.eos_token, loaded.padding_side) == (
+        built.pad_token_id,
+        built.eos_token,
+        "left",
+    )
+    assert loaded.chat_template == built.chat_template and len(loaded) == len(built)
+    # The model round-trips bit for bit.
+    model, _ = load_base(path)
+    model.save_pretrained(tmp_path / "again")
+    again = AutoModelForCausalLM.from_pretrained(tmp_path / "again")
+    for (n, a), (_, b) in zip(model.state_dict().items(), again.state_dict().items(), strict=True):
+        assert torch.equal(a, b), n
+    config = lambda m: {k: v for k, v in m.config.to_dict().items() if k != "_name_or_path"}  # noqa: E731
+    assert config(again) == config(model)
+
+
+def test_early_stopping_keeps_the_best_epoch(tiny, dialogs):
+    path, _ = tiny
+    model, tok = load_base(path)
+    torch.manual_seed(0)
+    peft_model = attach_adapter(model, LORA, name="es")
+    examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
+    # A learning rate this high overshoots quickly: val loss stops improving long before the cap.
+    tc = TrainConfig(epochs=40, lr=0.5, batch_size=4, patience=2)
+    result = train(peft_model, examples[:8], examples[8:], tc, tok.pad_token_id)
+    assert result.stopped_early and len(result.val_loss) < 41
+    assert len(result.val_loss) - 1 - result.best_epoch == 2  # stopped after 2 epochs without a new best
+    assert result.best_epoch == min(range(len(result.val_loss)), key=result.val_loss.__getitem__)
+
+
 def test_eval_targets_skip_first_assistant_turns(dialogs):
-    targets = eval_targets(dialogs[:2], skip_assistant_turns=2)
+    targets = eval_targets(dialogs[:2], skip_assistant_turns=2, context_messages=10)
     # dialog 0 has 3 assistant turns, dialog 1 has 4: targets are the 3rd (and 4th).
     assert [(t["session_id"], t["turn_index"]) for t in targets] == [(0, 5), (1, 5), (1, 7)]
     assert targets[0]["reference"] == dialogs[0]["messages"][5]["text"]

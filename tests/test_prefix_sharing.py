@@ -53,7 +53,7 @@ def test_left_padding_and_positions():
 
 def _all_target_prompts(tok, dialogs, pc):
     by_key = {(d["persona_id"], d["session_id"]): d for d in dialogs}
-    targets = eval_targets(dialogs, skip_assistant_turns=0)
+    targets = eval_targets(dialogs, skip_assistant_turns=0, context_messages=pc.context_messages)
     return targets, [
         generation_prompt(tok, by_key[(t["persona_id"], t["session_id"])], t["turn_index"], pc)
         for t in targets

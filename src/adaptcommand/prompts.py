@@ -60,6 +60,16 @@ def chat_messages(
     return [system_message(dialog, pc, history)] + [{"role": m["role"], "content": m["text"]} for m in turns]
 
 
+def context_start(messages: list[dict], turn_index: int, context_messages: int) -> int:
+    """First message of the context of target `turn_index`: at most `context_messages` messages back,
+    and always a user message (as every training example starts), so a sliding window never opens
+    with an assistant turn."""
+    start = max(0, turn_index - context_messages)
+    while start < turn_index and messages[start]["role"] != "user":
+        start += 1
+    return start
+
+
 def generation_prompt(
     tokenizer, dialog: dict, turn_index: int, pc: PromptConfig, history: list[dict] | None = None
 ) -> str:
@@ -67,7 +77,7 @@ def generation_prompt(
 
     `history`: retrieved past exchanges of the user for the system message (None = none).
     """
-    start = max(0, turn_index - pc.context_messages)
+    start = context_start(dialog["messages"], turn_index, pc.context_messages)
     msgs = chat_messages(dialog, pc, dialog["messages"][start:turn_index], history)
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
 
@@ -79,11 +89,12 @@ def training_example(
 
     Assistant content and its end-of-turn token are labelled; system, user and the role headers are
     IGNORE_INDEX. If the dialogue is longer than max_length, the oldest messages are dropped (the
-    system message stays), mirroring the evaluation's sliding context window. `history` (retrieved
-    past exchanges, in the system message) is never trained on and stays with the system message.
+    system message stays) up to the next user turn, mirroring the evaluation's context window.
+    `history` (retrieved past exchanges, in the system message) is never trained on and stays with
+    the system message.
     """
     turns = dialog["messages"]
-    for start in range(len(turns)):
+    for start in [i for i, m in enumerate(turns) if m["role"] == "user"] or [0]:
         ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:], history))
         if len(ids) <= pc.max_length:
             break

@@ -11,10 +11,16 @@ with rule_context(snakemake) as log:  # noqa: F821
         benchmarks[method] = files.split(",")
     summary = write_comparison(
         s.params.methods.split(","),
+        [c for c in s.params.controls.split(",") if c],
         list(s.input.metrics),
         list(s.input.per_persona),
         benchmarks,
-        {"figure": s.output.figure, "summary": s.output.summary, "markdown": s.output.markdown},
+        {
+            "figure": s.output.figure,
+            "summary": s.output.summary,
+            "markdown": s.output.markdown,
+            "controls": s.output.controls,
+        },
         s.params.resamples,
         s.params.seed,
         oracle=s.input.oracle[0] if s.input.oracle else "",

@@ -1,4 +1,6 @@
-"""Rule eval_targets: the list of (persona, dialogue, turn) every method is scored on."""
+"""Rule eval_targets: the list of (persona, dialogue, turn, kind) every method is scored on."""
+
+from collections import Counter
 
 from adaptcommand.data.io import load_dialogs, load_splits, write_jsonl_atomic
 from adaptcommand.data.splits import split_dialogs
@@ -13,11 +15,13 @@ with rule_context(snakemake) as log:  # noqa: F821
         snakemake.wildcards.split,  # noqa: F821
         p.personas.split(","),
     )
-    targets = eval_targets(dialogs, p.skip_assistant_turns)
+    targets = eval_targets(dialogs, p.skip_assistant_turns, p.context_messages)
     write_jsonl_atomic(snakemake.output[0], targets)  # noqa: F821
+    kinds = Counter(t["kind"] for t in targets)
     log.info(
-        "%d targets from %d dialogues, fingerprint %s",
+        "%d targets from %d dialogues (kinds %s), fingerprint %s",
         len(targets),
         len(dialogs),
+        dict(kinds),
         targets_fingerprint(targets),
     )

@@ -1,4 +1,10 @@
-"""Collect every method's results into summary.csv / summary.md and the comparison figure."""
+"""Collect every method's results into summary.csv / summary.md / controls.json and the comparison figure.
+
+Rows are methods, then controls (labelled, never methods: `persona_swapped` evaluates each persona with
+another persona's adapter), then the routing oracle (an upper bound chosen on test). The headline is
+the personalisation metric, parameter F1 on routine turns (`routine_param_f1`): the turns whose right
+reply needs the user's own routine values, which the dialogue does not state.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,34 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from adaptcommand.compare.stats import paired_bootstrap  # noqa: E402
+from adaptcommand.metrics.scoring import KIND_PREFIXES  # noqa: E402
+from adaptcommand.routing import ORACLE_LABEL  # noqa: E402
 
 REFERENCES = ("unified", "base")
-HEADLINE = "similarity"
+HEADLINE = "routine_param_f1"  # the personalisation metric
+SECOND = "similarity"  # overall similarity, shown next to it
+# What a control must show (on the difference to base of the headline metric, paired 95% CI):
+# the per-persona LoRA must beat base (CI above 0), a swapped adapter must not (CI not above 0).
+POSITIVE_CONTROL = "persona"
+
+# Per-persona metrics that get a bootstrap CI: every per-turn metric, on all turns and on each kind.
+BASE_CI_METRICS = (
+    "similarity",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "device_f1",
+    "param_f1",
+    "numeric_exact_rate",
+    "numeric_within_tol_rate",
+    "numeric_mae",
+    "categorical_accuracy",
+)
+CI_METRICS = BASE_CI_METRICS + tuple(f"{k}_{m}" for k in KIND_PREFIXES for m in BASE_CI_METRICS)
 
 
 def job_seconds(benchmark_files: list[str]) -> tuple[float, float]:
@@ -42,39 +70,28 @@ def load_results(methods: list[str], metrics_files: list[str], per_persona_files
     return metrics, per_persona
 
 
-# Per-persona metrics that get a bootstrap CI (those present in per_persona.csv).
-CI_METRICS = (
-    "similarity",
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "device_f1",
-    "param_f1",
-    "numeric_exact_rate",
-    "numeric_within_tol_rate",
-    "numeric_mae",
-    "categorical_accuracy",
-)
+def oracle_table(oracle_path: str, per_persona: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per persona, every metric of the candidate the oracle picked ON TEST (an upper bound)."""
+    picks = {p: v["method"] for p, v in json.loads(Path(oracle_path).read_text())["personas"].items()}
+    return pd.DataFrame({p: per_persona[m].loc[p] for p, m in sorted(picks.items())}).T.rename_axis(
+        "persona_id"
+    )
 
 
-def summarize(methods, metrics, per_persona, costs, resamples: int, seed: int) -> pd.DataFrame:
-    """One row per method: micro and macro metrics, then for every CI metric the mean over personas,
-    its 95% paired-bootstrap CI and the difference to unified and to base with their CIs."""
-    rows = {
-        m: {"method": m, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
-        for m in methods
-    }
-    for m in methods:
-        rows[m].update(metrics[m]["micro"])
-        rows[m].update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
+def summarize(rows_meta: dict[str, dict], per_persona, costs, resamples: int, seed: int) -> pd.DataFrame:
+    """One row per entry of `rows_meta` ({name: {"role", "n_turns", micro..., macro_...}}): then for every
+    CI metric the mean over personas, its 95% paired-bootstrap CI and the difference to unified and
+    to base with their CIs (the same persona draws for every row)."""
+    names = list(rows_meta)
+    rows = {m: {"method": m, **rows_meta[m]} for m in names}
     for metric in CI_METRICS:
-        if not all(metric in per_persona[m] for m in methods):
+        if not all(metric in per_persona[m] for m in names):
             continue
-        table = pd.DataFrame({m: per_persona[m][metric] for m in methods})
+        table = pd.DataFrame({m: per_persona[m][metric] for m in names}).astype(float)
         if table.dropna().empty:
             continue
         boot = paired_bootstrap(table, resamples, seed, REFERENCES)
-        for m in methods:
+        for m in names:
             b = boot.loc[m]
             rows[m].update(
                 {
@@ -92,9 +109,35 @@ def summarize(methods, metrics, per_persona, costs, resamples: int, seed: int) -
                             f"{metric}_diff_{ref}_high": b[f"diff_{ref}_high"],
                         }
                     )
-    for m in methods:
+    for m in names:
         rows[m]["cost_wall_s"], rows[m]["cost_cpu_s"] = costs.get(m, (math.nan, math.nan))
     return pd.DataFrame(list(rows.values())).set_index("method")
+
+
+def control_checks(summary: pd.DataFrame, controls: list[str], metric: str = HEADLINE) -> dict:
+    """Did the controls come out as they must? On `metric` minus base (paired 95% CI):
+    the positive control (per-persona LoRA) above 0, every negative control (swapped) not above 0."""
+
+    def diff(m):
+        r = summary.loc[m]
+        return {
+            k: float(r[f"{metric}_diff_base{s}"])
+            for k, s in (("diff", ""), ("low", "_low"), ("high", "_high"))
+        }
+
+    out = {"metric": metric, "reference": "base", "checks": []}
+    if POSITIVE_CONTROL in summary.index and "base" in summary.index:
+        d = diff(POSITIVE_CONTROL)
+        out["checks"].append(
+            {"name": POSITIVE_CONTROL, "kind": "positive", "must": "CI above 0", "passed": d["low"] > 0, **d}
+        )
+    for c in controls:
+        d = diff(c)
+        out["checks"].append(
+            {"name": c, "kind": "negative", "must": "CI not above 0", "passed": d["low"] <= 0, **d}
+        )
+    out["passed"] = all(c["passed"] for c in out["checks"])
+    return out
 
 
 def _ci(r, metric: str) -> str:
@@ -110,159 +153,185 @@ def _diff(r, metric: str, ref: str) -> str:
     return f"{r[key]:+.3f} [{r[key + '_low']:+.3f}, {r[key + '_high']:+.3f}]"
 
 
-def to_markdown(summary: pd.DataFrame) -> str:
+def _num(v, fmt: str) -> str:
+    return "—" if pd.isna(v) else format(v, fmt)
+
+
+def to_markdown(summary: pd.DataFrame, checks: dict) -> str:
     header = (
-        "| method | turns | similarity [95% CI] | vs unified | vs base | ROUGE-L | device F1 | "
-        "param F1 | numeric ±tol | wall s |"
+        "| method | role | routine turns | **routine param F1** [95% CI] | vs base | vs unified | "
+        "similarity [95% CI] | vs base | ROUGE-L | param F1 (all) | stated param F1 | macro sim. | "
+        "routine MAE | wall s |"
     )
-    lines = [header, "|---" * 10 + "|"]
+    lines = [header, "|---" * 14 + "|"]
     for m, r in summary.iterrows():
         cells = [
-            "—" if pd.isna(r.get("n_turns")) else f"{int(r['n_turns'])}",
-            _ci(r, "similarity"),
-            _diff(r, "similarity", "unified"),
-            _diff(r, "similarity", "base"),
+            r["role"],
+            _num(r.get("routine_n_turns"), ".0f"),
+            _ci(r, HEADLINE),
+            _diff(r, HEADLINE, "base"),
+            _diff(r, HEADLINE, "unified"),
+            _ci(r, SECOND),
+            _diff(r, SECOND, "base"),
             _ci(r, "rougeL"),
-            _ci(r, "device_f1"),
             _ci(r, "param_f1"),
-            _ci(r, "numeric_within_tol_rate"),
-            "—" if pd.isna(r.get("cost_wall_s")) else f"{r['cost_wall_s']:.0f}",
+            _ci(r, "stated_param_f1"),
+            _num(r.get("macro_similarity"), ".3f"),
+            _ci(r, "routine_numeric_mae"),
+            _num(r.get("cost_wall_s"), ".0f"),
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    verdicts = [
+        f"- {c['kind']} control `{c['name']}`: {HEADLINE} − base = {c['diff']:+.3f} "
+        f"[{c['low']:+.3f}, {c['high']:+.3f}], must be {c['must']}: "
+        f"**{'passed' if c['passed'] else 'FAILED'}**"
+        for c in checks["checks"]
+    ]
     note = " ".join(
         [
-            "\nEvery method is scored on the same test turns (assistant turns from the 3rd on, last 10",
-            "messages as context, greedy decoding). Values: mean over personas of the per-persona metric",
-            "with a 95% paired bootstrap CI over personas; 'vs unified' / 'vs base': difference of the means",
-            "with its paired CI (an interval excluding 0 is a difference the data supports).",
-            "Similarity: MiniLM cosine; ROUGE-L F1 (stemmed); device / parameter F1 and the numeric",
-            "within-tolerance rate come from actions extracted against the closed schema. Wall s: summed",
-            "wall time of the jobs that produced the method (benchmark files). summary.csv holds every",
-            "metric, micro and macro, with every CI.\n",
+            "\nRows are ordered by the headline, **parameter F1 on routine turns**: assistant turns whose",
+            "reference states a value of the session's applied routine that no context message states, so",
+            "only the user's own history can supply it. Every row is scored on the same test turns (same",
+            "prompts, greedy decoding). Values: mean over personas of the per-persona metric with a 95%",
+            "paired bootstrap CI over personas; 'vs base' / 'vs unified': the difference of the means with",
+            "its paired CI (an interval excluding 0 is a difference the data supports). Similarity: MiniLM",
+            "cosine over all turns; stated param F1: turns confirming values the user gave (the generic",
+            "skill); routine MAE: mean absolute error of numeric routine values. Roles: *control* rows check",
+            "the measurement (never methods), *bound* is the routing oracle chosen on test. Wall s: summed",
+            "wall time of the jobs behind the row. summary.csv holds every metric, micro and macro, with",
+            "every CI.\n",
         ]
     )
-    return "\n".join(lines) + "\n" + note
+    return "\n".join(lines) + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
 
 
-def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str) -> None:
-    everything = list(summary.index)  # methods, then the oracle bound if any
-    methods = [m for m in everything if m in per_persona]
-    fig, axes = plt.subplots(2, 2, figsize=(max(13, 1.1 * len(everything)), 9.5))
-    ax = axes[0, 0]
-    all_mean = summary[f"{HEADLINE}_persona_mean"]
-    all_err = [all_mean - summary[f"{HEADLINE}_ci_low"], summary[f"{HEADLINE}_ci_high"] - all_mean]
-    for i, m in enumerate(everything):
-        oracle = m not in per_persona
+ROLE_STYLE = {
+    "method": dict(color="tab:blue", marker="o", mfc="tab:blue"),
+    "control": dict(color="tab:orange", marker="s", mfc="white"),
+    "bound": dict(color="tab:gray", marker="D", mfc="white"),
+}
+
+
+def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str) -> None:
+    """Methods on the y axis (one per row, so names never overlap), mean and 95% CI as a dot and a bar."""
+    for y, (_, r) in enumerate(summary.iterrows()):
+        mean = r.get(f"{metric}_persona_mean")
+        if pd.isna(mean):
+            continue
+        err = [[mean - r[f"{metric}_ci_low"]], [r[f"{metric}_ci_high"] - mean]]
         ax.errorbar(
-            [i],
-            [all_mean[m]],
-            yerr=[[all_err[0][m]], [all_err[1][m]]],
-            fmt="o",
-            capsize=5,
-            color="tab:gray" if oracle else "tab:blue",
-            mfc="white" if oracle else "tab:blue",
+            [mean],
+            [y],
+            xerr=err,
+            fmt=ROLE_STYLE[r["role"]]["marker"],
+            capsize=4,
+            **{k: v for k, v in ROLE_STYLE[r["role"]].items() if k != "marker"},
         )
         ax.annotate(
-            f"{all_mean[m]:.3f}",
-            (i, all_mean[m]),
-            xytext=(6, 0),
+            f"{mean:.3f}",
+            (r[f"{metric}_ci_high"], y),
+            xytext=(4, 0),
             textcoords="offset points",
             fontsize=8,
             va="center",
         )
-    ax.set_xticks(
-        range(len(everything)), [m if m in per_persona else "oracle\n(test bound)" for m in everything]
+    for ref, ls in (("base", ":"), ("unified", "--")):
+        if ref in summary.index and not pd.isna(summary.loc[ref].get(f"{metric}_persona_mean")):
+            ax.axvline(summary.loc[ref, f"{metric}_persona_mean"], color="gray", lw=0.8, ls=ls, label=ref)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel(xlabel)
+    ax.legend(loc="lower right", fontsize=8)
+
+
+def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str) -> None:
+    """Four panels sharing one method order (by the headline): routine-turn parameter F1, overall
+    similarity, per-persona gain over base on routine turns, and cost."""
+    order = summary.sort_values(f"{HEADLINE}_persona_mean", ascending=True, na_position="first")
+    short = {"method": "{}", "control": "{} (control)", "bound": "routing oracle (test bound)"}
+    labels = [short[r["role"]].format(m) for m, r in order.iterrows()]
+    height = max(6.0, 0.38 * len(order) + 2.5)
+    fig, axes = plt.subplots(1, 4, figsize=(22, height), sharey=True)
+    ys = range(len(order))
+    _dot_panel(
+        axes[0], order, HEADLINE, "Routine turns: parameter F1 (headline)", "parameter F1, mean over personas"
     )
-    summary = summary.loc[methods]
-    mean = summary[f"{HEADLINE}_persona_mean"]
-    if "unified" in summary.index:
-        ax.axhline(mean["unified"], color="gray", lw=0.8, ls="--", label="unified")
-        ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("Embedding similarity (mean over personas, 95% bootstrap CI)")
-    ax.set_ylabel("MiniLM cosine")
-    ax = axes[0, 1]
-    ax.boxplot([per_persona[m][HEADLINE].dropna() for m in methods], tick_labels=methods, showmeans=True)
-    for i, m in enumerate(methods, start=1):
-        vals = per_persona[m][HEADLINE].dropna()
-        ax.scatter([i] * len(vals), vals, s=8, alpha=0.5, color="tab:gray")
-    ax.set_title("Per-persona similarity (one dot per persona)")
-    ax = axes[1, 0]
-    width = 0.38
-    xs = list(range(len(methods)))
-    for offset, metric, label in (
-        (-width / 2, "device_f1", "device F1"),
-        (width / 2, "param_f1", "parameter F1"),
-    ):
-        if f"{metric}_persona_mean" not in summary:
-            continue
-        m_ = summary[f"{metric}_persona_mean"]
-        e_ = [m_ - summary[f"{metric}_ci_low"], summary[f"{metric}_ci_high"] - m_]
-        ax.bar([x + offset for x in xs], m_, width, yerr=e_, capsize=3, label=label)
-    ax.set_xticks(xs, methods)
-    ax.set_ylim(0, 1.05)
-    ax.legend()
-    ax.set_title("Smart-home actions vs reference (mean over personas, 95% CI)")
-    ax = axes[1, 1]
-    ax.scatter(summary["cost_wall_s"], mean, color="tab:red")
-    for m in methods:
-        ax.annotate(
-            m, (summary.loc[m, "cost_wall_s"], mean[m]), fontsize=8, xytext=(3, 3), textcoords="offset points"
+    _dot_panel(axes[1], order, SECOND, "All turns: embedding similarity", "MiniLM cosine, mean over personas")
+    ax = axes[2]
+    if "base" in per_persona:
+        base = per_persona["base"][HEADLINE].astype(float)
+        gains = [
+            (per_persona[m][HEADLINE].astype(float) - base).dropna()
+            if m in per_persona
+            else pd.Series(dtype=float)
+            for m in order.index
+        ]
+        ax.boxplot(
+            [g.to_numpy() for g in gains], positions=list(ys), vert=False, widths=0.6, showfliers=False
         )
-    ax.set_xlabel("wall seconds of the method's jobs (training + evaluation)")
-    ax.set_ylabel("similarity")
-    ax.set_title("Cost vs score")
-    for a in axes.flat:
-        a.tick_params(axis="x", labelrotation=30)
-    n = int(summary["n_turns"].iloc[0])
-    fig.suptitle(f"AdaptCommand: every method on the same {n} test turns, greedy decoding")
+        rng = np.random.default_rng(0)
+        for y, g in zip(ys, gains, strict=True):
+            ax.scatter(g, y + rng.uniform(-0.15, 0.15, len(g)), s=9, alpha=0.6, color="tab:gray")
+        ax.axvline(0, color="black", lw=0.8)
+    ax.set_title("Routine param F1 gain over base, per persona", fontsize=10)
+    ax.set_xlabel("persona's routine param F1 minus base's")
+    ax = axes[3]
+    cost = order["cost_wall_s"].fillna(0.0)
+    ax.barh(list(ys), cost, color=[ROLE_STYLE[r]["color"] for r in order["role"]])
+    ax.set_xscale("symlog", linthresh=10)
+    ax.set_title("Cost: wall seconds of the jobs behind each row", fontsize=10)
+    ax.set_xlabel("seconds (training + evaluation)")
+    axes[0].set_yticks(list(ys), labels)
+    for a in axes:
+        a.grid(axis="x", alpha=0.3)
+    methods = order[order["role"] != "bound"]
+    n, n_routine = int(methods["n_turns"].iloc[0]), int(methods["routine_n_turns"].iloc[0])
+    fig.suptitle(
+        f"AdaptCommand: every method on the same {n} test turns ({n_routine} routine turns), greedy "
+        "decoding. Blue: methods; orange squares: controls; gray diamond: routing oracle chosen on test "
+        "(not a method).",
+        fontsize=11,
+    )
     fig.tight_layout()
     tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=120)
+    fig.savefig(tmp, dpi=110)
     plt.close(fig)
     tmp.replace(path)
 
 
-ORACLE_LABEL = "oracle (test upper bound, not a method)"
-
-
-def oracle_row(oracle_path: str, resamples: int, seed: int) -> pd.Series:
-    """The routing oracle: per persona the best candidate ON TEST. Shown only as an upper bound."""
-    data = json.loads(Path(oracle_path).read_text())
-    metric = data["metric"]
-    per = pd.DataFrame(
-        {ORACLE_LABEL: {p: v["test_scores"][v["method"]] for p, v in data["personas"].items()}}
-    )
-    boot = paired_bootstrap(per, resamples, seed).loc[ORACLE_LABEL]
-    return pd.Series(
-        {
-            "n_personas": len(per),
-            f"{metric}_persona_mean": boot["mean"],
-            f"{metric}_ci_low": boot["ci_low"],
-            f"{metric}_ci_high": boot["ci_high"],
-        },
-        name=ORACLE_LABEL,
-    )
-
-
 def write_comparison(
-    methods,
-    metrics_files,
-    per_persona_files,
+    methods: list[str],
+    controls: list[str],
+    metrics_files: list[str],
+    per_persona_files: list[str],
     benchmarks: dict[str, list[str]],
     out: dict[str, str],
     resamples: int,
     seed: int,
     oracle: str = "",
 ) -> pd.DataFrame:
-    metrics, per_persona = load_results(methods, metrics_files, per_persona_files)
-    costs = {m: job_seconds(benchmarks.get(m, [])) for m in methods}
-    summary = summarize(methods, metrics, per_persona, costs, resamples, seed)
+    """`methods` then `controls` (metrics/per-persona files in that order); `oracle`: oracle.json or ""."""
+    names = list(methods) + list(controls)
+    metrics, per_persona = load_results(names, metrics_files, per_persona_files)
+    meta = {}
+    for m in names:
+        role = "control" if m in controls else "method"
+        meta[m] = {"role": role, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
+        meta[m].update(metrics[m]["micro"])
+        meta[m].update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
+    tables = dict(per_persona)
     if oracle:
-        summary = pd.concat([summary, oracle_row(oracle, resamples, seed).to_frame().T])
-        summary.index.name = "method"
+        tables[ORACLE_LABEL] = oracle_table(oracle, per_persona)
+        meta[ORACLE_LABEL] = {"role": "bound", "n_personas": len(tables[ORACLE_LABEL])}
+    costs = {m: job_seconds(benchmarks.get(m, [])) for m in names}
+    summary = summarize(meta, tables, costs, resamples, seed)
+    summary = summary.sort_values(
+        f"{HEADLINE}_persona_mean", ascending=False, na_position="last", kind="stable"
+    )
+    checks = control_checks(summary, list(controls))
     tmp = Path(out["summary"] + ".tmp")
     summary.to_csv(tmp)
     tmp.replace(out["summary"])
-    Path(out["markdown"]).write_text(to_markdown(summary))
+    Path(out["markdown"]).write_text(to_markdown(summary, checks))
+    Path(out["controls"]).write_text(json.dumps(checks, indent=2) + "\n")
     figure(summary, per_persona, out["figure"])
     return summary

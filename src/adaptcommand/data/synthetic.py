@@ -26,7 +26,15 @@ from pathlib import Path
 from adaptcommand.data.io import write_jsonl_atomic
 from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, DEVICES, check_action_value
 
-__all__ = ["generate", "pretraining_corpus", "write_raw", "write_rows", "RAW_FILES"]
+__all__ = [
+    "generate",
+    "generated_acts",
+    "pretraining_corpus",
+    "write_raw",
+    "write_rows",
+    "NAMES",
+    "RAW_FILES",
+]
 
 RAW_FILES = ("characters.jsonl", "routines.jsonl", "sessions.jsonl")
 
@@ -34,27 +42,19 @@ RAW_FILES = ("characters.jsonl", "routines.jsonl", "sessions.jsonl")
 # Vocabulary
 # --------------------------------------------------------------------------------------------------
 
-# (first name, pronoun). Evaluated personas and pretraining personas use disjoint first names.
+# (first name, pronoun): ONE pool for evaluated and pretraining personas. Pretraining persona i is
+# named NAMES[i % len(NAMES)], so a pretrained demo base has seen (and its tokenizer keeps whole) every
+# name an evaluated persona can have; which name belongs to which user is what it cannot know.
 # fmt: off
-EVAL_NAMES: tuple[tuple[str, str], ...] = (
+NAMES: tuple[tuple[str, str], ...] = (
     ("Ethan", "he"), ("Olivia", "she"), ("Marcus", "he"), ("Priya", "she"), ("Tomas", "he"),
     ("Hannah", "she"), ("Kenji", "he"), ("Amara", "she"), ("Lucas", "he"), ("Sofia", "she"),
     ("Daniel", "he"), ("Ingrid", "she"), ("Rafael", "he"), ("Mei", "she"), ("Oscar", "he"),
     ("Leila", "she"), ("Victor", "he"), ("Chloe", "she"), ("Samuel", "he"), ("Nadia", "she"),
-    ("Felix", "he"), ("Grace", "she"), ("Hugo", "he"), ("Yara", "she"), ("Isaac", "he"),
-    ("Elena", "she"), ("Jonas", "he"), ("Aisha", "she"), ("Mateo", "he"), ("Clara", "she"),
-    ("Arjun", "he"), ("Freya", "she"), ("Diego", "he"), ("Naomi", "she"), ("Liam", "he"),
-    ("Zara", "she"), ("Owen", "he"), ("Lucia", "she"), ("Andre", "he"), ("Maya", "she"),
-    ("Peter", "he"), ("Rosa", "she"), ("Noah", "he"), ("Anna", "she"), ("Caleb", "he"),
-    ("Julia", "she"), ("Emil", "he"), ("Tara", "she"), ("Simon", "he"), ("Vera", "she"),
-)
-PRETRAIN_NAMES: tuple[tuple[str, str], ...] = (
     ("Adrian", "he"), ("Bianca", "she"), ("Cyrus", "he"), ("Dalia", "she"), ("Edgar", "he"),
     ("Fiona", "she"), ("Gavin", "he"), ("Helena", "she"), ("Ivan", "he"), ("Jasmine", "she"),
     ("Kurt", "he"), ("Lena", "she"), ("Milo", "he"), ("Nora", "she"), ("Otto", "he"),
     ("Paula", "she"), ("Quentin", "he"), ("Rhea", "she"), ("Stefan", "he"), ("Tessa", "she"),
-    ("Ulrich", "he"), ("Valerie", "she"), ("Walter", "he"), ("Ximena", "she"), ("Yusuf", "he"),
-    ("Zoe", "she"), ("Bruno", "he"), ("Carmen", "she"), ("Dmitri", "he"), ("Esther", "she"),
 )
 SURNAMES = (
     "Brooks", "Novak", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Kowalski", "Haddad",
@@ -663,7 +663,11 @@ def _explicit_vp(rng: random.Random, style: str, items: list[tuple[str, dict]]) 
 
 
 def _value_answer(rng: random.Random, style: str, items: list[tuple[str, dict]]) -> str:
-    values = _join([_params_text(rng, d, p, "to") for d, p in items], rng)
+    # One device: its values alone answer the question about it; several: each named with its device.
+    if len(items) == 1:
+        values = _params_text(rng, *items[0], "to")
+    else:
+        values = _join([_compact_clause(rng, d, p) for d, p in items], rng)
     options = {
         "formal": (
             f"{_cap(values)}, please.",
@@ -948,8 +952,9 @@ def _full_actions(actions: dict) -> dict:
     }
 
 
-def _make_persona(rng: random.Random, names: tuple[tuple[str, str], ...]) -> dict:
-    first, pron = _pick(rng, names)
+def _make_persona(rng: random.Random, name: tuple[str, str] | None) -> dict:
+    """A persona; its first name is drawn from NAMES unless `name` (first, pronoun) is given."""
+    first, pron = _pick(rng, NAMES) if name is None else name
     name = f"{first} {_pick(rng, SURNAMES)}"
     style = _pick(rng, STYLES)
     trait = _pick(rng, TRAITS)
@@ -1017,6 +1022,19 @@ def _make_persona(rng: random.Random, names: tuple[tuple[str, str], ...]) -> dic
 # Sessions
 # --------------------------------------------------------------------------------------------------
 
+# What the generator meant each assistant turn to do, by step kind: state the persona's routine values
+# the user left implicit ("the usual"), confirm values the user stated, or anything else (a clarifying
+# question, greetings, small talk). `routines.turn_kind` must recover this from the data alone.
+STEP_ACTS = {
+    "all": ("routine",),
+    "rest": ("routine",),
+    "implicit": ("routine",),
+    "explicit": ("stated",),
+    "clarify": ("other", "stated"),  # the question, then the confirmation of the values given
+}
+ACTS_KEY = "_acts"  # generator-side annotation; never written to the dataset files
+
+ROUTINE_SHARE = 0.75  # routine-driven sessions, as in EdgeWisePersona (about 75%)
 LENGTH_CHOICES = (6, 7, 8, 8, 9, 9, 9, 10, 10, 10, 10, 10, 11, 11, 11, 11, 12, 12, 12, 12)  # mean 9.9
 
 
@@ -1118,9 +1136,11 @@ def _render_step(
     return [(first, question), (_value_answer(rng, style, items), assistant_confirm(rng, items, activity))]
 
 
-def _make_session(rng: random.Random, persona: dict, session_id: int) -> dict:
+def _make_session(
+    rng: random.Random, persona: dict, session_id: int, routine_share: float = ROUTINE_SHARE
+) -> dict:
     routines = persona["routines"]
-    routine_driven = rng.random() < 0.75
+    routine_driven = rng.random() < routine_share
     if routine_driven:
         idx = rng.choices(range(len(routines)), weights=persona["weights"])[0]
         routine = routines[idx]
@@ -1156,21 +1176,29 @@ def _make_session(rng: random.Random, persona: dict, session_id: int) -> dict:
 
     name, style = persona["first"], persona["style"]
     pairs: list[tuple[str, str]] = []
+    acts: list[str] = []  # what each assistant turn was generated to do (GENERATED_ACTS)
+
+    def add(pair: tuple[str, str], act: str = "other") -> None:
+        pairs.append(pair)
+        acts.append(act)
+
     if "greet" in fillers:
-        pairs.append((_greeting(rng, style, meta), _assistant_greet(rng, name, meta)))
+        add((_greeting(rng, style, meta), _assistant_greet(rng, name, meta)))
     if "small" in fillers and rng.random() < 0.5:
-        pairs.append(_smalltalk(rng, style, meta))
+        add(_smalltalk(rng, style, meta))
         fillers.remove("small")
     for i, step in enumerate(steps):
-        pairs += _render_step(rng, step, persona, meta, activity, opener=not pairs and i == 0)
+        rendered = _render_step(rng, step, persona, meta, activity, opener=not pairs and i == 0)
+        for pair, act in zip(rendered, STEP_ACTS[step["kind"]], strict=True):
+            add(pair, act)
     if "small" in fillers:
-        pairs.append(_smalltalk(rng, style, meta))
+        add(_smalltalk(rng, style, meta))
     if "check" in fillers:
-        pairs.append(_check(rng, style, name))
+        add(_check(rng, style, name))
     if "thanks" in fillers:
-        pairs.append((_thanks(rng, style), _assistant_welcome(rng, name, meta, activity)))
+        add((_thanks(rng, style), _assistant_welcome(rng, name, meta, activity)))
     if "bye" in fillers:
-        pairs.append((_bye(rng, style, meta), _assistant_bye(rng, name, meta)))
+        add((_bye(rng, style, meta), _assistant_bye(rng, name, meta)))
     messages = []
     for user, assistant in pairs:
         messages.append({"role": "user", "text": user})
@@ -1194,16 +1222,20 @@ def _make_session(rng: random.Random, persona: dict, session_id: int) -> dict:
         "messages": messages,
         "applied_routines": applied,
         "session_summarization": summary,
+        ACTS_KEY: acts,
     }
 
 
-def _generate(n_personas: int, sessions_per_persona: int, seed: int, stream: str, names) -> tuple:
+def _generate(
+    n_personas: int, sessions_per_persona: int, seed: int, stream: str, routine_share: float = ROUTINE_SHARE
+) -> tuple:
+    """Rows of the three files; sessions still carry the generator's ACTS_KEY annotation."""
     if n_personas < 0 or sessions_per_persona < 0:
         raise ValueError("n_personas and sessions_per_persona must be >= 0")
     characters, routines, sessions = [], [], []
     for i in range(n_personas):
         prng = random.Random(f"adaptcommand-synthetic/{stream}/{seed}/persona/{i}")
-        persona = _make_persona(prng, names)
+        persona = _make_persona(prng, NAMES[i % len(NAMES)] if stream == "pretrain" else None)
         srng = random.Random(f"adaptcommand-synthetic/{stream}/{seed}/sessions/{i}")
         characters.append({"character": persona["character"]})
         routines.append(
@@ -1214,23 +1246,50 @@ def _generate(n_personas: int, sessions_per_persona: int, seed: int, stream: str
                 ]
             }
         )
-        sessions.append({"sessions": [_make_session(srng, persona, s) for s in range(sessions_per_persona)]})
+        sessions.append(
+            {
+                "sessions": [
+                    _make_session(srng, persona, s, routine_share) for s in range(sessions_per_persona)
+                ]
+            }
+        )
     return characters, routines, sessions
+
+
+def _without_acts(rows: tuple) -> tuple[list[dict], list[dict], list[dict]]:
+    characters, routines, sessions = rows
+    plain = [
+        {"sessions": [{k: v for k, v in s.items() if k != ACTS_KEY} for s in line["sessions"]]}
+        for line in sessions
+    ]
+    return characters, routines, plain
 
 
 def generate(
     n_personas: int, sessions_per_persona: int, seed: int
 ) -> tuple[list[dict], list[dict], list[dict]]:
     """Rows of characters.jsonl, routines.jsonl and sessions.jsonl for `n_personas` personas."""
-    return _generate(n_personas, sessions_per_persona, seed, "eval", EVAL_NAMES)
+    return _without_acts(_generate(n_personas, sessions_per_persona, seed, "eval"))
+
+
+def generated_acts(n_personas: int, sessions_per_persona: int, seed: int) -> dict[tuple[str, int], list[str]]:
+    """What `generate` meant each assistant turn to do: {(persona_id, session_id): [act per assistant
+    message, in order]}, acts from STEP_ACTS ("routine" | "stated" | "other")."""
+    _, _, sessions = _generate(n_personas, sessions_per_persona, seed, "eval")
+    return {
+        (f"persona_{i:03d}", s["session_id"]): s[ACTS_KEY]
+        for i, line in enumerate(sessions)
+        for s in line["sessions"]
+    }
 
 
 def pretraining_corpus(
-    n_personas: int, sessions_per_persona: int, seed: int
+    n_personas: int, sessions_per_persona: int, seed: int, routine_share: float = ROUTINE_SHARE
 ) -> tuple[list[dict], list[dict], list[dict]]:
-    """Like `generate`, for DISJOINT personas (other random stream, other first names): data to
-    pretrain a tiny demo base model on users that are never evaluated."""
-    return _generate(n_personas, sessions_per_persona, seed, "pretrain", PRETRAIN_NAMES)
+    """Like `generate`, for OTHER personas (another random stream; names cycle through NAMES): data to
+    pretrain a tiny demo base model on users that are never evaluated. `routine_share`: the fraction of
+    routine-driven sessions (a lower one weights the generic skill, doing what the user states)."""
+    return _without_acts(_generate(n_personas, sessions_per_persona, seed, "pretrain", routine_share))
 
 
 def write_rows(out_dir: str | Path, characters: list, routines: list, sessions: list) -> dict[str, Path]:
@@ -1247,8 +1306,12 @@ def write_raw(
     seed: int = 0,
     *,
     pretraining: bool = False,
+    routine_share: float = ROUTINE_SHARE,
 ) -> dict[str, Path]:
-    """Generate (evaluation personas, or the disjoint pretraining personas) and write
+    """Generate (evaluation personas, or the pretraining personas with `routine_share`) and write
     characters.jsonl, routines.jsonl, sessions.jsonl into `out_dir`. Returns name -> path."""
-    make = pretraining_corpus if pretraining else generate
-    return write_rows(out_dir, *make(n_personas, sessions_per_persona, seed))
+    if pretraining:
+        rows = pretraining_corpus(n_personas, sessions_per_persona, seed, routine_share)
+    else:
+        rows = generate(n_personas, sessions_per_persona, seed)
+    return write_rows(out_dir, *rows)

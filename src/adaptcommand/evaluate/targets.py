@@ -5,27 +5,34 @@ from __future__ import annotations
 import hashlib
 import json
 
+from adaptcommand.prompts import context_start
+from adaptcommand.routines import routine_actions, turn_kind
 
-def eval_targets(dialogs: list[dict], skip_assistant_turns: int) -> list[dict]:
+
+def eval_targets(dialogs: list[dict], skip_assistant_turns: int, context_messages: int) -> list[dict]:
     """Every assistant turn from the (k+1)-th on of each dialogue, k = `skip_assistant_turns`.
 
-    Returns [{persona_id, session_id, turn_index, reference}] in dialogue order; turn_index is the
-    position of the target message in the dialogue.
+    Returns [{persona_id, session_id, turn_index, reference, kind}] in dialogue order; turn_index is
+    the position of the target message in the dialogue, kind its `routines.turn_kind` given the
+    context the prompt shows (the last `context_messages` messages, from a user turn on).
     """
     targets = []
     for d in dialogs:
+        routine = routine_actions(d)
         seen = 0
         for i, m in enumerate(d["messages"]):
             if m["role"] != "assistant":
                 continue
             seen += 1
             if seen > skip_assistant_turns:
+                context = d["messages"][context_start(d["messages"], i, context_messages) : i]
                 targets.append(
                     {
                         "persona_id": d["persona_id"],
                         "session_id": d["session_id"],
                         "turn_index": i,
                         "reference": m["text"],
+                        "kind": turn_kind(m["text"], [c["text"] for c in context], routine),
                     }
                 )
     return targets

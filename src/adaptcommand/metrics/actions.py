@@ -111,15 +111,15 @@ Scoring
 
 `action_metrics(rows)` sums the counts (micro average). precision = tp / (tp + fp) and is NaN when
 nothing was predicted in any row; recall = tp / (tp + fn) and is NaN when the references hold nothing;
-F1 is NaN if precision or recall is NaN, 0 if both are 0. A turn with nothing on either side adds only
-zeros, so it does not move precision or recall. numeric_exact_rate, numeric_within_tol_rate and
-numeric_mae are per numeric key present on both sides and NaN when there is none; categorical_accuracy
-likewise (turns without numbers are not scored 0 - the reference study's error).
+F1 = 2tp / (2tp + fp + fn) is NaN only when both sides hold nothing, and 0 when one of them is empty
+(naming no setting where the reference sets some scores 0: it is not left out). A turn with nothing
+on either side adds only zeros, so it does not move precision or recall. numeric_exact_rate,
+numeric_within_tol_rate and numeric_mae are per numeric key present on both sides and NaN when there
+is none; categorical_accuracy likewise (turns without numbers are not scored 0 - the reference study's error).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -1238,12 +1238,10 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den > 0 else float("nan")
 
 
-def _f1(p: float, r: float) -> float:
-    if math.isnan(p) or math.isnan(r):
-        return float("nan")
-    if p + r == 0:
-        return 0.0
-    return 2 * p * r / (p + r)
+def _f1(tp: float, fp: float, fn: float) -> float:
+    """2tp / (2tp + fp + fn): the harmonic mean of P and R where both exist, 0 when one side is empty
+    and the other is not (nothing predicted for a turn that sets devices is a miss, not a gap)."""
+    return _ratio(2 * tp, 2 * tp + fp + fn)
 
 
 def action_metrics(rows: Iterable[dict]) -> dict[str, float]:
@@ -1258,7 +1256,7 @@ def action_metrics(rows: Iterable[dict]) -> dict[str, float]:
         p, r = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
         out[f"{prefix}_precision"] = p
         out[f"{prefix}_recall"] = r
-        out[f"{prefix}_f1"] = _f1(p, r)
+        out[f"{prefix}_f1"] = _f1(tp, fp, fn)
     n = total["numeric_n"]
     out["numeric_exact_rate"] = _ratio(total["numeric_exact"], n)
     out["numeric_within_tol_rate"] = _ratio(total["numeric_within_tol"], n)

@@ -32,10 +32,27 @@ def score_turns(
     return rows
 
 
-def aggregate(rows: list[dict]) -> dict[str, float]:
+# Turn kinds (targets.jsonl `kind`, see adaptcommand.routines) whose turns are also scored on their own,
+# as metrics named <kind>_<metric>: routine turns are where personalisation must show; stated turns
+# measure the generic skill (doing what the user just said).
+KIND_PREFIXES = ("routine", "stated")
+
+
+def _means(rows: list[dict]) -> dict[str, float]:
     """Means of the per-turn text scores plus micro-aggregated action metrics over `rows`."""
     out = {k: float(np.mean([r[k] for r in rows])) if rows else math.nan for k in TURN_SCORE_KEYS}
     out.update(action_metrics({k: r[k] for k in ACTION_COUNT_KEYS} for r in rows))
+    return out
+
+
+def aggregate(rows: list[dict]) -> dict[str, float]:
+    """Every metric over all `rows`, then again over the rows of each kind in KIND_PREFIXES (prefixed,
+    with their count `<kind>_n_turns`; NaN metrics where a kind has no rows)."""
+    out = _means(rows)
+    for kind in KIND_PREFIXES:
+        subset = [r for r in rows if r.get("kind") == kind]
+        out[f"{kind}_n_turns"] = len(subset)
+        out.update({f"{kind}_{k}": v for k, v in _means(subset).items()})
     return out
 
 

@@ -1,11 +1,25 @@
-"""Load the base model and tokenizer from a local directory or a Hub id, with the same Auto classes."""
+"""Load the base model and tokenizer from a local directory or a Hub id, with the same Auto classes.
+
+What was saved is what is loaded: a directory whose tokenizer was saved as a plain `tokenizers`
+backend (the demo's own BPE) is read back as exactly that. `AutoTokenizer` alone would pick
+`Qwen2Tokenizer` from the directory's `config.json` (model_type qwen2) and swap in Qwen2's own
+pre-tokenizer (one digit per token), so the model would be trained and scored on token sequences it
+never saw in pretraining.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from adaptcommand.hub import require_hub
 
@@ -42,8 +56,28 @@ def _local_or_cached(name_or_path: str) -> str:
     return name_or_path
 
 
+# tokenizer_class values of a tokenizer saved from a `tokenizers.Tokenizer` object (transformers 5 and 4).
+_PLAIN_BACKENDS = {"TokenizersBackend", "PreTrainedTokenizerFast"}
+
+
+def _declared_tokenizer_class(path: str) -> str:
+    config = Path(path) / "tokenizer_config.json"
+    if not config.is_file():
+        return ""
+    return json.loads(config.read_text()).get("tokenizer_class", "")
+
+
 def load_tokenizer(name_or_path: str) -> PreTrainedTokenizerBase:
-    tokenizer = AutoTokenizer.from_pretrained(_local_or_cached(name_or_path))
+    """The tokenizer exactly as saved: the class its tokenizer_config.json declares.
+
+    A plain `tokenizers` backend is loaded with `PreTrainedTokenizerFast` (its tokenizer.json as it is);
+    anything else (Qwen2Tokenizer of the real model, a Hub id) through `AutoTokenizer`.
+    """
+    source = _local_or_cached(name_or_path)
+    if _declared_tokenizer_class(source) in _PLAIN_BACKENDS:
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(source)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -25,11 +25,11 @@ CHATML_TEMPLATE = (
 def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokenizerFast:
     """Train a byte-level BPE on `corpus` and wrap it as a chat tokenizer (left padding for generation)."""
     bpe = Tokenizer(models.BPE())
-    # Whole numbers stay one pre-token so frequent values ("22", "40") become single tokens: a model this
-    # small cannot reliably count digit by digit and otherwise loops on digits under greedy decoding.
-    bpe.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=False), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-    )
+    # GPT-2's byte-level split keeps a whole number together with its leading space (" ?\p{N}+"), so
+    # frequent values become single tokens ("Ġ22", "Ġ40"): a model this small cannot reliably count digit
+    # by digit, and copying "to Ġ45" from the user's turn is one look-up of the token after "to" (with a
+    # separate "Ġ" every number would follow the same token).
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
     bpe.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
@@ -99,19 +99,26 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
 
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs
-    from adaptcommand.data.synthetic import write_raw
+    from adaptcommand.data.synthetic import NAMES, SURNAMES, write_raw
     from adaptcommand.prompts import chat_messages, training_example
     from adaptcommand.train.loop import TrainConfig, train
 
     with tempfile.TemporaryDirectory() as tmp:
         write_raw(
-            tmp, demo["pretrain_personas"], demo["pretrain_sessions"], demo["pretrain_seed"], pretraining=True
+            tmp,
+            demo["pretrain_personas"],
+            demo["pretrain_sessions"],
+            demo["pretrain_seed"],
+            pretraining=True,
+            routine_share=demo.get("pretrain_routine_share", 0.75),
         )
         clean(tmp, f"{tmp}/dialogs.jsonl")
         dialogs = load_dialogs(f"{tmp}/dialogs.jsonl")
     corpus = []
     for d in dialogs:
         corpus.extend(m["content"] for m in chat_messages(d, pc))
+    # Every name a persona can have is in the vocabulary, whether or not a pretraining persona has it.
+    corpus.extend(f"Hi {first} {surname}!" for first, _ in NAMES for surname in SURNAMES)
     tokenizer = build_tokenizer(corpus, demo["vocab_size"])
     model = build_model(
         tokenizer,

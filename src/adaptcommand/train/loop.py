@@ -1,8 +1,9 @@
 """One training loop for every trainable method (LoRA, prefix tuning, the demo's full pretraining).
 
 Examples are {input_ids, labels} dicts from `prompts.training_example`. Each epoch the mean loss on
-the validation examples is measured; the trainable weights of the best epoch (lowest val loss,
-epoch 0 = before any update) are restored at the end. Test data never enters here.
+the validation examples is measured; training stops early once `patience` epochs in a row have not
+improved on the best val loss (or at `epochs`, the cap), and the trainable weights of the best epoch
+(lowest val loss, epoch 0 = before any update) are restored. Test data never enters here.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from adaptcommand.prompts import IGNORE_INDEX
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int
+    epochs: int  # the cap; early stopping usually ends training before it
     lr: float
+    patience: int = 0  # stop after this many epochs without a new best val loss (0 = run every epoch)
     batch_size: int = 8
     weight_decay: float = 0.0
     warmup_ratio: float = 0.1
@@ -37,6 +39,7 @@ class TrainConfig:
 @dataclass
 class TrainResult:
     best_epoch: int
+    stopped_early: bool = False
     val_loss: list[float] = field(default_factory=list)  # index = epoch, 0 = before training
     train_loss: list[float] = field(default_factory=list)  # index = epoch - 1
     train_tokens: int = 0
@@ -145,6 +148,9 @@ def train(
         result.val_loss.append(mean_loss(model, val_examples, tc.batch_size, pad_id))
         if result.val_loss[-1] < best:
             best, best_state, result.best_epoch = result.val_loss[-1], snapshot(), epoch
+        if tc.patience and epoch - result.best_epoch >= tc.patience and epoch < tc.epochs:
+            result.stopped_early = True
+            break
     bar.close()
     with torch.no_grad():
         for n, p in model.named_parameters():
