@@ -23,9 +23,35 @@ METHODS = config["eval"]["methods"]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
 CONTROLS = config["eval"].get("controls", [])
 if "persona_swapped" in CONTROLS and "persona" not in METHODS:
-    raise ValueError("config: eval.controls persona_swapped needs persona in eval.methods")
+    raise ValueError(
+        "config: eval.controls persona_swapped needs persona in eval.methods"
+    )
 SCORED = METHODS + CONTROLS
 RES = config["resources"]
+
+# Per-persona adapters are trained in packs: one job trains the adapters of `resources.pack_size`
+# consecutive personas (0 = all) with the imports and the base model loaded once; each adapter is
+# exactly what a job of its own would train, and rule `persona_adapter` gives every persona its own
+# target directory. Pack names are "<first persona>-<last persona>".
+PACK_SIZE = RES.get("pack_size", 1) or len(PERSONAS)
+PACKS = {
+    f"{chunk[0]}-{chunk[-1]}": chunk
+    for chunk in (
+        PERSONAS[i : i + PACK_SIZE] for i in range(0, len(PERSONAS), PACK_SIZE)
+    )
+}
+PACK_OF = {p: pack for pack, members in PACKS.items() for p in members}
+
+
+def pack_members(wildcards):
+    """The personas of pack `wildcards.pack`, as a comma list (the rule scripts' params.pack)."""
+    return ",".join(PACKS[wildcards.pack])
+
+
+def pack_benchmarks(rule):
+    """Benchmark files of every pack job of a per-persona training rule."""
+    return [f"results/benchmarks/{rule}/{pack}.tsv" for pack in PACKS]
+
 
 CLEAN = "data/cleaned/dialogs_clean.jsonl"
 SPLITS = "data/splits/edgesplits.json"
@@ -34,6 +60,7 @@ SPLITS = "data/splits/edgesplits.json"
 wildcard_constraints:
     persona_id=r"persona_\d{3}",
     split="val|test",
+    pack=r"persona_\d{3}-persona_\d{3}",
     method="|".join(SCORED),
 
 
@@ -162,9 +189,7 @@ register_method(
 register_method(
     "persona",
     lambda: {p: f"models/persona/{p}" for p in PERSONAS},
-    train_benchmarks=lambda: [
-        f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS
-    ],
+    train_benchmarks=lambda: pack_benchmarks("train_persona"),
 )
 # Negative control: every persona evaluated with the NEXT persona's adapter (a fixed derangement of
 # the persona list). Another user's habits must not beat the base on that user's routine turns.
@@ -174,9 +199,7 @@ register_method(
         p: f"models/persona/{PERSONAS[(i + 1) % len(PERSONAS)]}"
         for i, p in enumerate(PERSONAS)
     },
-    train_benchmarks=lambda: [
-        f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS
-    ],
+    train_benchmarks=lambda: pack_benchmarks("train_persona"),
 )
 
 

@@ -1,5 +1,6 @@
 # Hybrid (OPPU-style): one small LoRA per persona, trained on top of the frozen unified model
 # (models/unified merged into the base first); the epoch is chosen on the persona's val split.
+# Trained a pack of personas per job, like train_persona.
 
 
 rule train_hybrid:
@@ -10,11 +11,11 @@ rule train_hybrid:
         unified="models/unified",
         code=script_file("train_lora.py"),
     output:
-        directory("models/hybrid/{persona_id}"),
+        directory("models/packs/hybrid/{pack}"),
     log:
-        "logs/train_hybrid/{persona_id}.log",
+        "logs/train_hybrid/{pack}.log",
     benchmark:
-        "results/benchmarks/train_hybrid/{persona_id}.tsv"
+        "results/benchmarks/train_hybrid/{pack}.tsv"
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
@@ -25,7 +26,7 @@ rule train_hybrid:
         **prompt_params(),
         base=base_model_param(),
         merge=lambda wildcards, input: input.unified,
-        personas="{persona_id}",
+        pack=pack_members,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -36,5 +37,5 @@ register_method(
     lambda: {p: f"models/hybrid/{p}" for p in PERSONAS},
     merge="models/unified",
     train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"]
-    + [f"results/benchmarks/train_hybrid/{p}.tsv" for p in PERSONAS],
+    + pack_benchmarks("train_hybrid"),
 )

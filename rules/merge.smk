@@ -1,6 +1,6 @@
 # Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU:
 # merge_neighbors = per persona, its K most similar OTHER personas' LoRAs (similarity of the
-# clustering features); merge_cluster = per cluster, its members' LoRAs. Uniform weights; the total
+# clustering features; a pack of personas per job); merge_cluster = per cluster, its members' LoRAs. Uniform weights; the total
 # weight is chosen among merge.weight_scales by the lowest VAL loss (adaptcommand.merging).
 import json
 
@@ -25,11 +25,11 @@ rule merge_neighbors:
         adapters=expand("models/persona/{p}", p=PERSONAS),
         code=script_file("merge_adapters.py"),
     output:
-        directory("models/merge/neighbors/{persona_id}"),
+        directory("models/packs/merge/neighbors/{pack}"),
     log:
-        "logs/merge_neighbors/{persona_id}.log",
+        "logs/merge_neighbors/{pack}.log",
     benchmark:
-        "results/benchmarks/merge_neighbors/{persona_id}.tsv"
+        "results/benchmarks/merge_neighbors/{pack}.tsv"
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
@@ -38,8 +38,7 @@ rule merge_neighbors:
         **prompt_params(),
         base=base_model_param(),
         neighbors_k=NEIGHBORS_K,
-        val_personas="{persona_id}",
-        target="neighbors of {persona_id}",
+        pack=pack_members,
         settings=MERGE_SETTINGS,
     script:
         "../workflow/scripts/merge_adapters.py"
@@ -82,8 +81,8 @@ register_method(
     lambda: {p: f"models/merge/neighbors/{p}" for p in PERSONAS},
     train_benchmarks=lambda: [
         "results/benchmarks/cluster_personas.tsv",
-        *[f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS],
-        *[f"results/benchmarks/merge_neighbors/{p}.tsv" for p in PERSONAS],
+        *pack_benchmarks("train_persona"),
+        *pack_benchmarks("merge_neighbors"),
     ],
 )
 register_method(
@@ -91,6 +90,6 @@ register_method(
     CLUSTERS.routes("models/merge/cluster/{cluster_id}", PERSONAS),
     train_benchmarks=CLUSTERS.benchmarks(
         "results/benchmarks/merge_cluster/{cluster_id}.tsv",
-        extra=[f"results/benchmarks/train_persona/{p}.tsv" for p in PERSONAS],
+        extra=pack_benchmarks("train_persona"),
     ),
 )

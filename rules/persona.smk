@@ -1,4 +1,5 @@
 # One LoRA per persona from the base model, on that persona's train split; epoch chosen on its val.
+# Trained a pack of personas per job (resources.pack_size); each persona's adapter is its own target.
 
 
 rule train_persona:
@@ -8,11 +9,11 @@ rule train_persona:
         base=base_model_input(),
         code=script_file("train_lora.py"),
     output:
-        directory("models/persona/{persona_id}"),
+        directory("models/packs/persona/{pack}"),
     log:
-        "logs/train_persona/{persona_id}.log",
+        "logs/train_persona/{pack}.log",
     benchmark:
-        "results/benchmarks/train_persona/{persona_id}.tsv"
+        "results/benchmarks/train_persona/{pack}.tsv"
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
@@ -22,6 +23,29 @@ rule train_persona:
         **lora_params("persona"),
         **prompt_params(),
         base=base_model_param(),
-        personas="{persona_id}",
+        pack=pack_members,
     script:
         "../workflow/scripts/train_lora.py"
+
+
+# models/<kind>/<persona_id>: the persona's adapter, hard-linked out of the pack that trained it
+# (no copy of the weights; a re-trained pack gives new files, so the link never sees a change in place).
+rule persona_adapter:
+    input:
+        pack=lambda wc: f"models/packs/{wc.kind}/{PACK_OF[wc.persona_id]}",
+    output:
+        directory("models/{kind}/{persona_id}"),
+    log:
+        "logs/persona_adapter/{kind}/{persona_id}.log",
+    benchmark:
+        "results/benchmarks/persona_adapter/{kind}/{persona_id}.tsv"
+    wildcard_constraints:
+        kind="persona|hybrid|prefix/base/persona|prefix/unified/persona|merge/neighbors",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    params:
+        source=lambda wc, input: f"{input.pack}/{wc.persona_id}",
+    shell:
+        "cp -rl {params.source} {output} 2> {log}"

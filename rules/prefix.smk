@@ -1,7 +1,7 @@
 # Prefix tuning per persona (config train.prefix): learned virtual key/value tokens in front of a
 # frozen model, either the base (prefix_persona) or the base with the unified LoRA merged in
-# (prefix_unified_persona). The epoch is chosen on the persona's val split. Cluster-scope prefixes
-# live in rules/cluster.smk.
+# (prefix_unified_persona). The epoch is chosen on the persona's val split; a pack of personas per
+# job. Cluster-scope prefixes live in rules/cluster.smk.
 
 
 rule train_prefix_persona:
@@ -11,11 +11,11 @@ rule train_prefix_persona:
         base=base_model_input(),
         code=script_file("train_lora.py"),
     output:
-        directory("models/prefix/base/persona/{persona_id}"),
+        directory("models/packs/prefix/base/persona/{pack}"),
     log:
-        "logs/train_prefix_persona/{persona_id}.log",
+        "logs/train_prefix_persona/{pack}.log",
     benchmark:
-        "results/benchmarks/train_prefix_persona/{persona_id}.tsv"
+        "results/benchmarks/train_prefix_persona/{pack}.tsv"
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
@@ -25,7 +25,7 @@ rule train_prefix_persona:
         **prefix_params(),
         **prompt_params(),
         base=base_model_param(),
-        personas="{persona_id}",
+        pack=pack_members,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -38,11 +38,11 @@ rule train_prefix_unified_persona:
         unified="models/unified",
         code=script_file("train_lora.py"),
     output:
-        directory("models/prefix/unified/persona/{persona_id}"),
+        directory("models/packs/prefix/unified/persona/{pack}"),
     log:
-        "logs/train_prefix_unified_persona/{persona_id}.log",
+        "logs/train_prefix_unified_persona/{pack}.log",
     benchmark:
-        "results/benchmarks/train_prefix_unified_persona/{persona_id}.tsv"
+        "results/benchmarks/train_prefix_unified_persona/{pack}.tsv"
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
@@ -53,7 +53,7 @@ rule train_prefix_unified_persona:
         **prompt_params(),
         base=base_model_param(),
         merge=lambda wildcards, input: input.unified,
-        personas="{persona_id}",
+        pack=pack_members,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -61,9 +61,7 @@ rule train_prefix_unified_persona:
 register_method(
     "prefix_persona",
     lambda: {p: f"models/prefix/base/persona/{p}" for p in PERSONAS},
-    train_benchmarks=lambda: [
-        f"results/benchmarks/train_prefix_persona/{p}.tsv" for p in PERSONAS
-    ],
+    train_benchmarks=lambda: pack_benchmarks("train_prefix_persona"),
 )
 # Its cost includes the unified training it builds on.
 register_method(
@@ -71,5 +69,5 @@ register_method(
     lambda: {p: f"models/prefix/unified/persona/{p}" for p in PERSONAS},
     merge="models/unified",
     train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"]
-    + [f"results/benchmarks/train_prefix_unified_persona/{p}.tsv" for p in PERSONAS],
+    + pack_benchmarks("train_prefix_unified_persona"),
 )

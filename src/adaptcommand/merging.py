@@ -109,14 +109,55 @@ def merge_on_val(
 
     Runs on CPU (a CPU rule). Returns the log written next to the adapter (train_log.json).
     """
+    unit = {"sources": sources, "val_personas": val_personas, "target": target}
+    return merge_many_on_val(
+        base,
+        {"merge": unit},
+        dialogs_path,
+        splits_path,
+        pc,
+        scales,
+        combination,
+        {"merge": out_dir},
+        batch_size,
+    )["merge"]
+
+
+def merge_many_on_val(
+    base: str,
+    units: dict[str, dict],
+    dialogs_path: str,
+    splits_path: str,
+    pc: PromptConfig,
+    scales: list[float],
+    combination: str,
+    out_dirs: dict[str, str | Path],
+    batch_size: int = 4,
+) -> dict[str, dict]:
+    """`merge_on_val` for several merges in one process (the base model and the data loaded once):
+    units = {unit: {"sources": {label: dir}, "val_personas": [...], "target": text}}; the merge of
+    unit u goes to out_dirs[u]. Each merge starts from a fresh copy of the base. Returns {unit: log}."""
+    import copy
+
     from adaptcommand.model.loading import load_base
 
+    dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
+    base_model, tokenizer = load_base(base, device=torch.device("cpu"))
+    logs = {}
+    for unit, spec in units.items():
+        model = copy.deepcopy(base_model) if len(units) > 1 else base_model
+        logs[unit] = _merge_one(
+            model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dirs[unit], batch_size
+        )
+    return logs
+
+
+def _merge_one(model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dir, batch_size) -> dict:
     start = time.perf_counter()
+    sources, val_personas, target = spec["sources"], spec["val_personas"], spec.get("target", "")
     if not sources:
         raise ValueError("no source adapters to merge")
-    dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
     val_d = split_dialogs(dialogs, splits, "val", val_personas)
-    model, tokenizer = load_base(base, device=torch.device("cpu"))
     names = {f"src{i}": str(d) for i, d in enumerate(sources.values())}
     peft_model = load_adapters(model, names)
     examples = [training_example(tokenizer, d, pc) for d in val_d]
@@ -132,7 +173,7 @@ def merge_on_val(
         loss = mean_loss(peft_model, examples, batch_size, pad)
         err = merge_error(peft_model, list(names), weights, name) if combination == "cat" else None
         candidates.append({"scale": scale, "adapter": name, "val_loss": loss, "max_abs_update_error": err})
-        log.info("scale %.3g: val loss %.4f (base %.4f)", scale, loss, base_loss)
+        log.info("%s, scale %.3g: val loss %.4f (base %.4f)", target, scale, loss, base_loss)
     best = min(candidates, key=lambda c: (c["val_loss"], c["scale"]))
     info = {
         "target": target,

@@ -1,4 +1,8 @@
-"""Rules merge_neighbors / merge_cluster: persona LoRAs merged in weight-update space, scale chosen on val."""
+"""Rules merge_neighbors / merge_cluster: persona LoRAs merged in weight-update space, scale chosen on val.
+
+merge_neighbors merges, for every persona of its pack (params.pack), the LoRAs of its K most similar
+OTHER personas into <output>/<persona_id>; merge_cluster merges a cluster's members into <output>.
+"""
 
 from adaptcommand.runtime import rule_context
 
@@ -6,33 +10,49 @@ with rule_context(snakemake) as log:  # noqa: F821
     from pathlib import Path
 
     from adaptcommand.clusters import nearest_neighbors
-    from adaptcommand.merging import merge_on_val, parse_scales
+    from adaptcommand.data.io import atomic_directory
+    from adaptcommand.merging import merge_many_on_val, parse_scales
     from adaptcommand.prompts import PromptConfig
 
     s = snakemake  # noqa: F821
     p = dict(s.params.items())
-    if "neighbors_k" in p:  # merge_neighbors: every persona adapter is an input, K nearest are merged
-        by_persona = {Path(d).name: d for d in s.input.adapters}
-        labels = nearest_neighbors(s.input.similarity, s.wildcards.persona_id, int(p["neighbors_k"]))
-        sources = {q: by_persona[q] for q in labels}
-    else:  # merge_cluster: the inputs are exactly the cluster's members
-        sources = dict(zip(p["sources"].split(","), s.input.adapters, strict=True))
-    info = merge_on_val(
-        p["base"],
-        sources,
-        s.input.dialogs,
-        s.input.splits,
-        p["val_personas"].split(","),
-        PromptConfig.from_config(p),
-        parse_scales(p["scales"]),
-        p["combination"],
-        s.output[0],
-        batch_size=int(p["batch_size"]),
-        target=p["target"],
-    )
-    log.info(
-        "%s: scale %s chosen on val (losses %s)",
-        p["target"],
-        info["chosen_scale"],
-        [round(c["val_loss"], 4) for c in info["candidates"]],
-    )
+    with atomic_directory(s.output[0]) as out:
+        if "neighbors_k" in p:  # every persona adapter is an input; the K nearest are merged
+            by_persona = {Path(d).name: d for d in s.input.adapters}
+            units, out_dirs = {}, {}
+            for persona in p["pack"].split(","):
+                labels = nearest_neighbors(s.input.similarity, persona, int(p["neighbors_k"]))
+                units[persona] = {
+                    "sources": {q: by_persona[q] for q in labels},
+                    "val_personas": [persona],
+                    "target": f"neighbors of {persona}",
+                }
+                out_dirs[persona] = out / persona
+        else:  # merge_cluster: the inputs are exactly the cluster's members
+            members = p["sources"].split(",")
+            units = {
+                "cluster": {
+                    "sources": dict(zip(members, s.input.adapters, strict=True)),
+                    "val_personas": p["val_personas"].split(","),
+                    "target": p["target"],
+                }
+            }
+            out_dirs = {"cluster": out}
+        logs = merge_many_on_val(
+            p["base"],
+            units,
+            s.input.dialogs,
+            s.input.splits,
+            PromptConfig.from_config(p),
+            parse_scales(p["scales"]),
+            p["combination"],
+            out_dirs,
+            batch_size=int(p["batch_size"]),
+        )
+    for info in logs.values():
+        log.info(
+            "%s: scale %s chosen on val (losses %s)",
+            info["target"],
+            info["chosen_scale"],
+            [round(c["val_loss"], 4) for c in info["candidates"]],
+        )

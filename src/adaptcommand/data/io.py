@@ -7,8 +7,10 @@ leaves the previous file (or no file) in place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -133,6 +135,23 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, *, indent: int | None =
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
     """Write a text file atomically."""
     return _write_atomic(path, lambda handle: handle.write(text))
+
+
+@contextlib.contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield `path`.tmp to fill; on success it replaces `path`, on failure it is removed (nothing
+    half-written is ever at `path`)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
 
 
 _DIALOG_KEYS = ("persona_id", "session_id", "character", "routines", "meta", "messages", "applied_routines")

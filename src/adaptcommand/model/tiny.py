@@ -132,7 +132,14 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
     )
     examples = [training_example(tokenizer, d, pc) for d in dialogs]
     n_val = max(1, len(examples) // 20)
-    tc = TrainConfig(epochs=demo["epochs"], lr=demo["lr"], batch_size=demo["batch_size"], seed=seed)
+    tc = TrainConfig(
+        epochs=demo["epochs"],
+        lr=demo["lr"],
+        batch_size=demo["batch_size"],
+        weight_decay=demo.get("weight_decay", 0.0),
+        adam_beta2=demo.get("adam_beta2", 0.999),
+        seed=seed,
+    )
     result = train(model, examples[n_val:], examples[:n_val], tc, tokenizer.pad_token_id, desc="pretrain")
     out = Path(out_dir)
     tmp_out = out.with_name(out.name + ".tmp")

@@ -27,6 +27,7 @@ class TrainConfig:
     patience: int = 0  # stop after this many epochs without a new best val loss (0 = run every epoch)
     batch_size: int = 8
     weight_decay: float = 0.0
+    adam_beta2: float = 0.999  # 0.95 steadies full pretraining at a high learning rate
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
     seed: int = 0
@@ -118,7 +119,7 @@ def train(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
-    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay)
+    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, tc.adam_beta2))
     steps = tc.epochs * math.ceil(len(train_examples) / tc.batch_size)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * steps), max(steps, 1))
 

@@ -1,8 +1,15 @@
-"""Train one adapter (LoRA or prefix) on the train split of some personas; the epoch is chosen on val."""
+"""Train adapters (LoRA or prefix) on the train split of some personas; the epoch is chosen on val.
+
+`train_adapters` trains several independent adapters in one process (a "pack": e.g. one per persona),
+loading the dialogues and the base model once. Each adapter starts from its own fresh copy of the
+starting model with the same seed, so it is exactly the adapter a process of its own would train.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 
 from adaptcommand.adapters import attach_adapter, merged_base, save_adapter
@@ -21,6 +28,71 @@ def examples_for(tokenizer, dialogs: list[dict], pc: PromptConfig, history: dict
     return [training_example(tokenizer, d, pc, history_for(history, d)) for d in dialogs]
 
 
+def train_adapters(
+    base: str,
+    dialogs_path: str,
+    splits_path: str,
+    units: Mapping[str, list[str]],
+    pc: PromptConfig,
+    recipe: dict,
+    tc: TrainConfig,
+    out_dirs: Mapping[str, str | Path],
+    name: str = "default",
+    merge: str = "",
+    history: dict | None = None,
+) -> dict[str, dict]:
+    """Fit one adapter per unit ({unit: personas}) on its personas' train dialogues; their val
+    dialogues only choose the epoch. Adapter of unit u goes to out_dirs[u].
+
+    `recipe` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
+    With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
+    With `history` ({(persona_id, session_id): retrieved train exchanges}, covering the train and val
+    dialogues) every example carries its dialogue's retrieved exchanges in the system message.
+    Returns {unit: the training log written next to its adapter}.
+    """
+    import torch
+
+    dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
+    start_model, tokenizer = load_base(base)
+    if merge:
+        start_model = merged_base(start_model, merge)
+    logs = {}
+    for unit, personas in units.items():
+        train_d = split_dialogs(dialogs, splits, "train", personas)
+        val_d = split_dialogs(dialogs, splits, "val", personas)
+        model = copy.deepcopy(start_model) if len(units) > 1 else start_model
+        torch.manual_seed(tc.seed)
+        peft_model = attach_adapter(model, recipe, name=name)
+        result = train(
+            peft_model,
+            examples_for(tokenizer, train_d, pc, history),
+            examples_for(tokenizer, val_d, pc, history),
+            tc,
+            tokenizer.pad_token_id,
+            desc=f"train {unit}",
+        )
+        info = {
+            "personas": list(personas),
+            "n_train_dialogs": len(train_d),
+            "n_val_dialogs": len(val_d),
+            "adapter": dict(recipe),
+            "merged_into_base": merge,
+            **({"history_in_prompt": True} if history is not None else {}),
+            **result.to_dict(),
+        }
+        log.info(
+            "%s: best epoch %d of %d, val loss %s",
+            unit,
+            result.best_epoch,
+            len(result.val_loss) - 1,
+            [round(v, 4) for v in result.val_loss],
+        )
+        save_adapter(peft_model, out_dirs[unit], info, adapter_name=name)
+        logs[unit] = info
+        del peft_model, model
+    return logs
+
+
 def train_lora_adapter(
     base: str,
     dialogs_path: str,
@@ -34,41 +106,18 @@ def train_lora_adapter(
     merge: str = "",
     history: dict | None = None,
 ) -> dict:
-    """Fit an adapter on `personas`' train dialogues; their val dialogues only choose the epoch.
-
-    `lora` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
-    With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
-    With `history` ({(persona_id, session_id): retrieved train exchanges}, covering the train and val
-    dialogues) every example carries its dialogue's retrieved exchanges in the system message.
-    Returns the training log written next to the adapter.
-    """
-    import torch
-
-    dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
-    train_d = split_dialogs(dialogs, splits, "train", personas)
-    val_d = split_dialogs(dialogs, splits, "val", personas)
-    model, tokenizer = load_base(base)
-    if merge:
-        model = merged_base(model, merge)
-    torch.manual_seed(tc.seed)
-    peft_model = attach_adapter(model, lora, name=name)
-    result = train(
-        peft_model,
-        examples_for(tokenizer, train_d, pc, history),
-        examples_for(tokenizer, val_d, pc, history),
+    """One adapter on `personas` (see `train_adapters`); returns its training log."""
+    logs = train_adapters(
+        base,
+        dialogs_path,
+        splits_path,
+        {"adapter": personas},
+        pc,
+        lora,
         tc,
-        tokenizer.pad_token_id,
-        desc=f"train {name}",
+        {"adapter": out_dir},
+        name=name,
+        merge=merge,
+        history=history,
     )
-    info = {
-        "personas": personas,
-        "n_train_dialogs": len(train_d),
-        "n_val_dialogs": len(val_d),
-        "adapter": dict(lora),
-        "merged_into_base": merge,
-        **({"history_in_prompt": True} if history is not None else {}),
-        **result.to_dict(),
-    }
-    log.info("best epoch %d, val loss %s", result.best_epoch, [round(v, 4) for v in result.val_loss])
-    save_adapter(peft_model, out_dir, info, adapter_name=name)
-    return info
+    return logs["adapter"]
