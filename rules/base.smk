@@ -14,7 +14,7 @@ if config["model"]["build_demo_base"]:
             "results/benchmarks/build_demo_base.tsv"
         conda:
             "../envs/train.yaml"
-        threads: RES.get("threads", 2)
+        threads: config["model"]["demo"].get("threads", 2)
         resources:
             **gpu_resources("train_runtime_min"),
         params:

@@ -13,6 +13,8 @@ rule train_unified:
         "logs/train_unified.log",
     benchmark:
         "results/benchmarks/train_unified.tsv"
+    # On the critical path (hybrid, prefix on unified, routing wait for it): start it first.
+    priority: 10
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
