@@ -75,17 +75,21 @@ def _batches(examples: list[dict], batch_size: int, rng: random.Random | None) -
 
 
 def _token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Summed next-token loss over labelled tokens, and their count."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    shift_logits = logits[:, :-1].float()
-    shift_labels = batch["labels"][:, 1:]
+    """Summed next-token loss over labelled tokens, and their count.
+
+    Logits are computed only where a label follows (`logits_to_keep` as a boolean mask): system and
+    user tokens, about half of every example, never reach the vocabulary projection.
+    """
+    targets = batch["labels"][:, 1:]
+    keep = torch.zeros_like(batch["labels"], dtype=torch.bool)
+    keep[:, :-1] = targets != IGNORE_INDEX
+    logits = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
+    ).logits
     loss = torch.nn.functional.cross_entropy(
-        shift_logits.reshape(-1, shift_logits.size(-1)),
-        shift_labels.reshape(-1),
-        ignore_index=IGNORE_INDEX,
-        reduction="sum",
+        logits.reshape(-1, logits.size(-1)).float(), targets[keep[:, :-1]], reduction="sum"
     )
-    return loss, int((shift_labels != IGNORE_INDEX).sum())
+    return loss, int(keep.sum())
 
 
 @torch.no_grad()
