@@ -41,8 +41,12 @@ def embedding_similarity(
         "convert_to_tensor": True,
         "show_progress_bar": False,
     }
-    a = encoder.encode(list(predictions), **kw)
-    b = encoder.encode(list(references), **kw)
+    # Each distinct text is encoded once (stock replies and references repeat across turns).
+    texts = list(dict.fromkeys([*predictions, *references]))
+    row = {t: i for i, t in enumerate(texts)}
+    emb = encoder.encode(texts, **kw)
+    a = emb[[row[t] for t in predictions]]
+    b = emb[[row[t] for t in references]]
     return (a * b).sum(dim=1).clamp(-1.0, 1.0).tolist()
 
 
