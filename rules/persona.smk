@@ -14,6 +14,8 @@ rule train_persona:
         "logs/train_persona/{pack}.log",
     benchmark:
         "results/benchmarks/train_persona/{pack}.tsv"
+    # Behind every per-persona evaluation, both merges and routing: start it early.
+    priority: 5
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)

@@ -28,7 +28,7 @@ def run_harness(
     *,
     pc: PromptConfig,
     adapter_for: Callable[[str], str] | None,
-    grouped: bool = False,
+    prompt_learning: bool = False,
     max_new_tokens: int,
     batch_size: int,
     numeric_tolerance: int,
@@ -36,7 +36,8 @@ def run_harness(
     desc: str = "eval",
     history: dict | None = None,
 ) -> list[dict]:
-    """`history`: {(persona_id, session_id): retrieved exchanges} for the system message (None = none)."""
+    """`history`: {(persona_id, session_id): retrieved exchanges} for the system message (None = none);
+    `prompt_learning`: the adapters are prefix-tuned (no shared key/value prefixes then)."""
     by_key = {(d["persona_id"], d["session_id"]): d for d in dialogs}
     prompts = []
     for t in targets:
@@ -50,7 +51,8 @@ def run_harness(
         max_new_tokens=max_new_tokens,
         batch_size=batch_size,
         adapter_names=names,
-        grouped=grouped,
+        grouped=True,  # each adapter's rows together (faster than PEFT mixed batches, same outputs)
+        share_prefixes=not prompt_learning,
         desc=desc,
     )
     scores = score_turns(

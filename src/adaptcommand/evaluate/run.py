@@ -35,7 +35,7 @@ def adapter_names(routes: dict[str, str]) -> dict[str, str]:
 
 
 def build_method_model(base: str, routes: dict[str, str], merge: str = ""):
-    """(model, tokenizer, adapter_for(persona) -> name | '__base__' | None, grouped: bool)."""
+    """(model, tokenizer, adapter_for(persona) -> name | '__base__' | None, prompt_learning: bool)."""
     model, tokenizer = load_base(base)
     if merge:
         model = merged_base(model, merge)
@@ -43,15 +43,15 @@ def build_method_model(base: str, routes: dict[str, str], merge: str = ""):
     if not names:
         return model, tokenizer, None, False
     model = load_adapters(model, {name: d for d, name in names.items()})
-    grouped = any(is_prompt_learning(d) for d in names)
-    log.info("%d adapters (%s), grouped generation: %s", len(names), "prefix" if grouped else "lora", grouped)
+    prompt_learning = any(is_prompt_learning(d) for d in names)
+    log.info("%d adapters (%s)", len(names), "prefix" if prompt_learning else "lora")
 
     def adapter_for(persona: str) -> str:
         if persona not in routes:
             raise KeyError(f"method has no route for {persona}")
         return names[routes[persona]] if routes[persona] else "__base__"
 
-    return model, tokenizer, adapter_for, grouped
+    return model, tokenizer, adapter_for, prompt_learning
 
 
 def evaluate_method(
@@ -72,7 +72,7 @@ def evaluate_method(
     targets = [row for _, row in read_jsonl(targets_path)]
     personas = sorted({t["persona_id"] for t in targets})
     dialogs = split_dialogs(load_dialogs(dialogs_path), load_splits(splits_path), split, personas)
-    model, tokenizer, adapter_for, grouped = build_method_model(params["base"], routes, merge)
+    model, tokenizer, adapter_for, prompt_learning = build_method_model(params["base"], routes, merge)
     rows = run_harness(
         model,
         tokenizer,
@@ -80,7 +80,7 @@ def evaluate_method(
         targets,
         pc=PromptConfig.from_config(params),
         adapter_for=adapter_for,
-        grouped=grouped,
+        prompt_learning=prompt_learning,
         max_new_tokens=int(params["max_new_tokens"]),
         batch_size=int(params["batch_size"]),
         numeric_tolerance=int(params["numeric_tolerance"]),
