@@ -1,6 +1,7 @@
 # Config validation, the persona list and the input functions shared by the rules.
 import json
 import os
+import re
 
 from snakemake.utils import validate
 
@@ -31,16 +32,18 @@ RES = config["resources"]
 
 # Per-persona adapters are trained in packs: one job trains the adapters of `resources.pack_size`
 # consecutive personas (0 = all) with the imports and the base model loaded once; each adapter is
-# exactly what a job of its own would train, and rule `persona_adapter` gives every persona its own
-# target directory. Pack names are "<first persona>-<last persona>".
+# exactly what a job of its own would train. A pack's output directory <kind>/<pack>/ holds one
+# adapter directory per member, <kind>/<pack>/<persona_id>/. A pack of one persona is named after
+# it (models/persona/persona_007/persona_007/); a larger one "<first>-<last>".
 PACK_SIZE = RES.get("pack_size", 1) or len(PERSONAS)
 PACKS = {
-    f"{chunk[0]}-{chunk[-1]}": chunk
+    chunk[0] if len(chunk) == 1 else f"{chunk[0]}-{chunk[-1]}": chunk
     for chunk in (
         PERSONAS[i : i + PACK_SIZE] for i in range(0, len(PERSONAS), PACK_SIZE)
     )
 }
 PACK_OF = {p: pack for pack, members in PACKS.items() for p in members}
+PACK_MEMBER = re.compile(r"(.+/persona_\d{3}(?:-persona_\d{3})?)/persona_\d{3}")
 
 
 def pack_members(wildcards):
@@ -53,6 +56,19 @@ def pack_benchmarks(rule):
     return [f"results/benchmarks/{rule}/{pack}.tsv" for pack in PACKS]
 
 
+def persona_adapters(kind_dir, of=None):
+    """{persona: its adapter directory inside the pack that trained it}, e.g. models/persona/<pack>/<p>;
+    of(persona) picks whose adapter a persona gets (default: its own)."""
+    of = of or (lambda p: p)
+    return {p: f"{kind_dir}/{PACK_OF[of(p)]}/{of(p)}" for p in PERSONAS}
+
+
+def adapter_output(adapter_dir):
+    """The Snakemake output an adapter directory belongs to: its pack for a per-persona adapter."""
+    m = PACK_MEMBER.fullmatch(adapter_dir)
+    return m.group(1) if m else adapter_dir
+
+
 CLEAN = "data/cleaned/dialogs_clean.jsonl"
 SPLITS = "data/splits/edgesplits.json"
 
@@ -60,7 +76,7 @@ SPLITS = "data/splits/edgesplits.json"
 wildcard_constraints:
     persona_id=r"persona_\d{3}",
     split="val|test",
-    pack=r"persona_\d{3}-persona_\d{3}",
+    pack=r"persona_\d{3}(-persona_\d{3})?",
     method="|".join(SCORED),
 
 
@@ -188,17 +204,16 @@ register_method(
 )
 register_method(
     "persona",
-    lambda: {p: f"models/persona/{p}" for p in PERSONAS},
+    lambda: persona_adapters("models/persona"),
     train_benchmarks=lambda: pack_benchmarks("train_persona"),
 )
 # Negative control: every persona evaluated with the NEXT persona's adapter (a fixed derangement of
 # the persona list). Another user's habits must not beat the base on that user's routine turns.
 register_method(
     "persona_swapped",
-    lambda: {
-        p: f"models/persona/{PERSONAS[(i + 1) % len(PERSONAS)]}"
-        for i, p in enumerate(PERSONAS)
-    },
+    lambda: persona_adapters(
+        "models/persona", of=lambda p: PERSONAS[(PERSONAS.index(p) + 1) % len(PERSONAS)]
+    ),
     train_benchmarks=lambda: pack_benchmarks("train_persona"),
 )
 
@@ -218,7 +233,7 @@ def eval_inputs(wildcards):
         targets=f"results/eval/{wildcards.split}/targets.jsonl",
         base=base_model_input(),
         merge=[merge] if merge else [],
-        adapters=sorted({d for d in routes.values() if d}),
+        adapters=sorted({adapter_output(d) for d in routes.values() if d}),
         code=script_file("evaluate.py"),
     )
 

@@ -11,7 +11,7 @@ rule train_hybrid:
         unified="models/unified",
         code=script_file("train_lora.py"),
     output:
-        directory("models/packs/hybrid/{pack}"),
+        directory("models/hybrid/{pack}"),
     log:
         "logs/train_hybrid/{pack}.log",
     benchmark:
@@ -34,7 +34,7 @@ rule train_hybrid:
 # Its cost includes the unified training it builds on.
 register_method(
     "hybrid",
-    lambda: {p: f"models/hybrid/{p}" for p in PERSONAS},
+    lambda: persona_adapters("models/hybrid"),
     merge="models/unified",
     train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"]
     + pack_benchmarks("train_hybrid"),

@@ -22,10 +22,10 @@ rule merge_neighbors:
         # A plain input, not a checkpoint lookup: the job is planned (also in a dry run) before the
         # clustering has run; the script picks the K nearest other personas from this file.
         similarity="results/clusters/similarity.json",
-        adapters=expand("models/persona/{p}", p=PERSONAS),
+        persona_packs=expand("models/persona/{pack}", pack=PACKS),
         code=script_file("merge_adapters.py"),
     output:
-        directory("models/packs/merge/neighbors/{pack}"),
+        directory("models/merge/neighbors/{pack}"),
     log:
         "logs/merge_neighbors/{pack}.log",
     benchmark:
@@ -50,9 +50,9 @@ rule merge_cluster:
         splits=SPLITS,
         base=base_model_input(),
         assignments=CLUSTERS.assignments_file,
-        adapters=lambda wc: [
-            f"models/persona/{p}" for p in CLUSTERS.members(wc.cluster_id)
-        ],
+        persona_packs=lambda wc: sorted(
+            {f"models/persona/{PACK_OF[p]}" for p in CLUSTERS.members(wc.cluster_id)}
+        ),
         code=script_file("merge_adapters.py"),
     output:
         directory("models/merge/cluster/{cluster_id}"),
@@ -78,7 +78,7 @@ rule merge_cluster:
 # Their cost includes the persona LoRAs they are made of.
 register_method(
     "merge_neighbors",
-    lambda: {p: f"models/merge/neighbors/{p}" for p in PERSONAS},
+    lambda: persona_adapters("models/merge/neighbors"),
     train_benchmarks=lambda: [
         "results/benchmarks/cluster_personas.tsv",
         *pack_benchmarks("train_persona"),

@@ -11,7 +11,7 @@ rule train_prefix_persona:
         base=base_model_input(),
         code=script_file("train_lora.py"),
     output:
-        directory("models/packs/prefix/base/persona/{pack}"),
+        directory("models/prefix/base/persona/{pack}"),
     log:
         "logs/train_prefix_persona/{pack}.log",
     benchmark:
@@ -38,7 +38,7 @@ rule train_prefix_unified_persona:
         unified="models/unified",
         code=script_file("train_lora.py"),
     output:
-        directory("models/packs/prefix/unified/persona/{pack}"),
+        directory("models/prefix/unified/persona/{pack}"),
     log:
         "logs/train_prefix_unified_persona/{pack}.log",
     benchmark:
@@ -60,13 +60,13 @@ rule train_prefix_unified_persona:
 
 register_method(
     "prefix_persona",
-    lambda: {p: f"models/prefix/base/persona/{p}" for p in PERSONAS},
+    lambda: persona_adapters("models/prefix/base/persona"),
     train_benchmarks=lambda: pack_benchmarks("train_prefix_persona"),
 )
 # Its cost includes the unified training it builds on.
 register_method(
     "prefix_unified_persona",
-    lambda: {p: f"models/prefix/unified/persona/{p}" for p in PERSONAS},
+    lambda: persona_adapters("models/prefix/unified/persona"),
     merge="models/unified",
     train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"]
     + pack_benchmarks("train_prefix_unified_persona"),

@@ -41,6 +41,7 @@ DEMO_METHODS = DEMO_CONFIG["eval"]["methods"]
 DEMO_CONTROLS = DEMO_CONFIG["eval"]["controls"]
 N_PERSONAS = DEMO_CONFIG["data"]["n_personas"]
 HEADLINE = "routine_param_f1"
+PACK = f"persona_000-persona_{N_PERSONAS - 1:03d}"  # resources.pack_size: 0 = one pack of all personas
 
 
 def _summary(demo_run) -> pd.DataFrame:
@@ -160,11 +161,12 @@ def test_every_method_scored_on_the_same_targets(demo_run):
         ].keys()
     assert len(fingerprints) == 1
     persona_rows = [json.loads(x) for x in (demo_run / "results/eval/test/persona/predictions.jsonl").open()]
-    assert all(r["adapter"] == f"models/persona/{r['persona_id']}" for r in persona_rows)
+    # The demo trains every persona in one pack: models/persona/<pack>/<persona_id>/.
+    assert all(r["adapter"] == f"models/persona/{PACK}/{r['persona_id']}" for r in persona_rows)
 
 
 def test_best_epoch_chosen_on_val(demo_run):
-    log = json.loads((demo_run / "models/persona/persona_000/train_log.json").read_text())
+    log = json.loads((demo_run / f"models/persona/{PACK}/persona_000/train_log.json").read_text())
     assert log["personas"] == ["persona_000"] and log["n_train_dialogs"] == 30 and log["n_val_dialogs"] == 10
     assert log["best_epoch"] == min(range(len(log["val_loss"])), key=log["val_loss"].__getitem__)
 

@@ -16,9 +16,11 @@ with rule_context(snakemake) as log:  # noqa: F821
 
     s = snakemake  # noqa: F821
     p = dict(s.params.items())
+    # The persona LoRAs: one directory per persona inside the input packs (<pack>/<persona_id>/).
+    packs = [Path(pack) for pack in s.input.persona_packs]
+    by_persona = {d.name: str(d) for pack in packs for d in pack.iterdir() if d.is_dir()}
     with atomic_directory(s.output[0]) as out:
         if "neighbors_k" in p:  # every persona adapter is an input; the K nearest are merged
-            by_persona = {Path(d).name: d for d in s.input.adapters}
             units, out_dirs = {}, {}
             for persona in p["pack"].split(","):
                 labels = nearest_neighbors(s.input.similarity, persona, int(p["neighbors_k"]))
@@ -32,7 +34,7 @@ with rule_context(snakemake) as log:  # noqa: F821
             members = p["sources"].split(",")
             units = {
                 "cluster": {
-                    "sources": dict(zip(members, s.input.adapters, strict=True)),
+                    "sources": {q: by_persona[q] for q in members},
                     "val_personas": p["val_personas"].split(","),
                     "target": p["target"],
                 }
