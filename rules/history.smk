@@ -19,6 +19,8 @@ rule retrieve_history:
         "results/benchmarks/retrieve_history/{split}.tsv"
     wildcard_constraints:
         split="train|val|test",
+    # train_history (a long job) waits for it.
+    priority: 8
     conda:
         "../envs/eval.yaml"
     threads: 1
@@ -45,6 +47,8 @@ rule train_history:
         "logs/train_history.log",
     benchmark:
         "results/benchmarks/train_history.tsv"
+    # The longest training after the base: start it as soon as its retrievals exist.
+    priority: 8
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
