@@ -1,7 +1,8 @@
 # Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU:
 # merge_neighbors = per persona, its K most similar OTHER personas' LoRAs (similarity of the
-# clustering features; a pack of personas per job); merge_cluster = per cluster, its members' LoRAs. Uniform weights; the total
-# weight is chosen among merge.weight_scales by the lowest VAL loss (adaptcommand.merging).
+# clustering features; a pack of personas per job); merge_cluster = per cluster, its members' LoRAs.
+# Uniform weights; the total weight is chosen among merge.weight_scales by the lowest VAL loss
+# (adaptcommand.merging).
 import json
 
 MERGE_PARAMS = dict(
@@ -14,15 +15,38 @@ NEIGHBORS_K = config["merge"]["neighbors_k"]
 MERGE_SETTINGS = json.dumps({**MERGE_PARAMS, **prompt_params()}, sort_keys=True)
 
 
+# {persona_id: its persona LoRA directory} once every pack is trained: what the merges read.
+rule persona_adapters_manifest:
+    input:
+        packs=expand("models/persona/{pack}", pack=PACKS),
+        code=script_file("adapter_manifest.py"),
+    output:
+        "models/persona/adapters.json",
+    log:
+        "logs/persona_adapters_manifest.log",
+    benchmark:
+        "results/benchmarks/persona_adapters_manifest.tsv"
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    params:
+        adapters=json.dumps(persona_adapters("models/persona"), sort_keys=True),
+    script:
+        "../workflow/scripts/adapter_manifest.py"
+
+
 rule merge_neighbors:
     input:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        # A plain input, not a checkpoint lookup: the job is planned (also in a dry run) before the
-        # clustering has run; the script picks the K nearest other personas from this file.
+        # Plain inputs, not a checkpoint lookup: the job is planned (also in a dry run) before the
+        # clustering has run; the script picks the K nearest other personas from this file, and
+        # their adapters from the manifest (one input, not one per persona: a DAG of 200 x 200 edges
+        # took most of the full-size plan).
         similarity="results/clusters/similarity.json",
-        persona_packs=expand("models/persona/{pack}", pack=PACKS),
+        adapters="models/persona/adapters.json",
         code=script_file("merge_adapters.py"),
     output:
         directory("models/merge/neighbors/{pack}"),
@@ -50,9 +74,7 @@ rule merge_cluster:
         splits=SPLITS,
         base=base_model_input(),
         assignments=CLUSTERS.assignments_file,
-        persona_packs=lambda wc: sorted(
-            {f"models/persona/{PACK_OF[p]}" for p in CLUSTERS.members(wc.cluster_id)}
-        ),
+        adapters="models/persona/adapters.json",
         code=script_file("merge_adapters.py"),
     output:
         directory("models/merge/cluster/{cluster_id}"),

@@ -131,7 +131,12 @@ class Dag:
 def dag(tmp_path_factory) -> Dag:
     workdir = tmp_path_factory.mktemp("leakage")
     cfg = yaml.safe_load(DEMO.read_text())
-    cfg["eval"]["methods"] = list(dict.fromkeys(cfg["eval"]["methods"] + registered_methods()))
+    # Every registered method is evaluated; controls (also registered) stay controls, all of them on.
+    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+    controls = schema["properties"]["eval"]["properties"]["controls"]["items"]["enum"]
+    methods = [m for m in registered_methods() if m not in controls]
+    cfg["eval"]["methods"] = list(dict.fromkeys(cfg["eval"]["methods"] + methods))
+    cfg["eval"]["controls"] = controls
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(cfg, sort_keys=False))
     jobs = {j.key: j for j in parse_dry_run(snakemake(workdir, configfile, "--dry-run"))}

@@ -7,6 +7,7 @@ OTHER personas into <output>/<persona_id>; merge_cluster merges a cluster's memb
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
+    import json
     from pathlib import Path
 
     from adaptcommand.clusters import nearest_neighbors
@@ -16,9 +17,8 @@ with rule_context(snakemake) as log:  # noqa: F821
 
     s = snakemake  # noqa: F821
     p = dict(s.params.items())
-    # The persona LoRAs: one directory per persona inside the input packs (<pack>/<persona_id>/).
-    packs = [Path(pack) for pack in s.input.persona_packs]
-    by_persona = {d.name: str(d) for pack in packs for d in pack.iterdir() if d.is_dir()}
+    # The persona LoRAs: {persona_id: <pack>/<persona_id>/} (rule persona_adapters_manifest).
+    by_persona = json.loads(Path(s.input.adapters).read_text())
     with atomic_directory(s.output[0]) as out:
         if "neighbors_k" in p:  # every persona adapter is an input; the K nearest are merged
             units, out_dirs = {}, {}
