@@ -75,7 +75,7 @@ def test_planted_effect_is_detected_and_no_effect_is_not(tmp_path, targets):
     assert summary.loc["persona_swapped", "role"] == "control" and summary.loc["persona", "role"] == "method"
     checks = json.loads((tmp_path / "out.controls").read_text())
     assert checks["passed"] and [c["kind"] for c in checks["checks"]] == ["positive", "negative"]
-    # Ordered by the headline; the stated-value turns are the same for all (the planted effect is routine-only).
+    # Ordered by the headline; stated-value turns are equal for all (the planted effect is routine-only).
     assert list(summary.index)[0] == "persona"
     assert summary.loc[names, "stated_param_f1_persona_mean"].nunique() == 1
     on_disk = pd.read_csv(out["summary"], index_col="method")

@@ -55,7 +55,8 @@ def test_demo_produces_figure_and_summary(demo_run):
     # Every configured method and control has a row, and the routing oracle is there only as a bound.
     assert set(summary.index) == {*DEMO_METHODS, *DEMO_CONTROLS, ORACLE_LABEL}
     assert summary.loc[DEMO_METHODS, "role"].eq("method").all()
-    assert summary.loc[DEMO_CONTROLS, "role"].eq("control").all() and summary.loc[ORACLE_LABEL, "role"] == "bound"
+    assert summary.loc[DEMO_CONTROLS, "role"].eq("control").all()
+    assert summary.loc[ORACLE_LABEL, "role"] == "bound"
     assert any("swapped" in m for m in DEMO_CONTROLS)
     # Rows are ranked by the headline, the personalisation metric.
     means = summary[f"{HEADLINE}_persona_mean"]
