@@ -4,8 +4,6 @@
 if config["model"]["build_demo_base"]:
 
     rule build_demo_base:
-        input:
-            code=script_file("build_demo_base.py"),
         output:
             directory(config["model"]["base"]),
         log:
@@ -16,10 +14,11 @@ if config["model"]["build_demo_base"]:
             "../envs/train.yaml"
         threads: config["model"]["demo"].get("threads", 2)
         resources:
-            **gpu_resources("train_runtime_min"),
+            **gpu_resources("unified_runtime_min"),
         params:
             **prompt_params(),
             **config["model"]["demo"],
+            code=script_hash("build_demo_base.py"),
             seed=config["train"]["seed"],
         script:
             "../workflow/scripts/build_demo_base.py"

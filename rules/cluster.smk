@@ -27,7 +27,6 @@ checkpoint cluster_personas:
     input:
         dialogs=CLEAN,
         splits=SPLITS,
-        code=script_file("cluster_personas.py"),
     output:
         assignments="results/clusters/assignments.json",
         silhouette="results/clusters/silhouette.csv",
@@ -41,6 +40,7 @@ checkpoint cluster_personas:
     threads: RES.get("threads", 2)
     params:
         **CLUSTERING,
+        code=script_hash("cluster_personas.py"),
         personas=PERSONA_CSV,
         settings=json.dumps(CLUSTERING, sort_keys=True),
     script:
@@ -59,7 +59,6 @@ rule train_cluster:
         splits=SPLITS,
         base=base_model_input(),
         assignments=CLUSTERS.assignments_file,
-        code=script_file("train_lora.py"),
     output:
         directory("models/cluster/{cluster_id}"),
     log:
@@ -74,6 +73,7 @@ rule train_cluster:
     params:
         **lora_params("cluster"),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         personas=CLUSTERS.members_csv,
     script:
@@ -86,7 +86,6 @@ rule train_prefix_cluster:
         splits=SPLITS,
         base=base_model_input(),
         assignments=CLUSTERS.assignments_file,
-        code=script_file("train_lora.py"),
     output:
         directory("models/prefix/base/cluster/{cluster_id}"),
     log:
@@ -101,6 +100,7 @@ rule train_prefix_cluster:
     params:
         **prefix_params(),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         personas=CLUSTERS.members_csv,
     script:
@@ -114,7 +114,6 @@ rule train_prefix_unified_cluster:
         base=base_model_input(),
         merge="models/unified",
         assignments=CLUSTERS.assignments_file,
-        code=script_file("train_lora.py"),
     output:
         directory("models/prefix/unified/cluster/{cluster_id}"),
     log:
@@ -129,6 +128,7 @@ rule train_prefix_unified_cluster:
     params:
         **prefix_params(),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         merge=lambda wildcards, input: input.merge,
         personas=CLUSTERS.members_csv,

@@ -1,4 +1,5 @@
 # Config validation, the persona list and the input functions shared by the rules.
+import hashlib
 import json
 import os
 import re
@@ -80,9 +81,13 @@ wildcard_constraints:
     method="|".join(SCORED),
 
 
-def script_file(name):
-    """Absolute path of a rule script, also listed as an input so edits re-run the rule."""
-    return os.path.join(workflow.basedir, "workflow", "scripts", name)
+def script_hash(name):
+    """A digest of rule script `name`, passed as a param: editing the script re-runs its rule, while
+    a finished run copied or moved elsewhere, or run from a clone at another path, has nothing to do
+    (an absolute script path among the inputs would re-plan every job)."""
+    path = os.path.join(workflow.basedir, "workflow", "scripts", name)
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
 def base_model_input():
@@ -176,11 +181,29 @@ def prefix_params():
 
 
 def gpu_resources(runtime_key):
-    """Resources of a model job: one GPU (unless resources.gpu is false, e.g. the CPU demo)."""
-    res = dict(mem_mb=RES.get("gpu_mem_mb", 16000), runtime=RES.get(runtime_key, 60))
-    if RES.get("gpu", True):
-        res["gpu"] = 1
+    """Resources of a GPU rule, i.e. one that runs the model: the `gpu` key marks it (1 = one GPU per
+    job; 0 on a CPU-only run such as the demo, which sbatch and the local scheduler then ignore), plus
+    its memory, its runtime (minutes, per job: a Slurm group asks for the sum over its members) and,
+    with resources.gpu_partition, the partition. Every GPU rule takes its resources from here, so the
+    GPU partition reaches all of them and no CPU rule."""
+    res = dict(
+        gpu=1 if RES["gpu"] else 0,
+        mem_mb=RES["gpu_mem_mb"],
+        runtime=RES[runtime_key],
+    )
+    if RES["gpu_partition"]:
+        res["slurm_partition"] = RES["gpu_partition"]
     return res
+
+
+def model_cpu_resources():
+    """CPU rules that load the base model (the merges): memory for it, and their own runtime."""
+    return dict(mem_mb=RES["model_cpu_mem_mb"], runtime=RES["merge_runtime_min"])
+
+
+def is_gpu_rule(name):
+    """A rule whose resources come from gpu_resources() (for the cost split)."""
+    return "gpu" in workflow.get_rule(name).resources
 
 
 # The method registry. Every evaluated method says, per persona, which adapter directory it uses
@@ -234,7 +257,6 @@ def eval_inputs(wildcards):
         base=base_model_input(),
         merge=[merge] if merge else [],
         adapters=sorted({adapter_output(d) for d in routes.values() if d}),
-        code=script_file("evaluate.py"),
     )
 
 
@@ -248,7 +270,31 @@ def merge_param(wildcards):
     return METHOD_REGISTRY[wildcards.method]["merge"]
 
 
+# The rule that evaluates a method (the others go through rule evaluate).
+EVALUATE_RULE = {"history": "evaluate_history"}
+
+
 def method_benchmarks(method, split="test"):
-    """The benchmark files of every job that produced `method`'s results (for the cost panel)."""
-    files = [f"results/benchmarks/evaluate/{split}_{method}.tsv"]
+    """The benchmark files of every job that produced `method`'s results on `split` (for the cost
+    panel): its evaluation first, then its training. Every benchmark file is
+    results/benchmarks/<rule>[/<wildcards>].tsv, so its rule (GPU or CPU) is read off its path.
+    """
+    if method == "routing":  # composed, not generated
+        files = ["results/benchmarks/evaluate_routing/test.tsv"]
+    else:
+        files = [
+            f"results/benchmarks/{EVALUATE_RULE.get(method, 'evaluate')}/{split}_{method}.tsv"
+        ]
     return files + list(METHOD_REGISTRY[method]["train_benchmarks"]())
+
+
+def benchmark_rule(path):
+    """results/benchmarks/<rule>/... or results/benchmarks/<rule>.tsv -> <rule>."""
+    return path.split("results/benchmarks/", 1)[1].split("/", 1)[0].removesuffix(".tsv")
+
+
+def cost_files(method):
+    """{"gpu": benchmark files of GPU-rule jobs behind `method`, "cpu": those of CPU-rule jobs}."""
+    files = method_benchmarks(method)
+    gpu = [f for f in files if is_gpu_rule(benchmark_rule(f))]
+    return {"gpu": gpu, "cpu": [f for f in files if f not in gpu]}

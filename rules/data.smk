@@ -2,8 +2,6 @@
 
 
 rule raw_data:
-    input:
-        code=script_file("fetch_raw.py"),
     output:
         characters="data/raw/characters.jsonl",
         routines="data/raw/routines.jsonl",
@@ -16,6 +14,7 @@ rule raw_data:
         "../envs/data.yaml"
     threads: 1
     params:
+        code=script_hash("fetch_raw.py"),
         source=config["data"]["source"],
         hf_dataset=config["data"].get("hf_dataset", "TCLResearchEurope/EdgeWisePersona"),
         local_dir=config["data"].get("local_dir", ""),
@@ -29,7 +28,6 @@ rule raw_data:
 rule clean_data:
     input:
         rules.raw_data.output,
-        code=script_file("clean.py"),
     output:
         CLEAN,
     log:
@@ -40,6 +38,7 @@ rule clean_data:
         "../envs/data.yaml"
     threads: 1
     params:
+        code=script_hash("clean.py"),
         n_personas=N_PERSONAS,
         sessions_per_persona=config["data"]["sessions_per_persona"],
     script:
@@ -49,7 +48,6 @@ rule clean_data:
 rule split_data:
     input:
         dialogs=CLEAN,
-        code=script_file("split.py"),
     output:
         splits=SPLITS,
         report="data/splits/validation_report.json",
@@ -61,6 +59,7 @@ rule split_data:
         "../envs/data.yaml"
     threads: 1
     params:
+        code=script_hash("split.py"),
         train_frac=config["split"]["train_frac"],
         val_frac=config["split"]["val_frac"],
     script:

@@ -5,7 +5,6 @@ rule eval_targets:
     input:
         dialogs=CLEAN,
         splits=SPLITS,
-        code=script_file("eval_targets.py"),
     output:
         "results/eval/{split}/targets.jsonl",
     log:
@@ -16,6 +15,7 @@ rule eval_targets:
         "../envs/data.yaml"
     threads: 1
     params:
+        code=script_hash("eval_targets.py"),
         personas=PERSONA_CSV,
         skip_assistant_turns=config["eval"]["skip_assistant_turns"],
         context_messages=config["prompt"]["context_messages"],
@@ -44,6 +44,7 @@ rule evaluate:
         **eval_params(),
         base=config["model"]["base"],
         method="{method}",
+        code=script_hash("evaluate.py"),
         routes=routes_param,
         merge=merge_param,
     script:

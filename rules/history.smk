@@ -10,7 +10,6 @@ rule retrieve_history:
     input:
         dialogs=CLEAN,
         splits=SPLITS,
-        code=script_file("retrieve_history.py"),
     output:
         "results/history/{split}.jsonl",
     log:
@@ -25,6 +24,7 @@ rule retrieve_history:
         "../envs/eval.yaml"
     threads: 1
     params:
+        code=script_hash("retrieve_history.py"),
         personas=PERSONA_CSV,
         k=config["history"]["k"],
         query_turns=config["eval"]["skip_assistant_turns"] + 1,
@@ -40,7 +40,6 @@ rule train_history:
         base=base_model_input(),
         history_train="results/history/train.jsonl",
         history_val="results/history/val.jsonl",
-        code=script_file("train_lora.py"),
     output:
         directory("models/history"),
     log:
@@ -53,10 +52,11 @@ rule train_history:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
     resources:
-        **gpu_resources("train_runtime_min"),
+        **gpu_resources("unified_runtime_min"),
     params:
         **lora_params("history"),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         personas=PERSONA_CSV,
         history_k=config["history"]["k"],
@@ -76,7 +76,7 @@ rule evaluate_history:
     log:
         "logs/evaluate/{split}_{method}.log",
     benchmark:
-        "results/benchmarks/evaluate/{split}_{method}.tsv"
+        "results/benchmarks/evaluate_history/{split}_{method}.tsv"
     wildcard_constraints:
         method="history",
     conda:
@@ -89,6 +89,7 @@ rule evaluate_history:
         **eval_params(),
         base=base_model_param(),
         method="{method}",
+        code=script_hash("evaluate.py"),
         routes=routes_param,
         merge=merge_param,
         history_k=config["history"]["k"],

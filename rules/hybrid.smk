@@ -9,7 +9,6 @@ rule train_hybrid:
         splits=SPLITS,
         base=base_model_input(),
         unified="models/unified",
-        code=script_file("train_lora.py"),
     output:
         directory("models/hybrid/{pack}"),
     log:
@@ -24,6 +23,7 @@ rule train_hybrid:
     params:
         **lora_params("hybrid"),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         merge=lambda wildcards, input: input.unified,
         pack=pack_members,

@@ -19,7 +19,6 @@ MERGE_SETTINGS = json.dumps({**MERGE_PARAMS, **prompt_params()}, sort_keys=True)
 rule persona_adapters_manifest:
     input:
         packs=expand("models/persona/{pack}", pack=PACKS),
-        code=script_file("adapter_manifest.py"),
     output:
         "models/persona/adapters.json",
     log:
@@ -31,6 +30,7 @@ rule persona_adapters_manifest:
         "../envs/data.yaml"
     threads: 1
     params:
+        code=script_hash("adapter_manifest.py"),
         adapters=json.dumps(persona_adapters("models/persona"), sort_keys=True),
     script:
         "../workflow/scripts/adapter_manifest.py"
@@ -47,7 +47,6 @@ rule merge_neighbors:
         # took most of the full-size plan).
         similarity="results/clusters/similarity.json",
         adapters="models/persona/adapters.json",
-        code=script_file("merge_adapters.py"),
     output:
         directory("models/merge/neighbors/{pack}"),
     log:
@@ -57,9 +56,12 @@ rule merge_neighbors:
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
+    resources:
+        **model_cpu_resources(),
     params:
         **MERGE_PARAMS,
         **prompt_params(),
+        code=script_hash("merge_adapters.py"),
         base=base_model_param(),
         neighbors_k=NEIGHBORS_K,
         pack=pack_members,
@@ -75,7 +77,6 @@ rule merge_cluster:
         base=base_model_input(),
         assignments=CLUSTERS.assignments_file,
         adapters="models/persona/adapters.json",
-        code=script_file("merge_adapters.py"),
     output:
         directory("models/merge/cluster/{cluster_id}"),
     log:
@@ -85,9 +86,12 @@ rule merge_cluster:
     conda:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
+    resources:
+        **model_cpu_resources(),
     params:
         **MERGE_PARAMS,
         **prompt_params(),
+        code=script_hash("merge_adapters.py"),
         base=base_model_param(),
         sources=CLUSTERS.members_csv,
         val_personas=CLUSTERS.members_csv,

@@ -7,7 +7,6 @@ rule train_persona:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        code=script_file("train_lora.py"),
     output:
         directory("models/persona/{pack}"),
     log:
@@ -24,6 +23,7 @@ rule train_persona:
     params:
         **lora_params("persona"),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         pack=pack_members,
     script:

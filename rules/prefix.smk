@@ -9,7 +9,6 @@ rule train_prefix_persona:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        code=script_file("train_lora.py"),
     output:
         directory("models/prefix/base/persona/{pack}"),
     log:
@@ -24,6 +23,7 @@ rule train_prefix_persona:
     params:
         **prefix_params(),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         pack=pack_members,
     script:
@@ -36,7 +36,6 @@ rule train_prefix_unified_persona:
         splits=SPLITS,
         base=base_model_input(),
         unified="models/unified",
-        code=script_file("train_lora.py"),
     output:
         directory("models/prefix/unified/persona/{pack}"),
     log:
@@ -51,6 +50,7 @@ rule train_prefix_unified_persona:
     params:
         **prefix_params(),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         merge=lambda wildcards, input: input.unified,
         pack=pack_members,

@@ -1,4 +1,5 @@
 # Every method's test results side by side: summary table and the comparison figure.
+import json
 
 
 rule compare:
@@ -8,7 +9,6 @@ rule compare:
         per_persona=expand("results/eval/test/{method}/per_persona.csv", method=SCORED),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
         oracle=["results/routing/oracle.json"] if "routing" in METHODS else [],
-        code=script_file("compare.py"),
     output:
         figure=report(
             "results/comparison/comprehensive.png",
@@ -37,10 +37,12 @@ rule compare:
         "../envs/report.yaml"
     threads: 1
     params:
+        code=script_hash("compare.py"),
         methods=",".join(METHODS),
         controls=",".join(CONTROLS),
-        benchmarks=lambda wc: ";".join(
-            f"{m}=" + ",".join(method_benchmarks(m)) for m in SCORED
+        # {method: {"gpu": [...], "cpu": [...]}}: benchmark files of its GPU-rule and CPU-rule jobs
+        benchmarks=lambda wc: json.dumps(
+            {m: cost_files(m) for m in SCORED}, sort_keys=True
         ),
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],

@@ -35,17 +35,17 @@ ruleorder: evaluate_routing > evaluate
 rule route:
     input:
         val=lambda wc: routing_plan().files("val", "per_persona.csv"),
-        code=script_file("route.py"),
     output:
         "results/routing/choices.json",
     log:
         "logs/routing/route.log",
     benchmark:
-        "results/benchmarks/routing/route.tsv"
+        "results/benchmarks/route.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1
     params:
+        code=script_hash("route.py"),
         candidates=ROUTING.candidates_csv,
         metric=ROUTING.metric,
         personas=PERSONA_CSV,
@@ -59,7 +59,6 @@ rule evaluate_routing:
         targets="results/eval/test/targets.jsonl",
         predictions=lambda wc: routing_plan().files("test", "predictions.jsonl"),
         metrics=lambda wc: routing_plan().files("test", "metrics.json"),
-        code=script_file("route.py"),
     output:
         predictions="results/eval/test/routing/predictions.jsonl",
         per_persona="results/eval/test/routing/per_persona.csv",
@@ -67,11 +66,12 @@ rule evaluate_routing:
     log:
         "logs/evaluate/test_routing.log",
     benchmark:
-        "results/benchmarks/evaluate/test_routing.tsv"
+        "results/benchmarks/evaluate_routing/test.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1
     params:
+        code=script_hash("route.py"),
         candidates=ROUTING.candidates_csv,
         metric=ROUTING.metric,
     script:
@@ -83,17 +83,17 @@ rule routing_oracle:
         choices="results/routing/choices.json",
         routed="results/eval/test/routing/per_persona.csv",
         test=lambda wc: routing_plan().files("test", "per_persona.csv"),
-        code=script_file("route.py"),
     output:
         "results/routing/oracle.json",
     log:
         "logs/routing/oracle.log",
     benchmark:
-        "results/benchmarks/routing/oracle.tsv"
+        "results/benchmarks/routing_oracle.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1
     params:
+        code=script_hash("route.py"),
         candidates=ROUTING.candidates_csv,
         metric=ROUTING.metric,
     script:

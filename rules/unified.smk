@@ -6,7 +6,6 @@ rule train_unified:
         dialogs=CLEAN,
         splits=SPLITS,
         base=base_model_input(),
-        code=script_file("train_lora.py"),
     output:
         directory("models/unified"),
     log:
@@ -19,10 +18,11 @@ rule train_unified:
         "../envs/train.yaml"
     threads: RES.get("threads", 2)
     resources:
-        **gpu_resources("train_runtime_min"),
+        **gpu_resources("unified_runtime_min"),
     params:
         **lora_params("unified"),
         **prompt_params(),
+        code=script_hash("train_lora.py"),
         base=base_model_param(),
         personas=PERSONA_CSV,
     script:

@@ -198,7 +198,7 @@ def test_routing_plan_checks_candidates_and_lists_files():
         return [f"results/benchmarks/evaluate/{split}_{m}.tsv", *train]
 
     assert plan.cost_files(method_benchmarks) == [
-        "results/benchmarks/routing/route.tsv",
+        "results/benchmarks/route.tsv",
         "results/benchmarks/evaluate/val_unified.tsv",
         "results/benchmarks/evaluate/test_unified.tsv",
         "u.tsv",

@@ -72,6 +72,8 @@ def test_demo_produces_figure_and_summary(demo_run):
         "param_f1",
         "similarity_diff_unified_low",
         "cost_wall_s",
+        "cost_gpu_job_s",
+        "cost_cpu_job_s",
         # every per-turn metric also on routine turns, with the same columns
         "routine_param_f1",
         "routine_param_f1_persona_mean",
@@ -91,6 +93,11 @@ def test_demo_produces_figure_and_summary(demo_run):
         assert (summary[f"{metric}_persona_mean"] <= summary[f"{metric}_ci_high"]).all()
     # Per-persona methods cost more than one shared adapter.
     assert scored.loc["persona", "cost_wall_s"] > scored.loc["base", "cost_wall_s"]
+    # Training and evaluation are GPU rules; merges, clustering and routing are CPU rules.
+    assert (scored["cost_gpu_job_s"] > 0).all() and scored.loc["base", "cost_cpu_job_s"] == 0
+    assert scored.loc["merge_neighbors", "cost_cpu_job_s"] > 0 and scored.loc["routing", "cost_cpu_job_s"] > 0
+    total = scored["cost_gpu_job_s"] + scored["cost_cpu_job_s"]
+    assert (total - scored["cost_wall_s"]).abs().max() < 1e-6
     md = (demo_run / "results/comparison/summary.md").read_text()
     assert all(f"| {m} |" in md for m in DEMO_METHODS + DEMO_CONTROLS)
     assert "routine param F1" in md.splitlines()[0]

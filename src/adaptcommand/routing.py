@@ -270,8 +270,8 @@ class RoutingPlan:
         """Benchmark files of every job behind routing's numbers: the route job, each candidate's val
         evaluation and everything behind its test results (`method_benchmarks(method, split)`, which
         includes its training). Duplicates (the unified training behind several candidates) once."""
-        files = ["results/benchmarks/routing/route.tsv"]
+        files = ["results/benchmarks/route.tsv"]
         for c in self.candidates:
-            files.append(f"results/benchmarks/evaluate/val_{c}.tsv")
+            files += list(method_benchmarks(c, "val"))[:1]  # its val evaluation
             files += list(method_benchmarks(c, "test"))
         return list(dict.fromkeys(files))

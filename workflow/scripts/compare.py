@@ -1,14 +1,13 @@
 """Rule compare: summary table, markdown and the comparison figure from every method's test results."""
 
+import json
+
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:  # noqa: F821
     s = snakemake  # noqa: F821
-    benchmarks = {}
-    for item in s.params.benchmarks.split(";"):
-        method, files = item.split("=", 1)
-        benchmarks[method] = files.split(",")
+    benchmarks = json.loads(s.params.benchmarks)  # {method: {"gpu": [files], "cpu": [files]}}
     summary = write_comparison(
         s.params.methods.split(","),
         [c for c in s.params.controls.split(",") if c],

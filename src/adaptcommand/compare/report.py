@@ -110,8 +110,20 @@ def summarize(rows_meta: dict[str, dict], per_persona, costs, resamples: int, se
                         }
                     )
     for m in names:
-        rows[m]["cost_wall_s"], rows[m]["cost_cpu_s"] = costs.get(m, (math.nan, math.nan))
+        rows[m].update(costs.get(m, dict.fromkeys(COST_COLUMNS, math.nan)))
     return pd.DataFrame(list(rows.values())).set_index("method")
+
+
+# Wall seconds of the jobs behind a row, split by the kind of rule (GPU rules run the model and ask a
+# GPU where there is one; CPU rules never do), their sum, and the CPU time of all of them.
+COST_COLUMNS = ("cost_gpu_job_s", "cost_cpu_job_s", "cost_wall_s", "cost_cpu_time_s")
+
+
+def method_costs(benchmarks: dict[str, list[str]]) -> dict[str, float]:
+    """COST_COLUMNS from {"gpu": benchmark files of GPU-rule jobs, "cpu": of CPU-rule jobs}."""
+    gpu_wall, gpu_cpu = job_seconds(benchmarks.get("gpu", []))
+    cpu_wall, cpu_cpu = job_seconds(benchmarks.get("cpu", []))
+    return dict(zip(COST_COLUMNS, (gpu_wall, cpu_wall, gpu_wall + cpu_wall, gpu_cpu + cpu_cpu), strict=True))
 
 
 def control_checks(summary: pd.DataFrame, controls: list[str], metric: str = HEADLINE) -> dict:
@@ -161,9 +173,9 @@ def to_markdown(summary: pd.DataFrame, checks: dict) -> str:
     header = (
         "| method | role | routine turns | **routine param F1** [95% CI] | vs base | vs unified | "
         "similarity [95% CI] | vs base | ROUGE-L | param F1 (all) | stated param F1 | macro sim. | "
-        "routine MAE | wall s |"
+        "routine MAE | GPU-rule s | CPU-rule s |"
     )
-    lines = [header, "|---" * 14 + "|"]
+    lines = [header, "|---" * 15 + "|"]
     for m, r in summary.iterrows():
         cells = [
             r["role"],
@@ -178,7 +190,8 @@ def to_markdown(summary: pd.DataFrame, checks: dict) -> str:
             _ci(r, "stated_param_f1"),
             _num(r.get("macro_similarity"), ".3f"),
             _ci(r, "routine_numeric_mae"),
-            _num(r.get("cost_wall_s"), ".0f"),
+            _num(r.get("cost_gpu_job_s"), ".0f"),
+            _num(r.get("cost_cpu_job_s"), ".0f"),
         ]
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     verdicts = [
@@ -197,9 +210,10 @@ def to_markdown(summary: pd.DataFrame, checks: dict) -> str:
             "its paired CI (an interval excluding 0 is a difference the data supports). Similarity: MiniLM",
             "cosine over all turns; stated param F1: turns confirming values the user gave (the generic",
             "skill); routine MAE: mean absolute error of numeric routine values. Roles: *control* rows check",
-            "the measurement (never methods), *bound* is the routing oracle chosen on test. Wall s: summed",
-            "wall time of the jobs behind the row. summary.csv holds every metric, micro and macro, with",
-            "every CI.\n",
+            "the measurement (never methods), *bound* is the routing oracle chosen on test. GPU-rule /",
+            "CPU-rule s: summed wall time of the jobs behind the row, of the rules that run the model (on",
+            "a GPU where there is one) and of the others. summary.csv holds every metric, micro and",
+            "macro, with every CI.\n",
         ]
     )
     return "\n".join(lines) + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
@@ -275,11 +289,12 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
     ax.set_title("Routine param F1 gain over base, per persona", fontsize=10)
     ax.set_xlabel("persona's routine param F1 minus base's")
     ax = axes[3]
-    cost = order["cost_wall_s"].fillna(0.0)
-    ax.barh(list(ys), cost, color=[ROLE_STYLE[r]["color"] for r in order["role"]])
-    ax.set_xscale("symlog", linthresh=10)
+    gpu, cpu = order["cost_gpu_job_s"].fillna(0.0), order["cost_cpu_job_s"].fillna(0.0)
+    ax.barh(list(ys), gpu, color="tab:purple", label="GPU-rule jobs")
+    ax.barh(list(ys), cpu, left=gpu, color="tab:olive", label="CPU-rule jobs")
     ax.set_title("Cost: wall seconds of the jobs behind each row", fontsize=10)
-    ax.set_xlabel("seconds (training + evaluation)")
+    ax.set_xlabel("seconds (training + evaluation; GPU rules ran on CPU if no GPU)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8)
     axes[0].set_yticks(list(ys), labels)
     for a in axes:
         a.grid(axis="x", alpha=0.3)
@@ -303,13 +318,14 @@ def write_comparison(
     controls: list[str],
     metrics_files: list[str],
     per_persona_files: list[str],
-    benchmarks: dict[str, list[str]],
+    benchmarks: dict[str, dict[str, list[str]]],
     out: dict[str, str],
     resamples: int,
     seed: int,
     oracle: str = "",
 ) -> pd.DataFrame:
-    """`methods` then `controls` (metrics/per-persona files in that order); `oracle`: oracle.json or ""."""
+    """`methods` then `controls` (metrics/per-persona files in that order); `benchmarks`: {method:
+    {"gpu": [...], "cpu": [...]}} benchmark files of the jobs behind it; `oracle`: oracle.json or ""."""
     names = list(methods) + list(controls)
     metrics, per_persona = load_results(names, metrics_files, per_persona_files)
     meta = {}
@@ -322,7 +338,7 @@ def write_comparison(
     if oracle:
         tables[ORACLE_LABEL] = oracle_table(oracle, per_persona)
         meta[ORACLE_LABEL] = {"role": "bound", "n_personas": len(tables[ORACLE_LABEL])}
-    costs = {m: job_seconds(benchmarks.get(m, [])) for m in names}
+    costs = {m: method_costs(benchmarks[m]) for m in names if m in benchmarks}
     summary = summarize(meta, tables, costs, resamples, seed)
     summary = summary.sort_values(
         f"{HEADLINE}_persona_mean", ascending=False, na_position="last", kind="stable"
