@@ -1,4 +1,5 @@
-"""DAG scale: the full-size experiment (config/config.yaml, 200 personas x 50 sessions) plans in seconds.
+"""DAG scale: the full-size experiment (config/config.yaml, 200 personas x 50 sessions) plans in seconds,
+with the default settings and through the real SLURM profile (job groups included).
 
 A dry run only (nothing is built or downloaded): data.source is switched to synthetic so that no
 Hub access is implied; the persona list and every per-persona rule depend on data.n_personas only.
@@ -7,9 +8,11 @@ benchmarks/dag_scale.sh times the same dry run.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 
+import yaml
 from helpers import REPO, planned_jobs, snakemake_cmd
 
 N_PERSONAS = 200
@@ -22,6 +25,7 @@ PER_PERSONA_RULES = (
     "merge_neighbors",
 )
 MAX_DRY_RUN_S = 10.0
+MAX_SLURM_DRY_RUN_S = 60.0  # with job groups; was > 11 min before the merges read one manifest
 
 
 def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
@@ -50,3 +54,64 @@ def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
         assert n < N_PERSONAS or n % N_PERSONAS == 0, (rule, n, jobs)
     print(f"dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} s")
     assert elapsed < MAX_DRY_RUN_S, f"dry run took {elapsed:.1f} s (limit {MAX_DRY_RUN_S} s)"
+
+
+# What the real SLURM profile makes of every job of the full experiment, read from its dry run.
+GPU_PARTITION = "EDIT_ME_gpu_partition"  # profiles/slurm `config:` (placeholder until a site edits it)
+CPU_PARTITION = "EDIT_ME_partition"  # profiles/slurm default-resources
+MAX_GROUP_MINUTES = 240  # the GPU partition limit the profile's group sizes are documented against
+JOB_BLOCK = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):\n((?:^\s+\w+: .*\n)+)", re.MULTILINE)
+
+
+def _resources(line: str) -> dict[str, str]:
+    return dict(item.split("=", 1) for item in line.split(", "))
+
+
+def test_full_size_plan_through_the_slurm_profile(tmp_path):
+    """The cluster user's first command (`--profile profiles/slurm`, groups included) at full size:
+    one job per persona for every per-persona rule, in well under a minute, and resources a cluster
+    accepts: every GPU rule (and only those) on the GPU partition with one GPU, group wall time under
+    the partition limit, memory for the model in the CPU rules that load it."""
+    overlay = tmp_path / "synthetic.yaml"
+    overlay.write_text("data:\n  source: synthetic\n")
+    cmd = snakemake_cmd(
+        tmp_path / "work",
+        [REPO / "config" / "config.yaml", overlay],
+        "--profile",
+        str(REPO / "profiles" / "slurm"),
+        "--workflow-profile",
+        "none",
+        "--dry-run",
+        cores=None,
+    )
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    jobs = planned_jobs(proc)
+    for rule in PER_PERSONA_RULES:
+        assert jobs.get(rule) == N_PERSONAS, (rule, jobs)
+    print(f"SLURM-profile dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} s")
+    assert elapsed < MAX_SLURM_DRY_RUN_S, f"took {elapsed:.1f} s (limit {MAX_SLURM_DRY_RUN_S} s)"
+
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    text = proc.stdout + proc.stderr
+    seen: dict[str, dict[str, str]] = {}
+    for m in JOB_BLOCK.finditer(text):
+        fields = dict(line.strip().split(": ", 1) for line in m.group(2).splitlines())
+        if "resources" in fields:
+            seen.setdefault(m.group(1), _resources(fields["resources"]))
+    gpu_rules = {r for r, res in seen.items() if res.get("gpu") == "1"}
+    assert {"train_unified", "evaluate", *PER_PERSONA_RULES[:-1]} <= gpu_rules, sorted(gpu_rules)
+    assert not gpu_rules & {"merge_neighbors", "cluster_personas", "route", "compare", "clean_data"}
+    for rule, res in seen.items():
+        want = GPU_PARTITION if rule in gpu_rules else CPU_PARTITION
+        assert res.get("slurm_partition") == want, (rule, res)
+        assert 0 < int(res["runtime"]) <= MAX_GROUP_MINUTES, (rule, res)
+    for rule, group in profile["groups"].items():
+        if rule in seen:  # a group asks for the sum of its members' runtimes
+            minutes = profile["group-components"][group] * int(seen[rule]["runtime"])
+            assert minutes <= MAX_GROUP_MINUTES, (rule, minutes)
+    for rule in ("merge_neighbors", "merge_cluster"):
+        if rule in seen:
+            assert int(seen[rule]["mem_mb"]) >= 8000, (rule, seen[rule])
