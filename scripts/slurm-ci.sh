@@ -14,7 +14,9 @@
 # Environment knobs (all optional):
 #   SLURM_CI_DIR=/tmp/slurm-ci    config, state, logs, sockets, pid files, fake devices
 #   SLURM_CI_GPUS=2               number of fake GPUs (GRES gpu); 0 = no GRES
-#   SLURM_CI_PARTITION=debug      name of the (only, default) partition; profiles/slurm-ci
+#   SLURM_CI_PARTITION=debug      name of the default partition; profiles/slurm-ci
+#                                 uses this name (a second partition, "gpu", spans the same
+#                                 node: the Slurm test sends the GPU rules there)
 #                                 uses this name
 #   SLURM_CI_PORT_BASE=6817       slurmctld = BASE, slurmd = BASE+1 (127.0.0.1 only)
 #   SLURM_CI_MEM_MB=<90% of RAM>  RealMemory advertised for the node; more than the machine has
@@ -186,6 +188,7 @@ $overrides
 $gres_types
 NodeName=$HOST NodeAddr=127.0.0.1 $node_hw RealMemory=$mem $gres_node State=UNKNOWN
 PartitionName=$PART Nodes=ALL Default=YES MaxTime=INFINITE State=UP
+PartitionName=gpu Nodes=ALL Default=NO MaxTime=240 State=UP
 EOF
 }
 

@@ -234,3 +234,44 @@ def _rules_of_full_run(workdir: Path) -> set[str]:
     return {p.name for p in (workdir / "results/benchmarks").iterdir()} | {
         p.stem for p in (workdir / "results/benchmarks").glob("*.tsv")
     }
+
+
+def _clone(dst: Path) -> Path:
+    """The repository's tracked files at another path, with fresh mtimes (as a `git clone` has them)."""
+    files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True)
+    for rel in files.stdout.splitlines():
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes((REPO / rel).read_bytes())
+    return dst
+
+
+def _run_from(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [
+        arg if arg != str(REPO / "Snakefile") else str(repo / "Snakefile")
+        for arg in snakemake_cmd(workdir, [DEMO], *args)
+    ]
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+
+
+def test_a_finished_run_is_relocatable(demo_run, tmp_path):
+    """Copied (cp -a) or moved, and run by a clone of the code at another path: nothing to do. An edit
+    of one rule script in the clone re-runs that rule (and what depends on it) only."""
+    copy = tmp_path / "copy"
+    subprocess.run(["cp", "-a", str(demo_run), str(copy)], check=True)
+    proc = snakemake(copy, "-n")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    moved = tmp_path / "moved"
+    copy.rename(moved)
+    clone = _clone(tmp_path / "clone")
+    proc = _run_from(clone, moved, "-n")
+    assert proc.returncode == 0 and "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    script = clone / "workflow" / "scripts" / "compare.py"
+    script.write_text(script.read_text() + "\n# an edit\n")
+    proc = _run_from(clone, moved, "-n")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    jobs = planned_jobs(proc)
+    jobs.pop("all", None)
+    assert jobs == {"compare": 1}, jobs
