@@ -197,8 +197,13 @@ def gpu_resources(runtime_key):
 
 
 def model_cpu_resources():
-    """CPU rules that load the base model (the merges): memory for it, and their own runtime."""
-    return dict(mem_mb=RES["model_cpu_mem_mb"], runtime=RES["merge_runtime_min"])
+    """CPU rules that load the base model (the merges): memory for it, their own runtime, and one
+    `model_slot`, which profiles/slurm limits to 1 per submission so that a group of merges holds one
+    model at a time (asking for one CPU and one job's memory, for the sum of their runtimes) instead of
+    running all its members at once on as many CPUs."""
+    return dict(
+        mem_mb=RES["model_cpu_mem_mb"], runtime=RES["merge_runtime_min"], model_slot=1
+    )
 
 
 def is_gpu_rule(name):

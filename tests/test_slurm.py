@@ -156,8 +156,13 @@ def _after(tokens: list[str], flag: str) -> list[str]:
 
 
 def _value(tokens: list[str], flag: str) -> str | None:
-    """The token right after `flag` (e.g. the partition after -p), None without the flag."""
-    return tokens[tokens.index(flag) + 1] if flag in tokens else None
+    """The value of `flag` (`-p gpu` or `--cpus-per-task=1`), None without the flag."""
+    for i, tok in enumerate(tokens):
+        if tok == flag:
+            return tokens[i + 1]
+        if tok.startswith(flag + "="):
+            return tok[len(flag) + 1 :]
+    return None
 
 
 def parse_submissions(log: str) -> list[Submission]:
@@ -251,7 +256,9 @@ def test_gpu_rules_get_one_gpu_cpu_rules_none(slurm_run):
 
 
 def test_per_persona_jobs_are_one_group_submission_each(slurm_run):
-    """Per rule, the 6 per-persona jobs run in ONE Slurm job, which asks for their summed runtime."""
+    """Per rule, the 6 per-persona jobs run in ONE Slurm job, one after another: it asks for their
+    summed runtime but one member's CPUs and memory (a group that ran its members at once would ask
+    for 6 CPUs, more than the CI node has, and stay pending forever)."""
     res = SLICE["resources"]
     minutes = {r: res["train_runtime_min"] for r in PER_PERSONA} | {
         "merge_neighbors": res["merge_runtime_min"]
@@ -262,6 +269,9 @@ def test_per_persona_jobs_are_one_group_submission_each(slurm_run):
         assert sorted(groups[0].targets) == [f"{rule}:pack={p}" for p in PERSONAS]
         flags = shlex.split(groups[0].sbatch.split(" --wrap=")[0])
         assert _value(flags, "-t") == str(len(PERSONAS) * minutes[rule]), (rule, flags)
+        assert _value(flags, "--cpus-per-task") == str(res["threads"]), (rule, flags)
+        mem = res["model_cpu_mem_mb"] if rule == "merge_neighbors" else res["gpu_mem_mb"]
+        assert _value(flags, "--mem") == str(mem), (rule, flags)
         assert ("--gpus=1" in flags) == (rule != "merge_neighbors"), (rule, flags)
 
 
