@@ -3,6 +3,7 @@ import hashlib
 import json
 import os
 import re
+from pathlib import Path
 
 from snakemake.utils import validate
 
@@ -82,7 +83,7 @@ wildcard_constraints:
 
 
 def script_hash(name):
-    """A digest of rule script `name`, passed as a param: editing the script re-runs its rule, while
+    """A digest of the script `name` of a rule, passed as a param: editing it re-runs its rule, while
     a finished run copied or moved elsewhere, or run from a clone at another path, has nothing to do
     (an absolute script path among the inputs would re-plan every job)."""
     path = os.path.join(workflow.basedir, "workflow", "scripts", name)
@@ -295,11 +296,11 @@ def method_benchmarks(method, split="test"):
 
 def benchmark_rule(path):
     """results/benchmarks/<rule>/... or results/benchmarks/<rule>.tsv -> <rule>."""
-    return path.split("results/benchmarks/", 1)[1].split("/", 1)[0].removesuffix(".tsv")
+    return Path(path).relative_to("results/benchmarks").parts[0].removesuffix(".tsv")
 
 
 def cost_files(method):
-    """{"gpu": benchmark files of GPU-rule jobs behind `method`, "cpu": those of CPU-rule jobs}."""
+    """{"gpu": benchmark files of the GPU jobs behind `method`, "cpu": those of its CPU jobs}."""
     files = method_benchmarks(method)
     gpu = [f for f in files if is_gpu_rule(benchmark_rule(f))]
     return {"gpu": gpu, "cpu": [f for f in files if f not in gpu]}
