@@ -7,28 +7,24 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-validate(config, schema="../workflow/schemas/config.schema.yaml")
+import yaml
 
-if config["split"]["train_frac"] + config["split"]["val_frac"] >= 1:
-    raise ValueError(
-        "config: split.train_frac + split.val_frac must be < 1 (the rest is test)"
-    )
+from adaptcommand.config_checks import check_config
+
+# The schema (types, ranges, defaults), then what a schema cannot say (integers written as floats,
+# module names, orderings, sizes against the number of personas, ...): every problem is reported
+# before any job starts.
+validate(config, schema="../workflow/schemas/config.schema.yaml")
+with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")) as fh:
+    check_config(config, yaml.safe_load(fh))
 
 N_PERSONAS = config["data"]["n_personas"]
 N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
-if N_EVALUATED > N_PERSONAS:
-    raise ValueError(
-        f"config: personas.evaluate={N_EVALUATED} > data.n_personas={N_PERSONAS}"
-    )
 PERSONAS = [f"persona_{i:03d}" for i in range(N_EVALUATED)]
 PERSONA_CSV = ",".join(PERSONAS)
 METHODS = config["eval"]["methods"]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
 CONTROLS = config["eval"].get("controls", [])
-if "persona_swapped" in CONTROLS and "persona" not in METHODS:
-    raise ValueError(
-        "config: eval.controls persona_swapped needs persona in eval.methods"
-    )
 SCORED = METHODS + CONTROLS
 RES = config["resources"]
 
@@ -89,6 +85,19 @@ def script_hash(name):
     path = os.path.join(workflow.basedir, "workflow", "scripts", name)
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()[:16]
+
+
+def raw_files(downloaded):
+    """The three raw files clean_data reads: with data.source local the user's own files in
+    data.local_dir (inputs, so an edit re-runs cleaning and everything after it, and errors name the
+    user's file and line); otherwise `downloaded`, the raw_data rule's outputs (Hub or generator)."""
+    if config["data"]["source"] != "local":
+        return dict(downloaded.items())
+    local = config["data"]["local_dir"]
+    return {
+        name: os.path.join(local, f"{name}.jsonl")
+        for name in ("characters", "routines", "sessions")
+    }
 
 
 def base_model_input():

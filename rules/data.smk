@@ -27,7 +27,7 @@ rule raw_data:
 
 rule clean_data:
     input:
-        rules.raw_data.output,
+        **raw_files(rules.raw_data.output),
     output:
         CLEAN,
     log:
@@ -39,6 +39,7 @@ rule clean_data:
     threads: 1
     params:
         code=script_hash("clean.py"),
+        unknown_keys=config["data"]["unknown_keys"],
         n_personas=N_PERSONAS,
         sessions_per_persona=config["data"]["sessions_per_persona"],
     script:

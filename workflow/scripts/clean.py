@@ -12,5 +12,8 @@ with rule_context(snakemake) as log:  # noqa: F821
         snakemake.output[0],  # noqa: F821
         expected_personas=snakemake.params.n_personas,  # noqa: F821
         expected_sessions=snakemake.params.sessions_per_persona,  # noqa: F821
+        unknown_keys=snakemake.params.unknown_keys,  # noqa: F821
     )
+    if stats["unknown_keys"]:
+        log.warning("unknown keys left out (data.unknown_keys: warn): %s", stats["unknown_keys"])
     log.info("cleaned: %s", stats)

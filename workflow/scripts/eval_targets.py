@@ -16,6 +16,11 @@ with rule_context(snakemake) as log:  # noqa: F821
         p.personas.split(","),
     )
     targets = eval_targets(dialogs, p.skip_assistant_turns, p.context_messages)
+    if not targets:  # nothing to score: a config that would make every metric empty
+        raise ValueError(
+            f"no {snakemake.wildcards.split} targets: eval.skip_assistant_turns = "  # noqa: F821
+            f"{p.skip_assistant_turns} skips every assistant turn of {len(dialogs)} dialogues"
+        )
     write_jsonl_atomic(snakemake.output[0], targets)  # noqa: F821
     kinds = Counter(t["kind"] for t in targets)
     log.info(

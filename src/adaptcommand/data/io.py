@@ -33,29 +33,52 @@ class DataError(ValueError):
     problem, e.g. ``sessions.jsonl:17: session 3: message 2 has empty text``."""
 
 
-def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
+MAX_LINE_BYTES = 64 * 1024 * 1024
+"""Longest JSONL line read (64 MiB; a full EdgeWisePersona sessions line is about 60 KB)."""
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict:
+    obj: dict = {}
+    for key, value in pairs:
+        if key in obj:
+            raise ValueError(f"duplicate key {key!r} in one object (JSON keeps only the last)")
+        obj[key] = value
+    return obj
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> Iterator[tuple[int, Any]]:
     """Yield ``(line_number, obj)`` for each line of a JSONL file; line numbers start at 1.
 
-    Raises `DataError` naming ``file:line`` on malformed JSON, on invalid UTF-8, and on a blank line
-    followed by more data (trailing blank lines at the end of the file are tolerated).
+    Raises `DataError` naming ``file:line`` on malformed JSON, on invalid UTF-8 (the line of the bad
+    byte, decoded line by line), on a line over `MAX_LINE_BYTES`, on numbers Python refuses (integers
+    of over 4300 digits) and on a blank line followed by more data (trailing blank lines at the end of
+    the file are tolerated). `strict` (data from outside the pipeline) also refuses duplicate keys in
+    an object and NaN / Infinity, which Python's json accepts.
     """
     path = Path(path)
+    hooks: dict[str, Any] = (
+        {"object_pairs_hook": _reject_duplicate_keys, "parse_constant": _reject_constant} if strict else {}
+    )
     try:
-        handle = path.open("r", encoding="utf-8", newline="\n")
+        handle = path.open("rb")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
     with handle:
         blank_at: int | None = None
-        lineno = 0
-        while True:
+        for lineno, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):
+            if len(raw) > MAX_LINE_BYTES:
+                raise DataError(f"{path}:{lineno}: line longer than {MAX_LINE_BYTES} bytes")
             try:
-                raw = handle.readline()
+                text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                raise DataError(f"{path}:{lineno + 1}: not valid UTF-8 ({exc.reason})") from None
-            if not raw:
-                return
-            lineno += 1
-            line = raw.strip()
+                raise DataError(
+                    f"{path}:{lineno}: not valid UTF-8 (byte {exc.start + 1} of the line: {exc.reason})"
+                ) from None
+            line = text.strip()
             if not line:
                 if blank_at is None:
                     blank_at = lineno
@@ -65,11 +88,14 @@ def read_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, Any]]:
                     f"{path}:{blank_at}: blank line inside the file (JSONL needs one object a line)"
                 )
             try:
-                obj = json.loads(line)
+                obj = json.loads(line, **hooks)
             except json.JSONDecodeError as exc:
                 raise DataError(
                     f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})"
                 ) from None
+            except ValueError as exc:  # a hook's refusal, or an integer over 4300 digits
+                problem = "a number of over 4300 digits" if "4300 digits" in str(exc) else str(exc)
+                raise DataError(f"{path}:{lineno}: {problem}") from None
             yield lineno, obj
 
 

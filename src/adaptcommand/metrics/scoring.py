@@ -56,6 +56,11 @@ def aggregate(rows: list[dict]) -> dict[str, float]:
     return out
 
 
+def metric_names() -> list[str]:
+    """The names of every metric of a per-persona row (the columns routing.metric may name)."""
+    return [k for k in aggregate([]) if not k.endswith("n_turns")]
+
+
 def per_persona(rows: list[dict]) -> dict[str, dict[str, float]]:
     groups: dict[str, list[dict]] = defaultdict(list)
     for r in rows:

@@ -1,0 +1,135 @@
+"""Checks of the workflow config that a JSON schema cannot express, run before any job starts.
+
+`rules/common.smk` calls `check_config(config, schema)` right after Snakemake's schema validation
+(which applies the defaults); every problem found is listed in one `ConfigError`, each naming its
+key and value, e.g. ``train.persona.epochs = 4.0: must be an integer, not 4.0``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = ["ConfigError", "QWEN2_LINEAR_MODULES", "check_config", "parse_scales"]
+
+# The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
+# tests/test_config_checks.py compares this with the modules of a model built from the demo config).
+# PEFT silently trains only the names that exist, so a typo would quietly change the recipe.
+QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+# Methods whose adapters merge other personas' (merge_neighbors) or group personas (cluster_*).
+CLUSTER_METHODS = ("cluster", "merge_cluster", "prefix_cluster", "prefix_unified_cluster")
+
+
+class ConfigError(ValueError):
+    """The config passes the schema but cannot run as meant; the message lists every problem."""
+
+
+def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iterator[str]:
+    """Keys the schema types as integer whose value is a float (YAML `4.0`): JSON Schema counts 4.0
+    as an integer, Python's range() and PyTorch do not."""
+    ref = node.get("$ref", "")
+    if ref.startswith("#/"):  # a local reference, e.g. #/$defs/lora
+        node = root
+        for part in ref[2:].split("/"):
+            node = node[part]
+    if node.get("type") == "integer" and isinstance(value, float):
+        yield f"{where} = {value!r}: must be an integer (write {int(value)} if that is meant)"
+    if isinstance(value, dict):
+        for key, sub in node.get("properties", {}).items():
+            if key in value:
+                yield from _integer_fields(sub, value[key], root, f"{where}.{key}" if where else key)
+
+
+def parse_scales(text: str) -> list[float]:
+    """`merge.weight_scales` ("0,0.5,1") as floats; ValueError naming the bad item."""
+    scales = []
+    for item in str(text).split(","):
+        try:
+            scales.append(float(item))
+        except ValueError:
+            raise ValueError(f"{item!r} is not a number") from None
+    return scales
+
+
+def _split(text: str) -> list[str]:
+    return [item.strip() for item in str(text).split(",") if item.strip()]
+
+
+def check_config(config: dict, schema: dict, *, metric_names: set[str] | None = None) -> None:
+    """Raise `ConfigError` listing every problem of `config` (already schema-validated).
+
+    `metric_names`: the per-persona metrics routing may decide on (default: those of
+    `adaptcommand.metrics.scoring`).
+    """
+    problems = list(_integer_fields(schema, config, schema))
+
+    train = config["train"]
+    for name, recipe in train.items():
+        if not isinstance(recipe, dict):
+            continue
+        if "target_modules" in recipe:
+            unknown = [m for m in _split(recipe["target_modules"]) if m not in QWEN2_LINEAR_MODULES]
+            if unknown:
+                problems.append(
+                    f"train.{name}.target_modules = {recipe['target_modules']!r}: {unknown} are not "
+                    f"linear layers of the model (Qwen2: {', '.join(QWEN2_LINEAR_MODULES)})"
+                )
+
+    split = config["split"]
+    if split["train_frac"] + split["val_frac"] >= 1:
+        problems.append(
+            f"split.train_frac + split.val_frac must be < 1 (the rest is test): "
+            f"{split['train_frac']} + {split['val_frac']}"
+        )
+    data = config["data"]
+    if data["source"] == "local" and not data.get("local_dir"):
+        problems.append("data.source = 'local' needs data.local_dir (the directory of the three files)")
+    n_personas = data["n_personas"]
+    n_eval = config["personas"]["evaluate"] or n_personas
+    if n_eval > n_personas:
+        problems.append(f"personas.evaluate = {n_eval} > data.n_personas = {n_personas}")
+    methods = set(config["eval"]["methods"])
+    if "persona_swapped" in config["eval"].get("controls", []) and "persona" not in methods:
+        problems.append("eval.controls persona_swapped needs persona in eval.methods")
+    cluster = config["cluster"]
+    if cluster["k_min"] > cluster["k_max"]:
+        problems.append(
+            f"cluster.k_min = {cluster['k_min']} > cluster.k_max = {cluster['k_max']}: "
+            "the silhouette search needs k_min <= k_max"
+        )
+    if methods & set(CLUSTER_METHODS):
+        k_top = cluster["k"] or cluster["k_min"]
+        if k_top >= n_eval:
+            key = "cluster.k" if cluster["k"] else "cluster.k_min"
+            problems.append(f"{key} = {k_top}: needs fewer clusters than the {n_eval} evaluated personas")
+    if "merge_neighbors" in methods and config["merge"]["neighbors_k"] > n_eval - 1:
+        problems.append(
+            f"merge.neighbors_k = {config['merge']['neighbors_k']}: only {n_eval - 1} other "
+            f"personas are evaluated (personas.evaluate / data.n_personas)"
+        )
+    try:
+        scales = parse_scales(config["merge"]["weight_scales"])
+        if not any(s > 0 for s in scales):
+            problems.append(f"merge.weight_scales = {config['merge']['weight_scales']!r}: needs a scale > 0")
+    except ValueError as exc:
+        problems.append(f"merge.weight_scales = {config['merge']['weight_scales']!r}: {exc}")
+
+    if metric_names is None:
+        from adaptcommand.metrics.scoring import metric_names as _names
+
+        metric_names = set(_names())
+    metric = config["routing"]["metric"]
+    if metric not in metric_names or metric.endswith("numeric_mae"):
+        problems.append(
+            f"routing.metric = {metric!r}: not a per-persona metric where higher is better "
+            f"(one of {sorted(m for m in metric_names if not m.endswith('numeric_mae'))})"
+        )
+    unknown = [c for c in _split(config["routing"]["candidates"]) if c not in methods]
+    if "routing" in methods and unknown:
+        problems.append(
+            f"routing.candidates = {config['routing']['candidates']!r}: {unknown} are not in "
+            "eval.methods (routing chooses among evaluated methods)"
+        )
+    if problems:
+        raise ConfigError("config:\n  " + "\n  ".join(problems))
