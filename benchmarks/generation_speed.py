@@ -34,9 +34,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # noqa: E402
-import yaml  # noqa: E402
 
 from adaptcommand.adapters import lora_config  # noqa: E402
+from adaptcommand.config_checks import load_config  # noqa: E402
 from adaptcommand.data.clean import clean  # noqa: E402
 from adaptcommand.data.io import load_dialogs  # noqa: E402
 from adaptcommand.data.splits import make_splits, split_dialogs  # noqa: E402
@@ -379,7 +379,7 @@ def print_table(results: list[dict], args, info: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cfg = yaml.safe_load(Path(args.config).read_text())
+    cfg = load_config(REPO / "config" / "config.yaml", args.config)
     torch.set_num_threads(args.threads)
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device

@@ -31,8 +31,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
@@ -73,6 +71,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(args.threads)
+    from adaptcommand.config_checks import load_config
     from adaptcommand.data.io import load_dialogs, load_splits, write_jsonl_atomic
     from adaptcommand.data.splits import split_dialogs
     from adaptcommand.evaluate.run import evaluate_method
@@ -81,7 +80,7 @@ def main() -> int:
     from adaptcommand.train.loop import TrainConfig
     from adaptcommand.train.lora import train_lora_adapter
 
-    cfg = yaml.safe_load(Path(args.configfile).read_text())
+    cfg = load_config(Path(__file__).parents[1] / "config" / "config.yaml", args.configfile)
     wd = args.workdir.resolve()
     dialogs_path, splits_path = wd / "data/cleaned/dialogs_clean.jsonl", wd / "data/splits/edgesplits.json"
     base = str(wd / cfg["model"]["base"])

@@ -10,12 +10,15 @@ from snakemake.utils import validate
 import yaml
 
 from adaptcommand.config_checks import check_config
+from adaptcommand.schema import RAW_FILES
 
 # The schema (types, ranges, defaults), then what a schema cannot say (integers written as floats,
 # module names, orderings, sizes against the number of personas, ...): every problem is reported
 # before any job starts.
 validate(config, schema="../workflow/schemas/config.schema.yaml")
-with open(os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")) as fh:
+with open(
+    os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
+) as fh:
     check_config(config, yaml.safe_load(fh))
 
 N_PERSONAS = config["data"]["n_personas"]
@@ -90,14 +93,12 @@ def script_hash(name):
 def raw_files(downloaded):
     """The three raw files clean_data reads: with data.source local the user's own files in
     data.local_dir (inputs, so an edit re-runs cleaning and everything after it, and errors name the
-    user's file and line); otherwise `downloaded`, the raw_data rule's outputs (Hub or generator)."""
+    user's file and line); otherwise `downloaded`, the raw_data rule's outputs (Hub or generator).
+    """
     if config["data"]["source"] != "local":
         return dict(downloaded.items())
     local = config["data"]["local_dir"]
-    return {
-        name: os.path.join(local, f"{name}.jsonl")
-        for name in ("characters", "routines", "sessions")
-    }
+    return {Path(name).stem: os.path.join(local, name) for name in RAW_FILES}
 
 
 def base_model_input():

@@ -3,9 +3,7 @@
 
 rule raw_data:
     output:
-        characters="data/raw/characters.jsonl",
-        routines="data/raw/routines.jsonl",
-        sessions="data/raw/sessions.jsonl",
+        **{Path(name).stem: f"data/raw/{name}" for name in RAW_FILES},
     log:
         "logs/raw_data.log",
     benchmark:

@@ -9,6 +9,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def effective_config(*overlays) -> dict:
+    """config/config.yaml with the overlays merged on top, as `snakemake --configfile <overlays>`."""
+    from adaptcommand.config_checks import load_config
+
+    return load_config(REPO / "config" / "config.yaml", *overlays)
+
+
 def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     """Parse the 'Job stats' table of a dry run into {rule: count}."""
     counts, in_table = {}, False

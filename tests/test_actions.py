@@ -11,8 +11,8 @@ from adaptcommand.metrics.actions import (
     ACTION_METRIC_KEYS,
     action_counts,
     action_metrics,
-    extract_actions,
 )
+from adaptcommand.metrics.parser import extract_actions
 from adaptcommand.schema import check_action_value
 
 # (text, expected set of (device, parameter, value))

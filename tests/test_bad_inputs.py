@@ -22,7 +22,8 @@ import yaml
 from helpers import REPO, snakemake_cmd
 
 from adaptcommand.data import synthetic
-from adaptcommand.data.clean import RAW_FILES, clean
+from adaptcommand.data.clean import clean
+from adaptcommand.schema import RAW_FILES
 
 N_USERS, N_SESSIONS = 3, 3
 CHAR, ROUT, SESS = RAW_FILES

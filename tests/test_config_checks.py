@@ -26,4 +26,3 @@ def test_module_names_are_the_linear_layers_of_a_qwen2():
         if isinstance(module, torch.nn.Linear) and ".layers." in name
     }
     assert names == set(QWEN2_LINEAR_MODULES)
-

@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 import yaml
-from helpers import snakemake_cmd
+from helpers import effective_config, snakemake_cmd
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config" / "demo.yaml"
@@ -130,7 +130,7 @@ class Dag:
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory) -> Dag:
     workdir = tmp_path_factory.mktemp("leakage")
-    cfg = yaml.safe_load(DEMO.read_text())
+    cfg = effective_config(DEMO)
     # Every registered method is evaluated; controls (also registered) stay controls, all of them on.
     schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
     controls = schema["properties"]["eval"]["properties"]["controls"]["items"]["enum"]

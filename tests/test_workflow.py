@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import planned_jobs, snakemake_cmd
+from helpers import effective_config, planned_jobs, snakemake_cmd
 
 from adaptcommand.routing import ORACLE_LABEL
 
@@ -36,7 +36,7 @@ def demo_run(tmp_path_factory) -> Path:
     return workdir
 
 
-DEMO_CONFIG = yaml.safe_load(DEMO.read_text())
+DEMO_CONFIG = effective_config(DEMO)
 DEMO_METHODS = DEMO_CONFIG["eval"]["methods"]
 DEMO_CONTROLS = DEMO_CONFIG["eval"]["controls"]
 N_PERSONAS = DEMO_CONFIG["data"]["n_personas"]

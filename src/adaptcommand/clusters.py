@@ -24,7 +24,7 @@ from collections import Counter
 import numpy as np
 
 from adaptcommand.data.splits import split_dialogs
-from adaptcommand.metrics.actions import extract_actions
+from adaptcommand.metrics.parser import extract_actions
 
 FEATURE_KINDS = ("behaviour", "character")
 

@@ -7,10 +7,12 @@ key and value, e.g. ``train.persona.epochs = 4.0: must be an integer, not 4.0``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "QWEN2_LINEAR_MODULES", "check_config", "parse_scales"]
+__all__ = ["ConfigError", "QWEN2_LINEAR_MODULES", "check_config", "load_config", "parse_scales"]
 
 # The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
 # tests/test_config_checks.py compares this with the modules of a model built from the demo config).
@@ -19,6 +21,25 @@ QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up
 
 # Methods whose adapters merge other personas' (merge_neighbors) or group personas (cluster_*).
 CLUSTER_METHODS = ("cluster", "merge_cluster", "prefix_cluster", "prefix_unified_cluster")
+
+
+def load_config(*paths: str | os.PathLike) -> dict:
+    """The YAML files merged in order, as `snakemake --configfile A B` merges them onto the Snakefile's
+    configfile: nested mappings merge key by key, any other value (lists included) replaces the
+    earlier one. `load_config("config/config.yaml", "config/demo.yaml")` is the demo's config."""
+    import yaml
+
+    def merge(into: dict, new: dict) -> None:
+        for key, value in new.items():
+            if isinstance(value, dict) and isinstance(into.get(key), dict):
+                merge(into[key], value)
+            else:
+                into[key] = value
+
+    config: dict = {}
+    for path in paths:
+        merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    return config
 
 
 class ConfigError(ValueError):

@@ -75,7 +75,7 @@ def candidate_exchanges(dialogs: Sequence[dict], actionable_only: bool = True) -
                 )
     if not actionable_only:
         return out
-    from adaptcommand.metrics.actions import extract_actions
+    from adaptcommand.metrics.parser import extract_actions
 
     acting = [bool(extract_actions(c["assistant"])) for c in out]
     with_actions = {c["persona_id"] for c, a in zip(out, acting, strict=True) if a}

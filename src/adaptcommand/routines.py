@@ -14,7 +14,7 @@ turn's kind and its scores see the same triples.
 
 from __future__ import annotations
 
-from adaptcommand.metrics.actions import Action, extract_actions
+from adaptcommand.metrics.parser import Action, extract_actions
 
 TURN_KINDS = ("routine", "stated", "other")
 

@@ -6,6 +6,9 @@ so there is exactly one definition of what a legal device setting is.
 
 from __future__ import annotations
 
+# The dataset's three line-aligned files (line i = user i), in this order everywhere.
+RAW_FILES = ("characters.jsonl", "routines.jsonl", "sessions.jsonl")
+
 # Session context (`meta`) and routine triggers share these fields and values.
 CONTEXT_FIELDS: dict[str, tuple[str, ...]] = {
     "time_of_day": ("morning", "afternoon", "evening", "night"),

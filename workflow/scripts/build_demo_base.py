@@ -5,9 +5,9 @@ from adaptcommand.model.tiny import build_demo_base
 from adaptcommand.prompts import PromptConfig
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
-    p = dict(snakemake.params.items())  # noqa: F821
-    info = build_demo_base(snakemake.output[0], PromptConfig.from_config(p), p, seed=p["seed"])  # noqa: F821
+with rule_context(snakemake) as log, gpu_slot():
+    p = dict(snakemake.params.items())
+    info = build_demo_base(snakemake.output[0], PromptConfig.from_config(p), p, seed=p["seed"])
     log.info(
         "demo base: %d parameters, best epoch %d, val loss %s",
         info["parameters"],

@@ -5,11 +5,11 @@ import csv
 
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
+with rule_context(snakemake) as log:
     from adaptcommand.clusters import cluster_personas, silhouette_rows
     from adaptcommand.data.io import load_dialogs, load_splits, write_json_atomic
 
-    s = snakemake  # noqa: F821
+    s = snakemake
     p = s.params
     doc, similarity = cluster_personas(
         load_dialogs(s.input.dialogs),

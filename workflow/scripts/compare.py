@@ -5,8 +5,8 @@ import json
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    s = snakemake  # noqa: F821
+with rule_context(snakemake) as log:
+    s = snakemake
     benchmarks = json.loads(s.params.benchmarks)  # {method: {"gpu": [files], "cpu": [files]}}
     summary = write_comparison(
         s.params.methods.split(","),

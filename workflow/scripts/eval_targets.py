@@ -7,21 +7,21 @@ from adaptcommand.data.splits import split_dialogs
 from adaptcommand.evaluate.targets import eval_targets, targets_fingerprint
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
+with rule_context(snakemake) as log:
+    p = snakemake.params
     dialogs = split_dialogs(
-        load_dialogs(snakemake.input.dialogs),  # noqa: F821
-        load_splits(snakemake.input.splits),  # noqa: F821
-        snakemake.wildcards.split,  # noqa: F821
+        load_dialogs(snakemake.input.dialogs),
+        load_splits(snakemake.input.splits),
+        snakemake.wildcards.split,
         p.personas.split(","),
     )
     targets = eval_targets(dialogs, p.skip_assistant_turns, p.context_messages)
     if not targets:  # nothing to score: a config that would make every metric empty
         raise ValueError(
-            f"no {snakemake.wildcards.split} targets: eval.skip_assistant_turns = "  # noqa: F821
+            f"no {snakemake.wildcards.split} targets: eval.skip_assistant_turns = "
             f"{p.skip_assistant_turns} skips every assistant turn of {len(dialogs)} dialogues"
         )
-    write_jsonl_atomic(snakemake.output[0], targets)  # noqa: F821
+    write_jsonl_atomic(snakemake.output[0], targets)
     kinds = Counter(t["kind"] for t in targets)
     log.info(
         "%d targets from %d dialogues (kinds %s), fingerprint %s",

@@ -6,11 +6,11 @@ evaluate_history also gives each dialogue's retrieved past exchanges (input `his
 from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log, gpu_slot():  # noqa: F821
+with rule_context(snakemake) as log, gpu_slot():
     from adaptcommand.evaluate.run import evaluate_method, parse_routes
     from adaptcommand.retrieval import load_history
 
-    s = snakemake  # noqa: F821
+    s = snakemake
     summary = evaluate_method(
         method=s.params.method,
         split=s.wildcards.split,

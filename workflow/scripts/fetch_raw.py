@@ -5,9 +5,9 @@ from pathlib import Path
 from adaptcommand.data.raw import fetch_raw
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    p = snakemake.params  # noqa: F821
-    out_dir = Path(snakemake.output.characters).parent  # noqa: F821
+with rule_context(snakemake) as log:
+    p = snakemake.params
+    out_dir = Path(snakemake.output.characters).parent
     fetch_raw(
         p.source,
         out_dir,

@@ -6,7 +6,7 @@ OTHER personas into <output>/<persona_id>; merge_cluster merges a cluster's memb
 
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
+with rule_context(snakemake) as log:
     import json
     from pathlib import Path
 
@@ -15,7 +15,7 @@ with rule_context(snakemake) as log:  # noqa: F821
     from adaptcommand.merging import merge_many_on_val, parse_scales
     from adaptcommand.prompts import PromptConfig
 
-    s = snakemake  # noqa: F821
+    s = snakemake
     p = dict(s.params.items())
     # The persona LoRAs: {persona_id: <pack>/<persona_id>/} (rule persona_adapters_manifest).
     by_persona = json.loads(Path(s.input.adapters).read_text())

@@ -2,11 +2,11 @@
 
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
+with rule_context(snakemake) as log:
     from adaptcommand.data.io import load_dialogs, load_splits, write_jsonl_atomic
     from adaptcommand.retrieval import minilm_encoder, retrieve_for_split
 
-    s = snakemake  # noqa: F821
+    s = snakemake
     rows = retrieve_for_split(
         load_dialogs(s.input.dialogs),
         load_splits(s.input.splits),

@@ -23,8 +23,8 @@ from adaptcommand.routing import (
 )
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    s = snakemake  # noqa: F821
+with rule_context(snakemake) as log:
+    s = snakemake
     candidates = parse_candidates(s.params.candidates)
     metric = s.params.metric
 

@@ -4,10 +4,10 @@ from adaptcommand.data.io import load_dialogs, write_json_atomic
 from adaptcommand.data.splits import make_splits, validate_splits
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake) as log:  # noqa: F821
-    dialogs = load_dialogs(snakemake.input.dialogs)  # noqa: F821
-    splits = make_splits(dialogs, snakemake.params.train_frac, snakemake.params.val_frac)  # noqa: F821
+with rule_context(snakemake) as log:
+    dialogs = load_dialogs(snakemake.input.dialogs)
+    splits = make_splits(dialogs, snakemake.params.train_frac, snakemake.params.val_frac)
     report = validate_splits(splits, dialogs)
-    write_json_atomic(snakemake.output.splits, splits)  # noqa: F821
-    write_json_atomic(snakemake.output.report, report)  # noqa: F821
+    write_json_atomic(snakemake.output.splits, splits)
+    write_json_atomic(snakemake.output.report, report)
     log.info("split report: %s", report)

@@ -8,14 +8,14 @@ into the prompts.
 from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
-with rule_context(snakemake), gpu_slot():  # noqa: F821
+with rule_context(snakemake), gpu_slot():
     from adaptcommand.data.io import atomic_directory
     from adaptcommand.prompts import PromptConfig
     from adaptcommand.retrieval import load_history
     from adaptcommand.train.loop import TrainConfig
     from adaptcommand.train.lora import train_adapters
 
-    s = snakemake  # noqa: F821
+    s = snakemake
     p = dict(s.params.items())
     history = None
     if hasattr(s.input, "history_train"):

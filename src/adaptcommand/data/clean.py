@@ -26,11 +26,18 @@ from collections import Counter
 from pathlib import Path
 
 from adaptcommand.data.io import DataError, read_jsonl, write_jsonl_atomic
-from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, DEVICES, ROLES, check_action_value, persona_id
+from adaptcommand.schema import (
+    ACTION_SCHEMA,
+    CONTEXT_FIELDS,
+    DEVICES,
+    RAW_FILES,
+    ROLES,
+    check_action_value,
+    persona_id,
+)
 
-__all__ = ["clean", "validate_raw", "RAW_FILES", "LIMITS", "UNKNOWN_KEYS_MODES"]
+__all__ = ["clean", "validate_raw", "LIMITS", "UNKNOWN_KEYS_MODES"]
 
-RAW_FILES = ("characters.jsonl", "routines.jsonl", "sessions.jsonl")
 UNKNOWN_KEYS_MODES = ("error", "warn")
 
 # The keys each object of the dataset may have (its pydantic models; see

@@ -14,10 +14,10 @@ from pathlib import Path
 from adaptcommand.data import synthetic as synthetic_mod
 from adaptcommand.data.io import DataError, make_temp_beside
 from adaptcommand.hub import hub_reachable
+from adaptcommand.schema import RAW_FILES
 
-__all__ = ["RAW_FILES", "DEFAULT_HF_DATASET", "SourceUnavailableError", "fetch_raw", "hub_reachable"]
+__all__ = ["DEFAULT_HF_DATASET", "SourceUnavailableError", "fetch_raw", "hub_reachable"]
 
-RAW_FILES = synthetic_mod.RAW_FILES
 DEFAULT_HF_DATASET = "TCLResearchEurope/EdgeWisePersona"
 SOURCES = ("huggingface", "local", "synthetic")
 

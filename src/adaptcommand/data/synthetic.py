@@ -24,7 +24,7 @@ import random
 from pathlib import Path
 
 from adaptcommand.data.io import write_jsonl_atomic
-from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, DEVICES, check_action_value
+from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, DEVICES, RAW_FILES, check_action_value
 
 __all__ = [
     "generate",
@@ -33,10 +33,8 @@ __all__ = [
     "write_raw",
     "write_rows",
     "NAMES",
-    "RAW_FILES",
 ]
 
-RAW_FILES = ("characters.jsonl", "routines.jsonl", "sessions.jsonl")
 
 # --------------------------------------------------------------------------------------------------
 # Vocabulary

@@ -10,7 +10,8 @@ from collections import defaultdict
 
 import numpy as np
 
-from adaptcommand.metrics.actions import ACTION_COUNT_KEYS, action_counts, action_metrics, extract_actions
+from adaptcommand.metrics.actions import ACTION_COUNT_KEYS, action_counts, action_metrics
+from adaptcommand.metrics.parser import extract_actions
 from adaptcommand.metrics.text import ROUGE_KEYS, embedding_similarity, rouge_f1
 
 TURN_SCORE_KEYS = ("similarity", *ROUGE_KEYS)
