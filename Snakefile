@@ -1,12 +1,16 @@
 # AdaptCommand: personalise a small chat model to each smart-home user and measure which method works.
 # Full experiment:  snakemake --cores 4
 # Offline demo:     snakemake --cores 2 --configfile config/demo.yaml
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The full experiment's config, next to this Snakefile (also when run with --directory elsewhere);
+# --configfile overlays (config/demo.yaml, ...) are merged on top of it.
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "workflow/report/workflow.rst"

@@ -48,7 +48,9 @@ def parse_grid(items: list[str]) -> list[dict]:
         key, _, values = item.partition("=")
         parsed = []
         for v in values.split(";" if key == "target_modules" else ","):
-            v = MODULES.get(v, v)
+            if key == "target_modules":  # a named set or a comma list of module names
+                parsed.append(MODULES.get(v, v).split(","))
+                continue
             try:
                 parsed.append(int(v) if v.isdigit() else float(v))
             except ValueError:

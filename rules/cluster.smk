@@ -41,7 +41,7 @@ checkpoint cluster_personas:
     params:
         **CLUSTERING,
         code=script_hash("cluster_personas.py"),
-        personas=PERSONA_CSV,
+        personas=PERSONAS,
         settings=json.dumps(CLUSTERING, sort_keys=True),
     script:
         "../workflow/scripts/cluster_personas.py"
@@ -75,7 +75,7 @@ rule train_cluster:
         **prompt_params(),
         code=script_hash("train_lora.py"),
         base=base_model_param(),
-        personas=CLUSTERS.members_csv,
+        personas=CLUSTERS.members_param,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -102,7 +102,7 @@ rule train_prefix_cluster:
         **prompt_params(),
         code=script_hash("train_lora.py"),
         base=base_model_param(),
-        personas=CLUSTERS.members_csv,
+        personas=CLUSTERS.members_param,
     script:
         "../workflow/scripts/train_lora.py"
 
@@ -131,7 +131,7 @@ rule train_prefix_unified_cluster:
         code=script_hash("train_lora.py"),
         base=base_model_param(),
         merge=lambda wildcards, input: input.merge,
-        personas=CLUSTERS.members_csv,
+        personas=CLUSTERS.members_param,
     script:
         "../workflow/scripts/train_lora.py"
 

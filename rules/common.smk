@@ -24,7 +24,6 @@ with open(
 N_PERSONAS = config["data"]["n_personas"]
 N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
 PERSONAS = [f"persona_{i:03d}" for i in range(N_EVALUATED)]
-PERSONA_CSV = ",".join(PERSONAS)
 METHODS = config["eval"]["methods"]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
 CONTROLS = config["eval"].get("controls", [])
@@ -48,8 +47,8 @@ PACK_MEMBER = re.compile(r"(.+/persona_\d{3}(?:-persona_\d{3})?)/persona_\d{3}")
 
 
 def pack_members(wildcards):
-    """The personas of pack `wildcards.pack`, as a comma list (the rule scripts' params.pack)."""
-    return ",".join(PACKS[wildcards.pack])
+    """The personas of pack `wildcards.pack` (the rule scripts' params.pack)."""
+    return PACKS[wildcards.pack]
 
 
 def pack_benchmarks(rule):
@@ -277,9 +276,8 @@ def eval_inputs(wildcards):
 
 
 def routes_param(wildcards):
-    """persona=dir pairs as one stable string (a change of routing re-runs the evaluation)."""
-    routes = method_routes(wildcards.method)
-    return ";".join(f"{p}={d}" for p, d in sorted(routes.items()))
+    """{persona: adapter dir or ""}, sorted (a change of routing re-runs the evaluation)."""
+    return dict(sorted(method_routes(wildcards.method).items()))
 
 
 def merge_param(wildcards):

@@ -16,7 +16,7 @@ rule eval_targets:
     threads: 1
     params:
         code=script_hash("eval_targets.py"),
-        personas=PERSONA_CSV,
+        personas=PERSONAS,
         skip_assistant_turns=config["eval"]["skip_assistant_turns"],
         context_messages=config["prompt"]["context_messages"],
     script:

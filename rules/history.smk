@@ -25,7 +25,7 @@ rule retrieve_history:
     threads: 1
     params:
         code=script_hash("retrieve_history.py"),
-        personas=PERSONA_CSV,
+        personas=PERSONAS,
         k=config["history"]["k"],
         query_turns=config["eval"]["skip_assistant_turns"] + 1,
         minilm=config["metrics"].get("minilm", ""),
@@ -58,7 +58,7 @@ rule train_history:
         **prompt_params(),
         code=script_hash("train_lora.py"),
         base=base_model_param(),
-        personas=PERSONA_CSV,
+        personas=PERSONAS,
         history_k=config["history"]["k"],
     script:
         "../workflow/scripts/train_lora.py"

@@ -93,8 +93,8 @@ rule merge_cluster:
         **prompt_params(),
         code=script_hash("merge_adapters.py"),
         base=base_model_param(),
-        sources=CLUSTERS.members_csv,
-        val_personas=CLUSTERS.members_csv,
+        sources=CLUSTERS.members_param,
+        val_personas=CLUSTERS.members_param,
         target="cluster {cluster_id}",
         settings=MERGE_SETTINGS,
     script:

@@ -38,12 +38,10 @@ rule compare:
     threads: 1
     params:
         code=script_hash("compare.py"),
-        methods=",".join(METHODS),
-        controls=",".join(CONTROLS),
+        methods=METHODS,
+        controls=CONTROLS,
         # {method: {"gpu": [...], "cpu": [...]}}: benchmark files of its GPU-rule and CPU-rule jobs
-        benchmarks=lambda wc: json.dumps(
-            {m: cost_files(m) for m in SCORED}, sort_keys=True
-        ),
+        benchmarks=lambda wc: {m: cost_files(m) for m in sorted(SCORED)},
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],
     script:

@@ -46,9 +46,9 @@ rule route:
     threads: 1
     params:
         code=script_hash("route.py"),
-        candidates=ROUTING.candidates_csv,
+        candidates=ROUTING.candidates,
         metric=ROUTING.metric,
-        personas=PERSONA_CSV,
+        personas=PERSONAS,
     script:
         "../workflow/scripts/route.py"
 
@@ -72,7 +72,7 @@ rule evaluate_routing:
     threads: 1
     params:
         code=script_hash("route.py"),
-        candidates=ROUTING.candidates_csv,
+        candidates=ROUTING.candidates,
         metric=ROUTING.metric,
     script:
         "../workflow/scripts/route.py"
@@ -94,7 +94,7 @@ rule routing_oracle:
     threads: 1
     params:
         code=script_hash("route.py"),
-        candidates=ROUTING.candidates_csv,
+        candidates=ROUTING.candidates,
         metric=ROUTING.metric,
     script:
         "../workflow/scripts/route.py"

@@ -24,6 +24,6 @@ rule train_unified:
         **prompt_params(),
         code=script_hash("train_lora.py"),
         base=base_model_param(),
-        personas=PERSONA_CSV,
+        personas=PERSONAS,
     script:
         "../workflow/scripts/train_lora.py"

@@ -491,8 +491,8 @@ CONFIG_CASES = [
     ),
     BadConfig(
         "target module typo",
-        {"train": {"persona": {"target_modules": "q_proj,v_prj"}}},
-        "train.persona.target_modules = 'q_proj,v_prj': ['v_prj']",
+        {"train": {"persona": {"target_modules": ["q_proj", "v_prj"]}}},
+        "train.persona.target_modules = ['q_proj', 'v_prj']: ['v_prj']",
     ),
     BadConfig(
         "k_min > k_max", {"cluster": {"k_min": 4, "k_max": 3}}, "cluster.k_min = 4 > cluster.k_max = 3"
@@ -509,11 +509,11 @@ CONFIG_CASES = [
     ),
     BadConfig(
         "malformed weight_scales",
-        {"merge": {"weight_scales": "0,1..5"}},
-        "merge.weight_scales = '0,1..5': '1..5' is not a number",
+        {"merge": {"weight_scales": [0, "1..5"]}},
+        "'1..5' is not of type 'number'",
     ),
     BadConfig(
-        "only zero scales", {"merge": {"weight_scales": "0"}}, "merge.weight_scales = '0': needs a scale > 0"
+        "only zero scales", {"merge": {"weight_scales": [0]}}, "merge.weight_scales = [0]: needs a scale > 0"
     ),
     BadConfig(
         "unknown routing metric",
@@ -522,8 +522,8 @@ CONFIG_CASES = [
     ),
     BadConfig(
         "routing candidate not evaluated",
-        {"routing": {"candidates": "persona,prefix_magic"}},
-        "routing.candidates = 'persona,prefix_magic': ['prefix_magic']",
+        {"routing": {"candidates": ["persona", "prefix_magic"]}},
+        "routing.candidates = ['persona', 'prefix_magic']: ['prefix_magic']",
     ),
     BadConfig(
         "skip more turns than a dialogue has",

@@ -184,7 +184,11 @@ def test_cluster_checkpoint_view_for_the_rule_files(world, tmp_path):
         view.assignment()
     cp.done = True
     assert view.ids() == ["c0", "c1"] and view.assignment()["persona_005"] == "c1"
-    assert view.members_csv(SimpleNamespace(cluster_id="c0")) == "persona_000,persona_001,persona_002"
+    assert view.members_param(SimpleNamespace(cluster_id="c0")) == [
+        "persona_000",
+        "persona_001",
+        "persona_002",
+    ]
     assert view.neighbors("persona_000", 2) == ["persona_001", "persona_002"]
     assert len(view.neighbors("persona_000", 99)) == 5  # K capped at the other personas
     routes = view.routes("models/cluster/{cluster_id}", personas)()

@@ -295,7 +295,7 @@ def trained(no_test_world, tiny):
         w["splits_path"],
         w["personas"][:2],
         PromptConfig(max_length=256),
-        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
+        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
         TrainConfig(epochs=1, lr=1e-3, batch_size=4),
         out,
     )
@@ -319,7 +319,7 @@ def test_training_requests_train_and_val_only(no_test_world, tiny, requested_spl
         w["splits_path"],
         w["personas"],
         PromptConfig(max_length=256),
-        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
+        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
         TrainConfig(epochs=1, lr=1e-3, batch_size=8),
         tmp_path / "history",
         history=history,

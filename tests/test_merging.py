@@ -20,9 +20,9 @@ from adaptcommand.prompts import PromptConfig
 
 # Different ranks and alphas on purpose: a merge must respect each source's own scaling alpha / r.
 RECIPES = {
-    "s1": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
-    "s2": {"r": 2, "alpha": 6, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
-    "s3": {"r": 4, "alpha": 4, "dropout": 0.0, "target_modules": "q_proj,v_proj"},
+    "s1": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+    "s2": {"r": 2, "alpha": 6, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+    "s3": {"r": 4, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
 }
 
 

@@ -15,7 +15,7 @@ from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import IGNORE_INDEX, PromptConfig, generation_prompt, training_example
 from adaptcommand.train.loop import TrainConfig, train
 
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "q_proj,v_proj"}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 
 
 def test_labels_cover_exactly_the_assistant_turns(tiny, dialogs):

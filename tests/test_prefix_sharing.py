@@ -12,7 +12,7 @@ from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig, generation_prompt
 
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": "q_proj,v_proj"}
+LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
 
 
 def test_a_dialogues_prompts_share_the_longest_one_as_host():

@@ -69,8 +69,8 @@ def test_missing_persona_or_candidate_raises():
 
 
 def test_candidates_are_parsed_in_order_and_checked():
-    assert parse_candidates("unified, persona,hybrid") == CANDS
-    for bad in ("", "unified,unified", "unified,routing"):
+    assert parse_candidates(["unified", "persona", "hybrid"]) == CANDS
+    for bad in ([], ["unified", "unified"], ["unified", "routing"], "unified,persona"):
         with pytest.raises(RoutingError):
             parse_candidates(bad)
 
@@ -181,8 +181,8 @@ def test_read_scores(tmp_path):
 
 
 def test_routing_plan_checks_candidates_and_lists_files():
-    plan = RoutingPlan.from_config({"candidates": "unified,hybrid", "metric": "similarity"})
-    assert plan.candidates_csv == "unified,hybrid"
+    plan = RoutingPlan.from_config({"candidates": ["unified", "hybrid"], "metric": "similarity"})
+    assert plan.candidates == ["unified", "hybrid"]
     assert plan.files("val", "per_persona.csv") == [
         "results/eval/val/unified/per_persona.csv",
         "results/eval/val/hybrid/per_persona.csv",

@@ -10,10 +10,10 @@ from peft import LoraConfig, PeftModel, PrefixTuningConfig, get_peft_model
 
 
 def lora_config(cfg: dict) -> LoraConfig:
-    """LoraConfig from a config section with r, alpha, dropout and target_modules (list or comma string)."""
+    """LoraConfig from a config section with r, alpha, dropout and target_modules (a list of names)."""
     targets = cfg["target_modules"]
     if isinstance(targets, str):
-        targets = [t.strip() for t in targets.split(",") if t.strip()]
+        raise TypeError(f"target_modules must be a list of module names, got the string {targets!r}")
     return LoraConfig(
         r=int(cfg["r"]),
         lora_alpha=int(cfg["alpha"]),

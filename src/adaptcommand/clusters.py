@@ -259,8 +259,9 @@ class ClusterCheckpoint:
             raise ValueError(f"no cluster {cluster_id!r} in the assignment")
         return members
 
-    def members_csv(self, wildcards) -> str:
-        return ",".join(self.members(wildcards.cluster_id))
+    def members_param(self, wildcards) -> list[str]:
+        """The members of cluster `wildcards.cluster_id` (a rule's params input function)."""
+        return self.members(wildcards.cluster_id)
 
     def neighbors(self, persona_id: str, k: int) -> list[str]:
         """The k personas most similar to `persona_id` (itself excluded), by the clustering features."""

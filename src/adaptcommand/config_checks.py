@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "QWEN2_LINEAR_MODULES", "check_config", "load_config", "parse_scales"]
+__all__ = ["ConfigError", "QWEN2_LINEAR_MODULES", "check_config", "load_config"]
 
 # The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
 # tests/test_config_checks.py compares this with the modules of a model built from the demo config).
@@ -62,21 +62,6 @@ def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iter
                 yield from _integer_fields(sub, value[key], root, f"{where}.{key}" if where else key)
 
 
-def parse_scales(text: str) -> list[float]:
-    """`merge.weight_scales` ("0,0.5,1") as floats; ValueError naming the bad item."""
-    scales = []
-    for item in str(text).split(","):
-        try:
-            scales.append(float(item))
-        except ValueError:
-            raise ValueError(f"{item!r} is not a number") from None
-    return scales
-
-
-def _split(text: str) -> list[str]:
-    return [item.strip() for item in str(text).split(",") if item.strip()]
-
-
 def check_config(config: dict, schema: dict, *, metric_names: set[str] | None = None) -> None:
     """Raise `ConfigError` listing every problem of `config` (already schema-validated).
 
@@ -90,7 +75,7 @@ def check_config(config: dict, schema: dict, *, metric_names: set[str] | None = 
         if not isinstance(recipe, dict):
             continue
         if "target_modules" in recipe:
-            unknown = [m for m in _split(recipe["target_modules"]) if m not in QWEN2_LINEAR_MODULES]
+            unknown = [m for m in recipe["target_modules"] if m not in QWEN2_LINEAR_MODULES]
             if unknown:
                 problems.append(
                     f"train.{name}.target_modules = {recipe['target_modules']!r}: {unknown} are not "
@@ -129,13 +114,11 @@ def check_config(config: dict, schema: dict, *, metric_names: set[str] | None = 
             f"merge.neighbors_k = {config['merge']['neighbors_k']}: only {n_eval - 1} other "
             f"personas are evaluated (personas.evaluate / data.n_personas)"
         )
-    try:
-        scales = parse_scales(config["merge"]["weight_scales"])
-        if not any(s > 0 for s in scales):
-            problems.append(f"merge.weight_scales = {config['merge']['weight_scales']!r}: needs a scale > 0")
-    except ValueError as exc:
-        problems.append(f"merge.weight_scales = {config['merge']['weight_scales']!r}: {exc}")
-
+    if not any(scale > 0 for scale in config["merge"]["weight_scales"]):
+        problems.append(
+            f"merge.weight_scales = {config['merge']['weight_scales']}: needs a scale > 0 "
+            "(0 alone is the base model)"
+        )
     if metric_names is None:
         from adaptcommand.metrics.scoring import metric_names as _names
 
@@ -146,7 +129,7 @@ def check_config(config: dict, schema: dict, *, metric_names: set[str] | None = 
             f"routing.metric = {metric!r}: not a per-persona metric where higher is better "
             f"(one of {sorted(m for m in metric_names if not m.endswith('numeric_mae'))})"
         )
-    unknown = [c for c in _split(config["routing"]["candidates"]) if c not in methods]
+    unknown = [c for c in config["routing"]["candidates"] if c not in methods]
     if "routing" in methods and unknown:
         problems.append(
             f"routing.candidates = {config['routing']['candidates']!r}: {unknown} are not in "

@@ -84,13 +84,6 @@ def merge_error(peft_model, sources: list[str], weights: list[float], merged: st
     return max(float((got[m] - want[m]).abs().max()) for m in want)
 
 
-def parse_scales(text: str) -> list[float]:
-    scales = [float(s) for s in str(text).split(",") if s.strip()]
-    if not scales or any(s < 0 for s in scales):
-        raise ValueError(f"merge.weight_scales needs non-negative numbers, got {text!r}")
-    return scales
-
-
 def merge_on_val(
     base: str,
     sources: dict[str, str | Path],

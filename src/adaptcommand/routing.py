@@ -34,9 +34,11 @@ class RoutingError(ValueError):
     """Inconsistent routing inputs (a candidate or a persona missing, an unknown metric, ...)."""
 
 
-def parse_candidates(text: str | Sequence[str]) -> list[str]:
-    """'unified,persona,hybrid' -> ['unified', 'persona', 'hybrid'] (order kept; duplicates refused)."""
-    items = [c.strip() for c in text.split(",")] if isinstance(text, str) else [str(c) for c in text]
+def parse_candidates(names: Sequence[str]) -> list[str]:
+    """The candidate methods as a list (order kept; empty names, duplicates and routing refused)."""
+    if isinstance(names, str):
+        raise RoutingError(f"routing.candidates must be a list of methods, got the string {names!r}")
+    items = [str(c).strip() for c in names]
     items = [c for c in items if c]
     if not items:
         raise RoutingError("routing needs at least one candidate method")
@@ -235,17 +237,13 @@ class RoutingPlan:
     eval.methods), because routing reads their val and test evaluations.
     """
 
-    def __init__(self, candidates: str | Sequence[str], metric: str):
+    def __init__(self, candidates: Sequence[str], metric: str):
         self.candidates = parse_candidates(candidates)
         self.metric = metric
 
     @classmethod
     def from_config(cls, routing_cfg: Mapping) -> RoutingPlan:
         return cls(routing_cfg["candidates"], routing_cfg["metric"])
-
-    @property
-    def candidates_csv(self) -> str:
-        return ",".join(self.candidates)
 
     def checked(self, registered: Iterable[str] | None = None, evaluated: Iterable[str] | None = None):
         """self, after checking the candidates against the registered / evaluated methods."""

@@ -14,7 +14,7 @@ with rule_context(snakemake) as log:
     doc, similarity = cluster_personas(
         load_dialogs(s.input.dialogs),
         load_splits(s.input.splits),
-        p.personas.split(","),
+        list(p.personas),
         features=p.features,
         k=int(p.k),
         k_min=int(p.k_min),

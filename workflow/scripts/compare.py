@@ -1,16 +1,14 @@
 """Rule compare: summary table, markdown and the comparison figure from every method's test results."""
 
-import json
-
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:
     s = snakemake
-    benchmarks = json.loads(s.params.benchmarks)  # {method: {"gpu": [files], "cpu": [files]}}
+    benchmarks = dict(s.params.benchmarks)  # {method: {"gpu": [files], "cpu": [files]}}
     summary = write_comparison(
-        s.params.methods.split(","),
-        [c for c in s.params.controls.split(",") if c],
+        list(s.params.methods),
+        list(s.params.controls),
         list(s.input.metrics),
         list(s.input.per_persona),
         benchmarks,

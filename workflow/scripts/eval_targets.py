@@ -13,7 +13,7 @@ with rule_context(snakemake) as log:
         load_dialogs(snakemake.input.dialogs),
         load_splits(snakemake.input.splits),
         snakemake.wildcards.split,
-        p.personas.split(","),
+        list(p.personas),
     )
     targets = eval_targets(dialogs, p.skip_assistant_turns, p.context_messages)
     if not targets:  # nothing to score: a config that would make every metric empty

@@ -7,7 +7,7 @@ from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():
-    from adaptcommand.evaluate.run import evaluate_method, parse_routes
+    from adaptcommand.evaluate.run import evaluate_method
     from adaptcommand.retrieval import load_history
 
     s = snakemake
@@ -15,7 +15,7 @@ with rule_context(snakemake) as log, gpu_slot():
         method=s.params.method,
         split=s.wildcards.split,
         params=dict(s.params.items()),
-        routes=parse_routes(s.params.routes),
+        routes=dict(s.params.routes),
         merge=s.params.merge,
         dialogs_path=s.input.dialogs,
         splits_path=s.input.splits,

@@ -12,7 +12,7 @@ with rule_context(snakemake) as log:
 
     from adaptcommand.clusters import nearest_neighbors
     from adaptcommand.data.io import atomic_directory
-    from adaptcommand.merging import merge_many_on_val, parse_scales
+    from adaptcommand.merging import merge_many_on_val
     from adaptcommand.prompts import PromptConfig
 
     s = snakemake
@@ -22,7 +22,7 @@ with rule_context(snakemake) as log:
     with atomic_directory(s.output[0]) as out:
         if "neighbors_k" in p:  # every persona adapter is an input; the K nearest are merged
             units, out_dirs = {}, {}
-            for persona in p["pack"].split(","):
+            for persona in p["pack"]:
                 labels = nearest_neighbors(s.input.similarity, persona, int(p["neighbors_k"]))
                 units[persona] = {
                     "sources": {q: by_persona[q] for q in labels},
@@ -31,11 +31,11 @@ with rule_context(snakemake) as log:
                 }
                 out_dirs[persona] = out / persona
         else:  # merge_cluster: the inputs are exactly the cluster's members
-            members = p["sources"].split(",")
+            members = list(p["sources"])
             units = {
                 "cluster": {
                     "sources": {q: by_persona[q] for q in members},
-                    "val_personas": p["val_personas"].split(","),
+                    "val_personas": list(p["val_personas"]),
                     "target": p["target"],
                 }
             }
@@ -46,7 +46,7 @@ with rule_context(snakemake) as log:
             s.input.dialogs,
             s.input.splits,
             PromptConfig.from_config(p),
-            parse_scales(p["scales"]),
+            [float(x) for x in p["scales"]],
             p["combination"],
             out_dirs,
             batch_size=int(p["batch_size"]),

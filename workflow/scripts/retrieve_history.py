@@ -11,7 +11,7 @@ with rule_context(snakemake) as log:
         load_dialogs(s.input.dialogs),
         load_splits(s.input.splits),
         s.wildcards.split,
-        s.params.personas.split(","),
+        list(s.params.personas),
         int(s.params.k),
         query_turns=int(s.params.query_turns),
         encode=minilm_encoder(s.params.minilm),

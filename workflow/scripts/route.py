@@ -31,7 +31,7 @@ with rule_context(snakemake) as log:
     if s.rule == "route":
         files = dict(zip(candidates, s.input.val, strict=True))
         scores = {c: read_scores(f, metric) for c, f in files.items()}
-        result = choose(scores, candidates, metric, personas=s.params.personas.split(","))
+        result = choose(scores, candidates, metric, personas=list(s.params.personas))
         result["read"] = files  # provenance: val files only
         write_json_atomic(s.output[0], result)
         log.info("routing on val %s: %s", metric, result["counts"])

@@ -22,10 +22,10 @@ with rule_context(snakemake), gpu_slot():
         history = load_history(s.input.history_train, s.input.history_val)
     with atomic_directory(s.output[0]) as out:
         if "pack" in p:
-            units = {persona: [persona] for persona in p["pack"].split(",")}
+            units = {persona: [persona] for persona in p["pack"]}
             out_dirs = {persona: out / persona for persona in units}
         else:
-            units, out_dirs = {"adapter": p["personas"].split(",")}, {"adapter": out}
+            units, out_dirs = {"adapter": list(p["personas"])}, {"adapter": out}
         train_adapters(
             p["base"],
             s.input.dialogs,

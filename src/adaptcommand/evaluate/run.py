@@ -20,15 +20,6 @@ from adaptcommand.prompts import PromptConfig
 log = logging.getLogger(__name__)
 
 
-def parse_routes(text: str) -> dict[str, str]:
-    """'persona_000=models/x;persona_001=' -> {'persona_000': 'models/x', 'persona_001': ''}."""
-    routes = {}
-    for item in filter(None, text.split(";")):
-        persona, _, path = item.partition("=")
-        routes[persona] = path
-    return routes
-
-
 def adapter_names(routes: dict[str, str]) -> dict[str, str]:
     """A short, PEFT-safe adapter name per distinct directory."""
     return {d: f"ad{i}" for i, d in enumerate(sorted({d for d in routes.values() if d}))}
