@@ -31,6 +31,9 @@ include: "rules/eval.smk"
 include: "rules/report.smk"
 
 
+check_method_registry()
+
+
 rule all:
     input:
         "results/comparison/comprehensive.png",

@@ -10,16 +10,19 @@ from snakemake.utils import validate
 import yaml
 
 from adaptcommand.config_checks import check_config
+from adaptcommand.methods import load_methods
 from adaptcommand.schema import RAW_FILES
 
 # The schema (types, ranges, defaults), then what a schema cannot say (integers written as floats,
 # module names, orderings, sizes against the number of personas, ...): every problem is reported
 # before any job starts.
+# The method table (workflow/methods.yaml) says which methods and controls exist.
+METHOD_TABLE = load_methods(os.path.join(workflow.basedir, "workflow", "methods.yaml"))
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 with open(
     os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 ) as fh:
-    check_config(config, yaml.safe_load(fh))
+    check_config(config, yaml.safe_load(fh), METHOD_TABLE)
 
 N_PERSONAS = config["data"]["n_personas"]
 N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
@@ -229,6 +232,10 @@ METHOD_REGISTRY = {}
 
 def register_method(name, routes, merge="", train_benchmarks=lambda: []):
     """routes(): {persona_id: adapter dir or ""}; train_benchmarks(): benchmark files of its training."""
+    if name not in METHOD_TABLE:
+        raise ValueError(
+            f"register_method({name!r}): not in the method table workflow/methods.yaml"
+        )
     METHOD_REGISTRY[name] = dict(
         routes=routes, merge=merge, train_benchmarks=train_benchmarks
     )
@@ -254,6 +261,22 @@ register_method(
     ),
     train_benchmarks=lambda: pack_benchmarks("train_persona"),
 )
+
+
+def check_method_registry():
+    """After every rules file is included: the table and the registry name the same methods, and the
+    rules the table names exist."""
+    unregistered = [m for m in METHOD_TABLE if m not in METHOD_REGISTRY]
+    if unregistered:
+        raise ValueError(
+            f"workflow/methods.yaml: no rules file registers {unregistered} (register_method)"
+        )
+    for name, entry in METHOD_TABLE.items():
+        missing = [r for r in entry["rules"] if not workflow.is_rule(r)]
+        if missing:
+            raise ValueError(
+                f"workflow/methods.yaml: {name}.rules names no rule {missing}"
+            )
 
 
 def method_routes(method):

@@ -40,6 +40,8 @@ rule compare:
         code=script_hash("compare.py"),
         methods=METHODS,
         controls=CONTROLS,
+        # one line per scored method (workflow/methods.yaml), for the figure's caption in the report
+        about={m: METHOD_TABLE[m]["about"] for m in SCORED},
         # {method: {"gpu": [...], "cpu": [...]}}: benchmark files of its GPU-rule and CPU-rule jobs
         benchmarks=lambda wc: {m: cost_files(m) for m in sorted(SCORED)},
         resamples=config["compare"]["bootstrap_resamples"],

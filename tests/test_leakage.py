@@ -28,6 +28,8 @@ import pytest
 import yaml
 from helpers import effective_config, snakemake_cmd
 
+from adaptcommand.methods import load_methods
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config" / "demo.yaml"
 
@@ -95,12 +97,7 @@ def snakemake(workdir: Path, configfile: Path, *args: str, timeout: int = 600) -
     return proc.stdout + "\n" + proc.stderr
 
 
-def registered_methods() -> list[str]:
-    """Every method some rules file registers (register_method("name", ...))."""
-    names = []
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        names += re.findall(r'register_method\(\s*"([a-z_0-9]+)"', smk.read_text())
-    return list(dict.fromkeys(names))
+METHOD_TABLE = load_methods(REPO / "workflow" / "methods.yaml")  # every method and control
 
 
 class Dag:
@@ -131,10 +128,9 @@ class Dag:
 def dag(tmp_path_factory) -> Dag:
     workdir = tmp_path_factory.mktemp("leakage")
     cfg = effective_config(DEMO)
-    # Every registered method is evaluated; controls (also registered) stay controls, all of them on.
-    schema = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
-    controls = schema["properties"]["eval"]["properties"]["controls"]["items"]["enum"]
-    methods = [m for m in registered_methods() if m not in controls]
+    # Every method of the table is evaluated; controls stay controls, all of them on.
+    controls = [m for m, e in METHOD_TABLE.items() if e["role"] == "control"]
+    methods = [m for m, e in METHOD_TABLE.items() if e["role"] == "method"]
     cfg["eval"]["methods"] = list(dict.fromkeys(cfg["eval"]["methods"] + methods))
     cfg["eval"]["controls"] = controls
     configfile = workdir / "config.yaml"

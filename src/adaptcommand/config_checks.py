@@ -62,13 +62,23 @@ def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iter
                 yield from _integer_fields(sub, value[key], root, f"{where}.{key}" if where else key)
 
 
-def check_config(config: dict, schema: dict, *, metric_names: set[str] | None = None) -> None:
+def check_config(
+    config: dict, schema: dict, methods: dict[str, dict], *, metric_names: set[str] | None = None
+) -> None:
     """Raise `ConfigError` listing every problem of `config` (already schema-validated).
 
-    `metric_names`: the per-persona metrics routing may decide on (default: those of
-    `adaptcommand.metrics.scoring`).
+    `methods`: the method table (`adaptcommand.methods.load_methods`); `metric_names`: the per-persona
+    metrics routing may decide on (default: those of `adaptcommand.metrics.scoring`).
     """
     problems = list(_integer_fields(schema, config, schema))
+    for key, role in (("methods", "method"), ("controls", "control")):
+        known = [m for m, entry in methods.items() if entry["role"] == role]
+        unknown = [m for m in config["eval"].get(key, []) if m not in known]
+        if unknown:
+            problems.append(
+                f"eval.{key}: {unknown} are not {role}s of the method table workflow/methods.yaml "
+                f"(one of {known})"
+            )
 
     train = config["train"]
     for name, recipe in train.items():

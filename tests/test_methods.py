@@ -1,0 +1,75 @@
+"""The method table (workflow/methods.yaml) is the one definition of the methods: the README, the
+config check and the rules' registry agree with it, and a workflow whose table and rules disagree is
+refused while it is parsed."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+from helpers import REPO, snakemake_cmd
+
+from adaptcommand.methods import MethodTableError, load_methods
+
+TABLE = load_methods(REPO / "workflow" / "methods.yaml")
+
+
+def test_the_readme_describes_exactly_the_table():
+    text = (REPO / "README.md").read_text()
+    section = text[text.index("| method | what it is |") :]
+    rows = section[: section.index("\n\n")].splitlines()[2:]
+    named = {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split("|")[1])}
+    assert named == set(TABLE), named ^ set(TABLE)
+
+
+def test_a_malformed_entry_is_refused(tmp_path):
+    bad = tmp_path / "methods.yaml"
+    bad.write_text("persona: {role: method, adapter: lora, scope: user, start: base, rules: [], about: x}\n")
+    with pytest.raises(MethodTableError, match="persona.scope = 'user'"):
+        load_methods(bad)
+
+
+def _workflow_copy(tmp_path):
+    copy = tmp_path / "repo"
+    copy.mkdir()
+    for part in ("Snakefile", "rules", "workflow", "config", "profiles"):
+        src = REPO / part
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, copy / part)
+    return copy
+
+
+@pytest.mark.parametrize(
+    "entry, problem",
+    [
+        (
+            "persona_r4: {role: method, adapter: lora, scope: persona, start: base, rules: [train_persona], "
+            "about: a rank-4 persona LoRA}",
+            "no rules file registers ['persona_r4']",
+        ),
+        (
+            "ghost: {role: method, adapter: lora, scope: all, start: base, rules: [train_ghost], about: x}",
+            "no rules file registers ['ghost']",
+        ),
+    ],
+)
+def test_a_table_the_rules_do_not_implement_is_refused(tmp_path, entry, problem):
+    copy = _workflow_copy(tmp_path)
+    table = copy / "workflow" / "methods.yaml"
+    table.write_text(table.read_text() + entry + "\n")
+    cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml"], "--dry-run")
+    cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 1 and problem in proc.stdout + proc.stderr, proc.stderr[-2000:]
+
+
+def test_a_rule_named_by_the_table_must_exist(tmp_path):
+    copy = _workflow_copy(tmp_path)
+    table = copy / "workflow" / "methods.yaml"
+    table.write_text(table.read_text().replace("rules: [train_unified]", "rules: [train_unifed]", 1))
+    cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml"], "--dry-run")
+    cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "unified.rules names no rule ['train_unifed']" in log, log[-2000:]
