@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import torch
-from transformers import Qwen2Config, Qwen2ForCausalLM
+from transformers import AutoModelForCausalLM
 
 from adaptcommand.config_checks import QWEN2_LINEAR_MODULES
 
 
-def test_module_names_are_the_linear_layers_of_a_qwen2():
+def test_module_names_are_the_linear_layers_of_a_qwen2(tiny):
     """target_modules are checked against QWEN2_LINEAR_MODULES: exactly the names of the linear
-    layers inside a Qwen2 decoder (the demo's tiny one and Qwen2.5-0.5B share the architecture)."""
-    cfg = Qwen2Config(
-        vocab_size=64,
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-    )
-    model = Qwen2ForCausalLM(cfg)
+    layers inside the decoder of the tiny Qwen2 the demo builds (Qwen2.5-0.5B shares the architecture)."""
+    model = AutoModelForCausalLM.from_pretrained(tiny[0])
     names = {
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()
