@@ -9,20 +9,24 @@ from snakemake.utils import validate
 
 import yaml
 
-from adaptcommand.config_checks import check_config
+from adaptcommand.config_checks import check_config, with_variants
 from adaptcommand.methods import load_methods
 from adaptcommand.schema import RAW_FILES
 
-# The schema (types, ranges, defaults), then what a schema cannot say (integers written as floats,
-# module names, orderings, sizes against the number of personas, ...): every problem is reported
-# before any job starts.
-# The method table (workflow/methods.yaml) says which methods and controls exist.
+# The method table (workflow/methods.yaml) says which methods and controls exist; the config's
+# `variants` add to it. The schema (types, ranges, defaults), then what a schema cannot say
+# (integers written as floats, module names, orderings, sizes against the number of personas, ...):
+# every problem is reported before any job starts.
 METHOD_TABLE = load_methods(os.path.join(workflow.basedir, "workflow", "methods.yaml"))
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 with open(
     os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
 ) as fh:
-    check_config(config, yaml.safe_load(fh), METHOD_TABLE)
+    SCHEMA = yaml.safe_load(fh)
+METHOD_TABLE, config["train"] = with_variants(config, METHOD_TABLE, SCHEMA)
+check_config(config, SCHEMA, METHOD_TABLE)
+# Variants of the per-persona LoRA (rules/persona.smk: train_persona_variant).
+PERSONA_VARIANTS = [v for v, s in config["variants"].items() if s["of"] == "persona"]
 
 N_PERSONAS = config["data"]["n_personas"]
 N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
@@ -81,6 +85,7 @@ wildcard_constraints:
     split="val|test",
     pack=r"persona_\d{3}(-persona_\d{3})?",
     method="|".join(SCORED),
+    variant="|".join(PERSONA_VARIANTS) or "(?!)",  # (?!) matches nothing: no variants
 
 
 def script_hash(name):
@@ -172,6 +177,15 @@ def lora_params(method):
             seed=config["train"]["seed"],
         )
     )
+
+
+def variant_params(recipe_params):
+    """recipe_params(method) of a rule over {variant}, as params functions of the wildcards."""
+    keys = recipe_params(PERSONA_VARIANTS[0]) if PERSONA_VARIANTS else {}
+    return {
+        key: (lambda wildcards, key=key: recipe_params(wildcards.variant)[key])
+        for key in keys
+    }
 
 
 def prefix_params():

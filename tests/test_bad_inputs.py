@@ -541,6 +541,26 @@ CONFIG_CASES = [
         "split.train_frac + split.val_frac must be < 1",
     ),
     BadConfig("local source without directory", {"data": {"source": "local"}}, "data.local_dir"),
+    BadConfig(
+        "variant of an unknown method",
+        {"variants": {"x": {"of": "nope"}}},
+        "variants.x.of = 'nope': not a method",
+    ),
+    BadConfig(
+        "variant with an unknown key",
+        {"variants": {"persona_r4": {"of": "persona", "train": {"rank": 4}}}},
+        "variants.persona_r4.train: unknown key(s) ['rank']",
+    ),
+    BadConfig(
+        "variant with a bad value",
+        {"variants": {"persona_r0": {"of": "persona", "train": {"r": 0}}}},
+        "variants.persona_r0.train.r: 0 is less than the minimum of 1",
+    ),
+    BadConfig(
+        "variant named like a method",
+        {"variants": {"persona": {"of": "persona"}}},
+        "variants.persona: 'persona' is already a method",
+    ),
 ]
 
 

@@ -275,3 +275,39 @@ def test_a_finished_run_is_relocatable(demo_run, tmp_path):
     jobs = planned_jobs(proc)
     jobs.pop("all", None)
     assert jobs == {"compare": 1}, jobs
+
+
+def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run, tmp_path):
+    """`variants: {persona_r4: {of: persona, train: {r: 4, alpha: 8}}}` added to a finished demo: only
+    its training, its evaluation and the comparison run; it gets its own adapters (rank 4) and its own
+    row; changing its r re-plans exactly those jobs again."""
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
+
+    def overlay(r: int) -> Path:
+        path = tmp_path / f"variant_r{r}.yaml"
+        path.write_text(
+            yaml.safe_dump(
+                {
+                    "variants": {"persona_r4": {"of": "persona", "train": {"r": r, "alpha": 2 * r}}},
+                    "eval": {"methods": [*DEMO_METHODS, "persona_r4"]},
+                }
+            )
+        )
+        return path
+
+    own_jobs = {"train_persona_variant": 1, "evaluate": 1, "compare": 1}  # pack_size 0: one pack
+    plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(4))))
+    plan.pop("all", None)
+    assert plan == own_jobs, plan
+    proc = snakemake(run, configfiles=(DEMO, overlay(4)))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")
+    assert summary.loc["persona_r4", "role"] == "method"
+    assert summary.loc["persona_r4", "n_turns"] == summary.loc["persona", "n_turns"]
+    configs = list((run / "models" / "persona_r4").glob("*/persona_*/adapter_config.json"))
+    assert len(configs) == N_PERSONAS
+    assert {json.loads(c.read_text())["r"] for c in configs} == {4}
+    plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(2))))
+    plan.pop("all", None)
+    assert plan == own_jobs, plan

@@ -12,7 +12,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ConfigError", "QWEN2_LINEAR_MODULES", "check_config", "load_config"]
+__all__ = [
+    "ConfigError",
+    "QWEN2_LINEAR_MODULES",
+    "VARIANT_OF",
+    "check_config",
+    "load_config",
+    "with_variants",
+]
+
+# Methods whose training rule has a variant form (rules/persona.smk: train_persona_variant).
+VARIANT_OF = ("persona",)
 
 # The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
 # tests/test_config_checks.py compares this with the modules of a model built from the demo config).
@@ -60,6 +70,48 @@ def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iter
         for key, sub in node.get("properties", {}).items():
             if key in value:
                 yield from _integer_fields(sub, value[key], root, f"{where}.{key}" if where else key)
+
+
+def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple[dict, dict]:
+    """The method table and config["train"] with the config's `variants` added.
+
+    A variant (``persona_r4: {of: persona, train: {r: 4, alpha: 8}}``) is its method's table entry and
+    recipe with the given recipe keys replaced; its recipe is checked against the method's schema
+    (`$defs/lora`). Raises `ConfigError` naming every bad variant (unknown method, a method without a
+    variant form, an existing name, an unknown or invalid recipe key).
+    """
+    import jsonschema
+
+    lora = schema["$defs"]["lora"]
+    table, train, problems = dict(methods), dict(config["train"]), []
+    for name, spec in config.get("variants", {}).items():
+        of, overrides = spec["of"], spec.get("train", {})
+        where = f"variants.{name}"
+        if name in methods:
+            problems.append(f"{where}: {name!r} is already a method of workflow/methods.yaml")
+            continue
+        if of not in VARIANT_OF:
+            known = "not a method" if of not in methods else "has no variant form"
+            problems.append(f"{where}.of = {of!r}: {known} (variants of: {', '.join(VARIANT_OF)})")
+            continue
+        unknown = sorted(set(overrides) - set(lora["properties"]))
+        if unknown:
+            problems.append(
+                f"{where}.train: unknown key(s) {unknown} (a LoRA recipe has {sorted(lora['properties'])})"
+            )
+            continue
+        recipe = {**config["train"][of], **overrides}
+        problems += [
+            f"{where}.train.{'.'.join(map(str, e.path)) or '?'}: {e.message}"
+            for e in jsonschema.Draft202012Validator(lora).iter_errors(recipe)
+        ]
+        problems += [f"{where}.train.{p}" for p in _integer_fields(lora, recipe, schema)]
+        train[name] = recipe
+        about = spec.get("about") or f"{of} with {', '.join(f'{k}={v}' for k, v in overrides.items())}"
+        table[name] = {**methods[of], "about": about}
+    if problems:
+        raise ConfigError("config:\n  " + "\n  ".join(problems))
+    return table, train
 
 
 def check_config(
