@@ -12,7 +12,7 @@ if config["model"]["build_demo_base"]:
             "results/benchmarks/build_demo_base.tsv"
         conda:
             "../envs/train.yaml"
-        threads: config["model"]["demo"].get("threads", 2)
+        threads: config["model"]["demo"]["threads"]
         resources:
             **gpu_resources("unified_runtime_min"),
         params:

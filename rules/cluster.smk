@@ -15,7 +15,7 @@ CLUSTERING = dict(
     k_min=config["cluster"]["k_min"],
     k_max=config["cluster"]["k_max"],
     seed=config["cluster"]["seed"],
-    minilm=config["metrics"].get("minilm", ""),
+    minilm=config["metrics"]["minilm"],
 )
 
 
@@ -37,7 +37,7 @@ checkpoint cluster_personas:
         "results/benchmarks/cluster_personas.tsv"
     conda:
         "../envs/eval.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     params:
         **CLUSTERING,
         code=script_hash("cluster_personas.py"),
@@ -67,7 +67,7 @@ rule train_cluster:
         "results/benchmarks/train_cluster/{cluster_id}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:
@@ -94,7 +94,7 @@ rule train_prefix_cluster:
         "results/benchmarks/train_prefix_cluster/{cluster_id}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:
@@ -122,7 +122,7 @@ rule train_prefix_unified_cluster:
         "results/benchmarks/train_prefix_unified_cluster/{cluster_id}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:

@@ -33,7 +33,7 @@ N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
 PERSONAS = [f"persona_{i:03d}" for i in range(N_EVALUATED)]
 METHODS = config["eval"]["methods"]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
-CONTROLS = config["eval"].get("controls", [])
+CONTROLS = config["eval"]["controls"]
 SCORED = METHODS + CONTROLS
 RES = config["resources"]
 
@@ -42,7 +42,7 @@ RES = config["resources"]
 # exactly what a job of its own would train. A pack's output directory <kind>/<pack>/ holds one
 # adapter directory per member, <kind>/<pack>/<persona_id>/. A pack of one persona is named after
 # it (models/persona/persona_007/persona_007/); a larger one "<first>-<last>".
-PACK_SIZE = RES.get("pack_size", 1) or len(PERSONAS)
+PACK_SIZE = RES["pack_size"] or len(PERSONAS)
 PACKS = {
     chunk[0] if len(chunk) == 1 else f"{chunk[0]}-{chunk[-1]}": chunk
     for chunk in (
@@ -154,7 +154,7 @@ def eval_params():
         max_new_tokens=config["eval"]["max_new_tokens"],
         batch_size=config["eval"]["batch_size"],
         numeric_tolerance=config["metrics"]["numeric_tolerance"],
-        minilm=config["metrics"].get("minilm", ""),
+        minilm=config["metrics"]["minilm"],
     )
     return dict(values, eval_settings=json.dumps(values, sort_keys=True))
 
@@ -170,10 +170,10 @@ def lora_params(method):
             target_modules=c["target_modules"],
             lr=c["lr"],
             epochs=c["epochs"],
-            patience=c.get("patience", 0),
+            patience=c["patience"],
             batch_size=c["batch_size"],
-            warmup_ratio=c.get("warmup_ratio", 0.1),
-            weight_decay=c.get("weight_decay", 0.0),
+            warmup_ratio=c["warmup_ratio"],
+            weight_decay=c["weight_decay"],
             seed=config["train"]["seed"],
         )
     )
@@ -195,13 +195,13 @@ def prefix_params():
     return keyed(
         dict(
             num_virtual_tokens=c["num_virtual_tokens"],
-            prefix_projection=c.get("prefix_projection", False),
+            prefix_projection=c["prefix_projection"],
             lr=c["lr"],
             epochs=c["epochs"],
-            patience=c.get("patience", 0),
+            patience=c["patience"],
             batch_size=c["batch_size"],
-            warmup_ratio=c.get("warmup_ratio", 0.1),
-            weight_decay=c.get("weight_decay", 0.0),
+            warmup_ratio=c["warmup_ratio"],
+            weight_decay=c["weight_decay"],
             seed=config["train"]["seed"],
         )
     )

@@ -14,9 +14,9 @@ rule raw_data:
     params:
         code=script_hash("fetch_raw.py"),
         source=config["data"]["source"],
-        hf_dataset=config["data"].get("hf_dataset", "TCLResearchEurope/EdgeWisePersona"),
-        local_dir=config["data"].get("local_dir", ""),
-        seed=config["data"].get("synthetic_seed", 7),
+        hf_dataset=config["data"]["hf_dataset"],
+        local_dir=config["data"]["local_dir"],
+        seed=config["data"]["synthetic_seed"],
         n_personas=N_PERSONAS,
         sessions_per_persona=config["data"]["sessions_per_persona"],
     script:

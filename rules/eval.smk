@@ -36,7 +36,7 @@ rule evaluate:
         "results/benchmarks/evaluate/{split}_{method}.tsv"
     conda:
         "../envs/eval.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("eval_runtime_min"),
     params:

@@ -28,7 +28,7 @@ rule retrieve_history:
         personas=PERSONAS,
         k=config["history"]["k"],
         query_turns=config["eval"]["skip_assistant_turns"] + 1,
-        minilm=config["metrics"].get("minilm", ""),
+        minilm=config["metrics"]["minilm"],
     script:
         "../workflow/scripts/retrieve_history.py"
 
@@ -50,7 +50,7 @@ rule train_history:
     priority: 8
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("unified_runtime_min"),
     params:
@@ -81,7 +81,7 @@ rule evaluate_history:
         method="history",
     conda:
         "../envs/eval.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("eval_runtime_min"),
     params:

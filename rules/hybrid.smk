@@ -17,7 +17,7 @@ rule train_hybrid:
         "results/benchmarks/train_hybrid/{pack}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:

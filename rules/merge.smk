@@ -55,7 +55,7 @@ rule merge_neighbors:
         "results/benchmarks/merge_neighbors/{pack}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **model_cpu_resources(),
     params:
@@ -85,7 +85,7 @@ rule merge_cluster:
         "results/benchmarks/merge_cluster/{cluster_id}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **model_cpu_resources(),
     params:

@@ -17,7 +17,7 @@ rule train_persona:
     priority: 5
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:

@@ -17,7 +17,7 @@ rule train_prefix_persona:
         "results/benchmarks/train_prefix_persona/{pack}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:
@@ -44,7 +44,7 @@ rule train_prefix_unified_persona:
         "results/benchmarks/train_prefix_unified_persona/{pack}.tsv"
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("train_runtime_min"),
     params:

@@ -16,7 +16,7 @@ rule train_unified:
     priority: 10
     conda:
         "../envs/train.yaml"
-    threads: RES.get("threads", 2)
+    threads: RES["threads"]
     resources:
         **gpu_resources("unified_runtime_min"),
     params:
