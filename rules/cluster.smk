@@ -53,111 +53,41 @@ cluster_assignment = CLUSTERS.assignment
 cluster_ids = CLUSTERS.ids
 
 
-rule train_cluster:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        assignments=CLUSTERS.assignments_file,
-    output:
-        directory("models/cluster/{cluster_id}"),
-    log:
-        "logs/train_cluster/{cluster_id}.log",
-    benchmark:
-        "results/benchmarks/train_cluster/{cluster_id}.tsv"
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **gpu_resources("train_runtime_min"),
-    params:
-        **lora_params("cluster"),
-        **prompt_params(),
-        code=script_hash("train_lora.py"),
-        base=base_model_param(),
-        personas=CLUSTERS.members_param,
-    script:
-        "../workflow/scripts/train_lora.py"
+# Per-cluster adapters, written once for every method of the table with scope cluster whose adapter
+# is a LoRA or a prefix: cluster, prefix_cluster, prefix_unified_cluster. Rule train_<method>: one
+# adapter on the cluster's members' train dialogues, <model_dir>/<cluster_id>/; every persona is
+# routed to its cluster's adapter.
+for _method in trained_methods("cluster"):
 
+    rule:
+        name:
+            f"train_{_method}"
+        input:
+            **train_inputs(_method),
+            assignments=CLUSTERS.assignments_file,
+        output:
+            directory(f"{model_dir(_method)}/{{cluster_id}}"),
+        log:
+            f"logs/train_{_method}/{{cluster_id}}.log",
+        benchmark:
+            f"results/benchmarks/train_{_method}/{{cluster_id}}.tsv"
+        conda:
+            "../envs/train.yaml"
+        threads: RES["threads"]
+        resources:
+            **gpu_resources("train_runtime_min"),
+        params:
+            **train_params(_method),
+            personas=CLUSTERS.members_param,
+        script:
+            "../workflow/scripts/train_lora.py"
 
-rule train_prefix_cluster:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        assignments=CLUSTERS.assignments_file,
-    output:
-        directory("models/prefix/base/cluster/{cluster_id}"),
-    log:
-        "logs/train_prefix_cluster/{cluster_id}.log",
-    benchmark:
-        "results/benchmarks/train_prefix_cluster/{cluster_id}.tsv"
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **gpu_resources("train_runtime_min"),
-    params:
-        **prefix_params(),
-        **prompt_params(),
-        code=script_hash("train_lora.py"),
-        base=base_model_param(),
-        personas=CLUSTERS.members_param,
-    script:
-        "../workflow/scripts/train_lora.py"
-
-
-rule train_prefix_unified_cluster:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        merge="models/unified",
-        assignments=CLUSTERS.assignments_file,
-    output:
-        directory("models/prefix/unified/cluster/{cluster_id}"),
-    log:
-        "logs/train_prefix_unified_cluster/{cluster_id}.log",
-    benchmark:
-        "results/benchmarks/train_prefix_unified_cluster/{cluster_id}.tsv"
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **gpu_resources("train_runtime_min"),
-    params:
-        **prefix_params(),
-        **prompt_params(),
-        code=script_hash("train_lora.py"),
-        base=base_model_param(),
-        merge=lambda wildcards, input: input.merge,
-        personas=CLUSTERS.members_param,
-    script:
-        "../workflow/scripts/train_lora.py"
-
-
-# Every cluster is trained; each persona is routed to its cluster's adapter.
-register_method(
-    "cluster",
-    CLUSTERS.routes("models/cluster/{cluster_id}", PERSONAS),
-    train_benchmarks=CLUSTERS.benchmarks(
-        "results/benchmarks/train_cluster/{cluster_id}.tsv"
-    ),
-)
-register_method(
-    "prefix_cluster",
-    CLUSTERS.routes("models/prefix/base/cluster/{cluster_id}", PERSONAS),
-    train_benchmarks=CLUSTERS.benchmarks(
-        "results/benchmarks/train_prefix_cluster/{cluster_id}.tsv"
-    ),
-)
-# Its cost includes the unified training it builds on.
-register_method(
-    "prefix_unified_cluster",
-    CLUSTERS.routes("models/prefix/unified/cluster/{cluster_id}", PERSONAS),
-    merge="models/unified",
-    train_benchmarks=CLUSTERS.benchmarks(
-        "results/benchmarks/train_prefix_unified_cluster/{cluster_id}.tsv",
-        extra=["results/benchmarks/train_unified.tsv"],
-    ),
-)
+    register_method(
+        _method,
+        CLUSTERS.routes(f"{model_dir(_method)}/{{cluster_id}}", PERSONAS),
+        merge="models/unified" if on_unified(_method) else "",
+        train_benchmarks=CLUSTERS.benchmarks(
+            f"results/benchmarks/train_{_method}/{{cluster_id}}.tsv",
+            extra=start_benchmarks(_method),
+        ),
+    )

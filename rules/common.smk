@@ -25,8 +25,7 @@ with open(
     SCHEMA = yaml.safe_load(fh)
 METHOD_TABLE, config["train"] = with_variants(config, METHOD_TABLE, SCHEMA)
 check_config(config, SCHEMA, METHOD_TABLE)
-# Variants of the per-persona LoRA (rules/persona.smk: train_persona_variant).
-PERSONA_VARIANTS = [v for v, s in config["variants"].items() if s["of"] == "persona"]
+
 
 N_PERSONAS = config["data"]["n_personas"]
 N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
@@ -85,7 +84,6 @@ wildcard_constraints:
     split="val|test",
     pack=r"persona_\d{3}(-persona_\d{3})?",
     method="|".join(SCORED),
-    variant="|".join(PERSONA_VARIANTS) or "(?!)",  # (?!) matches nothing: no variants
 
 
 def script_hash(name):
@@ -179,15 +177,6 @@ def lora_params(method):
     )
 
 
-def variant_params(recipe_params):
-    """recipe_params(method) of a rule over {variant}, as params functions of the wildcards."""
-    keys = recipe_params(PERSONA_VARIANTS[0]) if PERSONA_VARIANTS else {}
-    return {
-        key: (lambda wildcards, key=key: recipe_params(wildcards.variant)[key])
-        for key in keys
-    }
-
-
 def prefix_params():
     """The prefix-tuning recipe (train.prefix) as stable scalars (+ the seed); num_virtual_tokens
     makes train_lora.py attach a prefix instead of a LoRA."""
@@ -205,6 +194,64 @@ def prefix_params():
             seed=config["train"]["seed"],
         )
     )
+
+
+def model_dir(method):
+    """Where a trained method's adapters live: models/<method>, prefixes under models/prefix/<start
+    model>/<scope> (a pack or cluster directory below it)."""
+    e = METHOD_TABLE[method]
+    if e["adapter"] == "prefix":
+        return f"models/prefix/{e['start']}/{e['scope']}"
+    return f"models/{method}"
+
+
+def on_unified(method):
+    """Trained on the frozen unified model (table `start: unified`)."""
+    return METHOD_TABLE[method]["start"] == "unified"
+
+
+def train_inputs(method):
+    """Inputs of the training of the table's `method`: data, base, and unified if it starts there."""
+    inputs = dict(dialogs=CLEAN, splits=SPLITS, base=base_model_input())
+    return inputs | ({"unified": "models/unified"} if on_unified(method) else {})
+
+
+def train_params(method):
+    """Params of the training of `method`: its recipe (train.prefix for prefix tuning, else
+    train.<method>), the prompt, the script digest, the base and the model it starts from.
+    """
+    recipe = (
+        prefix_params()
+        if METHOD_TABLE[method]["adapter"] == "prefix"
+        else lora_params(method)
+    )
+    start = (
+        {"merge": lambda wildcards, input: input.unified} if on_unified(method) else {}
+    )
+    return dict(
+        **recipe,
+        **prompt_params(),
+        code=script_hash("train_lora.py"),
+        base=base_model_param(),
+        **start,
+    )
+
+
+def start_benchmarks(method):
+    """The unified training's benchmark for methods that start from it (its cost is theirs too)."""
+    return ["results/benchmarks/train_unified.tsv"] if on_unified(method) else []
+
+
+def trained_methods(scope):
+    """The methods of the table (variants included) whose adapters the generic training rule of
+    `scope` (persona | cluster) trains: LoRA or prefix."""
+    return [
+        m
+        for m, e in METHOD_TABLE.items()
+        if e["role"] == "method"
+        and e["scope"] == scope
+        and e["adapter"] in ("lora", "prefix")
+    ]
 
 
 def gpu_resources(runtime_key):
@@ -260,20 +307,6 @@ register_method(
     "unified",
     lambda: {p: "models/unified" for p in PERSONAS},
     train_benchmarks=lambda: ["results/benchmarks/train_unified.tsv"],
-)
-register_method(
-    "persona",
-    lambda: persona_adapters("models/persona"),
-    train_benchmarks=lambda: pack_benchmarks("train_persona"),
-)
-# Negative control: every persona evaluated with the NEXT persona's adapter (a fixed derangement of
-# the persona list). Another user's habits must not beat the base on that user's routine turns.
-register_method(
-    "persona_swapped",
-    lambda: persona_adapters(
-        "models/persona", of=lambda p: PERSONAS[(PERSONAS.index(p) + 1) % len(PERSONAS)]
-    ),
-    train_benchmarks=lambda: pack_benchmarks("train_persona"),
 )
 
 

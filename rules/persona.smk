@@ -1,59 +1,51 @@
-# One LoRA per persona from the base model, on that persona's train split; epoch chosen on its val.
-# Trained a pack of personas per job (resources.pack_size): models/persona/<pack>/<persona_id>/.
+# Per-persona adapters, written once for every method of the table with scope persona whose adapter
+# is a LoRA or a prefix: persona, hybrid (OPPU-style, on the frozen unified model), prefix_persona,
+# prefix_unified_persona, and the config's variants of persona. Rule train_<method>; the epoch is
+# chosen on each persona's val split; a pack of personas per job (resources.pack_size):
+# <model_dir>/<pack>/<persona_id>/.
 
 
-rule train_persona:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-    output:
-        directory("models/persona/{pack}"),
-    log:
-        "logs/train_persona/{pack}.log",
-    benchmark:
-        "results/benchmarks/train_persona/{pack}.tsv"
-    # Behind every per-persona evaluation, both merges and routing: start it early.
-    priority: 5
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **gpu_resources("train_runtime_min"),
-    params:
-        **lora_params("persona"),
-        **prompt_params(),
-        code=script_hash("train_lora.py"),
-        base=base_model_param(),
-        pack=pack_members,
-    script:
-        "../workflow/scripts/train_lora.py"
+for _method in trained_methods("persona"):
 
-
-# Named variants of this method (config `variants: {name: {of: persona, train: {...}}}`): the same
-# rule with the variant's recipe, models/<variant>/<pack>/<persona_id>/.
-if PERSONA_VARIANTS:
-
-    use rule train_persona as train_persona_variant with:
+    rule:
+        name:
+            f"train_{_method}"
+        input:
+            **train_inputs(_method),
         output:
-            directory("models/{variant}/{pack}"),
+            directory(f"{model_dir(_method)}/{{pack}}"),
         log:
-            "logs/train_persona_variant/{variant}/{pack}.log",
+            f"logs/train_{_method}/{{pack}}.log",
         benchmark:
-            "results/benchmarks/train_persona_variant/{variant}/{pack}.tsv"
+            f"results/benchmarks/train_{_method}/{{pack}}.tsv"
+        # Behind every per-persona evaluation, both merges and routing: start persona early.
+        priority: 5 if _method == "persona" else 0
+        conda:
+            "../envs/train.yaml"
+        threads: RES["threads"]
+        resources:
+            **gpu_resources("train_runtime_min"),
         params:
-            **variant_params(lora_params),
-            **prompt_params(),
-            code=script_hash("train_lora.py"),
-            base=base_model_param(),
+            **train_params(_method),
             pack=pack_members,
+        script:
+            "../workflow/scripts/train_lora.py"
 
-
-for _variant in PERSONA_VARIANTS:
     register_method(
-        _variant,
-        lambda v=_variant: persona_adapters(f"models/{v}"),
-        train_benchmarks=lambda v=_variant: [
-            f"results/benchmarks/train_persona_variant/{v}/{pack}.tsv" for pack in PACKS
-        ],
+        _method,
+        lambda m=_method: persona_adapters(model_dir(m)),
+        merge="models/unified" if on_unified(_method) else "",
+        train_benchmarks=lambda m=_method: start_benchmarks(m)
+        + pack_benchmarks(f"train_{m}"),
     )
+
+
+# Negative control: every persona evaluated with the NEXT persona's adapter (a fixed derangement of
+# the persona list). Another user's habits must not beat the base on that user's routine turns.
+register_method(
+    "persona_swapped",
+    lambda: persona_adapters(
+        "models/persona", of=lambda p: PERSONAS[(PERSONAS.index(p) + 1) % len(PERSONAS)]
+    ),
+    train_benchmarks=lambda: pack_benchmarks("train_persona"),
+)

@@ -296,7 +296,7 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
         )
         return path
 
-    own_jobs = {"train_persona_variant": 1, "evaluate": 1, "compare": 1}  # pack_size 0: one pack
+    own_jobs = {"train_persona_r4": 1, "evaluate": 1, "compare": 1}  # pack_size 0: one pack
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(4))))
     plan.pop("all", None)
     assert plan == own_jobs, plan

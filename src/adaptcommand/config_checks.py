@@ -15,14 +15,23 @@ from typing import Any
 __all__ = [
     "ConfigError",
     "QWEN2_LINEAR_MODULES",
-    "VARIANT_OF",
+    "variant_of",
     "check_config",
     "load_config",
     "with_variants",
 ]
 
-# Methods whose training rule has a variant form (rules/persona.smk: train_persona_variant).
-VARIANT_OF = ("persona",)
+
+def variant_of(methods: dict[str, dict]) -> list[str]:
+    """The methods a variant may vary: the LoRAs that the generic per-persona and per-cluster
+    training rules train (rules/persona.smk, rules/cluster.smk: rule train_<name> for every such
+    method of the table, variants included). Prefix methods share one recipe (train.prefix)."""
+    return [
+        m
+        for m, e in methods.items()
+        if e["role"] == "method" and e["adapter"] == "lora" and e["scope"] in ("persona", "cluster")
+    ]
+
 
 # The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
 # tests/test_config_checks.py compares this with the modules of a model built from the demo config).
@@ -90,9 +99,9 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
         if name in methods:
             problems.append(f"{where}: {name!r} is already a method of workflow/methods.yaml")
             continue
-        if of not in VARIANT_OF:
+        if of not in variant_of(methods):
             known = "not a method" if of not in methods else "has no variant form"
-            problems.append(f"{where}.of = {of!r}: {known} (variants of: {', '.join(VARIANT_OF)})")
+            problems.append(f"{where}.of = {of!r}: {known} (variants of: {', '.join(variant_of(methods))})")
             continue
         unknown = sorted(set(overrides) - set(lora["properties"]))
         if unknown:
@@ -108,7 +117,8 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
         problems += [f"{where}.train.{p}" for p in _integer_fields(lora, recipe, schema)]
         train[name] = recipe
         about = spec.get("about") or f"{of} with {', '.join(f'{k}={v}' for k, v in overrides.items())}"
-        table[name] = {**methods[of], "about": about}
+        rules = [f"train_{name}" if r == f"train_{of}" else r for r in methods[of]["rules"]]
+        table[name] = {**methods[of], "rules": rules, "about": about}
     if problems:
         raise ConfigError("config:\n  " + "\n  ".join(problems))
     return table, train
