@@ -333,8 +333,12 @@ def method_routes(method):
 
 
 def eval_inputs(wildcards):
+    """What evaluating a method reads: data, targets, the base, the adapters its routes name, the
+    model it is merged into, and for a method with retrieved history (table adapter lora+history) the
+    split's retrieved exchanges."""
     routes = method_routes(wildcards.method)
     merge = METHOD_REGISTRY[wildcards.method]["merge"]
+    history = METHOD_TABLE[wildcards.method]["adapter"] == "lora+history"
     return dict(
         dialogs=CLEAN,
         splits=SPLITS,
@@ -342,6 +346,7 @@ def eval_inputs(wildcards):
         base=base_model_input(),
         merge=[merge] if merge else [],
         adapters=sorted({adapter_output(d) for d in routes.values() if d}),
+        history=[f"results/history/{wildcards.split}.jsonl"] if history else [],
     )
 
 
@@ -355,7 +360,6 @@ def merge_param(wildcards):
 
 
 # The rule that evaluates a method (the others go through rule evaluate).
-EVALUATE_RULE = {"history": "evaluate_history"}
 
 
 def method_benchmarks(method, split="test"):
@@ -366,9 +370,7 @@ def method_benchmarks(method, split="test"):
     if method == "routing":  # composed, not generated
         files = ["results/benchmarks/evaluate_routing/test.tsv"]
     else:
-        files = [
-            f"results/benchmarks/{EVALUATE_RULE.get(method, 'evaluate')}/{split}_{method}.tsv"
-        ]
+        files = [f"results/benchmarks/evaluate/{split}_{method}.tsv"]
     return files + list(METHOD_REGISTRY[method]["train_benchmarks"]())
 
 

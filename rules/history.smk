@@ -64,42 +64,6 @@ rule train_history:
         "../workflow/scripts/train_lora.py"
 
 
-# The generic evaluation, plus the split's retrieved exchanges (results/history/{split}.jsonl).
-rule evaluate_history:
-    input:
-        unpack(eval_inputs),
-        history="results/history/{split}.jsonl",
-    output:
-        predictions="results/eval/{split}/{method}/predictions.jsonl",
-        per_persona="results/eval/{split}/{method}/per_persona.csv",
-        metrics="results/eval/{split}/{method}/metrics.json",
-    log:
-        "logs/evaluate/{split}_{method}.log",
-    benchmark:
-        "results/benchmarks/evaluate_history/{split}_{method}.tsv"
-    wildcard_constraints:
-        method="history",
-    conda:
-        "../envs/eval.yaml"
-    threads: RES["threads"]
-    resources:
-        **gpu_resources("eval_runtime_min"),
-    params:
-        **prompt_params(),
-        **eval_params(),
-        base=base_model_param(),
-        method="{method}",
-        code=script_hash("evaluate.py"),
-        routes=routes_param,
-        merge=merge_param,
-        history_k=config["history"]["k"],
-    script:
-        "../workflow/scripts/evaluate.py"
-
-
-ruleorder: evaluate_history > evaluate
-
-
 # Its cost includes the retrieval of every split it reads.
 register_method(
     "history",

@@ -176,7 +176,7 @@ def test_history_training_reads_train_and_val_retrieval_only(dag):
     assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
     assert "results/history/test.jsonl" not in up
     (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/predictions.jsonl" in j.outputs]
-    assert evaluation.rule == "evaluate_history"
+    assert evaluation.rule == "evaluate"
     assert "results/history/test.jsonl" in evaluation.inputs and "models/history" in evaluation.inputs
 
 

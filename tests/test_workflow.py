@@ -192,7 +192,7 @@ def _overlay(workdir: Path, name: str, change: dict) -> Path:
 
 
 # Rules that only evaluate / select on evaluations / compare (no training).
-EVALUATION_RULES = {"evaluate", "evaluate_routing", "evaluate_history", "route", "routing_oracle", "compare"}
+EVALUATION_RULES = {"evaluate", "evaluate_routing", "route", "routing_oracle", "compare"}
 
 
 def test_max_new_tokens_reruns_only_evaluation_and_comparison(demo_run):

@@ -1,6 +1,6 @@
-"""Rules evaluate / evaluate_history: one method on one split through the shared harness.
+"""Rule evaluate: one method on one split through the shared harness.
 
-evaluate_history also gives each dialogue's retrieved past exchanges (input `history`) to the prompts.
+A method with retrieved history (input `history`) also gets each dialogue's past exchanges in its prompts.
 """
 
 from adaptcommand.gpuslots import gpu_slot
@@ -25,6 +25,6 @@ with rule_context(snakemake) as log, gpu_slot():
             "per_persona": s.output.per_persona,
             "metrics": s.output.metrics,
         },
-        history=load_history(s.input.history) if hasattr(s.input, "history") else None,
+        history=load_history(s.input.history[0]) if s.input.history else None,
     )
     log.info("%s on %s: %s", s.params.method, s.wildcards.split, summary["micro"])
