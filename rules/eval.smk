@@ -23,6 +23,10 @@ rule eval_targets:
         "../workflow/scripts/eval_targets.py"
 
 
+# The scored methods that generate their own predictions (routing composes its from its candidates').
+GENERATED = [m for m in SCORED if METHOD_TABLE[m]["adapter"] != "routing"]
+
+
 rule evaluate:
     input:
         unpack(eval_inputs),
@@ -34,6 +38,8 @@ rule evaluate:
         "logs/evaluate/{split}_{method}.log",
     benchmark:
         "results/benchmarks/evaluate/{split}_{method}.tsv"
+    wildcard_constraints:
+        method="|".join(GENERATED),
     conda:
         "../envs/eval.yaml"
     threads: RES["threads"]

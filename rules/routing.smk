@@ -15,21 +15,13 @@ if "routing" in METHODS:
 routing_plan = lambda: ROUTING.checked(METHOD_REGISTRY, METHODS)
 
 
-# Routing has no adapters of its own: rule evaluate_routing composes its TEST results from the
-# candidates' (ruleorder below). Its routes name an adapter no rule makes, so the generic evaluate
-# rule can never run it (asking for results/eval/val/routing/ stops with this path as missing input).
-ROUTING_NOT_EVALUATED = "models/routing/composed_on_test_by_rule_evaluate_routing"
-
+# Routing has no adapters of its own (no routes): rule evaluate_routing composes its TEST results
+# from the candidates'; the evaluate rule only takes methods that generate (GENERATED, rules/eval.smk).
 register_method(
     "routing",
-    lambda: {p: ROUTING_NOT_EVALUATED for p in PERSONAS},
+    lambda: {},
     train_benchmarks=lambda: routing_plan().cost_files(method_benchmarks),
 )
-
-
-# The generic evaluate rule ({split}/{method}) also matches results/eval/test/routing/ when routing
-# is in eval.methods.
-ruleorder: evaluate_routing > evaluate
 
 
 rule route:
