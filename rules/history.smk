@@ -33,11 +33,10 @@ rule retrieve_history:
         "../workflow/scripts/retrieve_history.py"
 
 
-rule train_history:
+# The unified rule with the retrieved exchanges of the train and val splits in the prompts.
+use rule train_unified as train_history with:
     input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
+        **train_inputs("history"),
         history_train="results/history/train.jsonl",
         history_val="results/history/val.jsonl",
     output:
@@ -48,20 +47,10 @@ rule train_history:
         "results/benchmarks/train_history.tsv"
     # The longest training after the base: start it as soon as its retrievals exist.
     priority: 8
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **gpu_resources("unified_runtime_min"),
     params:
-        **lora_params("history"),
-        **prompt_params(),
-        code=script_hash("train_lora.py"),
-        base=base_model_param(),
+        **train_params("history"),
         personas=PERSONAS,
         history_k=config["history"]["k"],
-    script:
-        "../workflow/scripts/train_lora.py"
 
 
 # Its cost includes the retrieval of every split it reads.

@@ -3,9 +3,7 @@
 
 rule train_unified:
     input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
+        **train_inputs("unified"),
     output:
         directory("models/unified"),
     log:
@@ -20,10 +18,7 @@ rule train_unified:
     resources:
         **gpu_resources("unified_runtime_min"),
     params:
-        **lora_params("unified"),
-        **prompt_params(),
-        code=script_hash("train_lora.py"),
-        base=base_model_param(),
+        **train_params("unified"),
         personas=PERSONAS,
     script:
         "../workflow/scripts/train_lora.py"
