@@ -157,42 +157,25 @@ def eval_params():
     return dict(values, eval_settings=json.dumps(values, sort_keys=True))
 
 
-def lora_params(method):
-    """A LoRA recipe as stable scalars (+ the seed)."""
-    c = config["train"][method]
-    return keyed(
-        dict(
-            r=c["r"],
-            alpha=c["alpha"],
-            dropout=c["dropout"],
-            target_modules=c["target_modules"],
-            lr=c["lr"],
-            epochs=c["epochs"],
-            patience=c["patience"],
-            batch_size=c["batch_size"],
-            warmup_ratio=c["warmup_ratio"],
-            weight_decay=c["weight_decay"],
-            seed=config["train"]["seed"],
-        )
+def recipe_params(section):
+    """The adapter recipe train.<section> (LoRA: r, alpha, dropout, target_modules; prefix tuning:
+    num_virtual_tokens, prefix_projection) and its training settings, as keyed params (+ the seed);
+    num_virtual_tokens makes train_lora.py attach a prefix instead of a LoRA."""
+    c = config["train"][section]
+    if "num_virtual_tokens" in c:
+        adapter = ("num_virtual_tokens", "prefix_projection")
+    else:
+        adapter = ("r", "alpha", "dropout", "target_modules")
+    training = (
+        "lr",
+        "epochs",
+        "patience",
+        "batch_size",
+        "warmup_ratio",
+        "weight_decay",
     )
-
-
-def prefix_params():
-    """The prefix-tuning recipe (train.prefix) as stable scalars (+ the seed); num_virtual_tokens
-    makes train_lora.py attach a prefix instead of a LoRA."""
-    c = config["train"]["prefix"]
     return keyed(
-        dict(
-            num_virtual_tokens=c["num_virtual_tokens"],
-            prefix_projection=c["prefix_projection"],
-            lr=c["lr"],
-            epochs=c["epochs"],
-            patience=c["patience"],
-            batch_size=c["batch_size"],
-            warmup_ratio=c["warmup_ratio"],
-            weight_decay=c["weight_decay"],
-            seed=config["train"]["seed"],
-        )
+        {k: c[k] for k in adapter + training} | {"seed": config["train"]["seed"]}
     )
 
 
@@ -220,11 +203,8 @@ def train_params(method):
     """Params of the training of `method`: its recipe (train.prefix for prefix tuning, else
     train.<method>), the prompt, the script digest, the base and the model it starts from.
     """
-    recipe = (
-        prefix_params()
-        if METHOD_TABLE[method]["adapter"] == "prefix"
-        else lora_params(method)
-    )
+    section = "prefix" if METHOD_TABLE[method]["adapter"] == "prefix" else method
+    recipe = recipe_params(section)
     start = (
         {"merge": lambda wildcards, input: input.unified} if on_unified(method) else {}
     )

@@ -13,6 +13,14 @@ MERGE_PARAMS = dict(
 NEIGHBORS_K = config["merge"]["neighbors_k"]
 # Keyed, so that a change of one value is seen (Snakemake compares params as a set of values).
 MERGE_SETTINGS = json.dumps({**MERGE_PARAMS, **prompt_params()}, sort_keys=True)
+# The params both merge rules share.
+MERGE_RULE_PARAMS = dict(
+    **MERGE_PARAMS,
+    **prompt_params(),
+    code=script_hash("merge_adapters.py"),
+    base=base_model_param(),
+    settings=MERGE_SETTINGS,
+)
 
 
 # {persona_id: its persona LoRA directory} once every pack is trained: what the merges read.
@@ -59,13 +67,9 @@ rule merge_neighbors:
     resources:
         **model_cpu_resources(),
     params:
-        **MERGE_PARAMS,
-        **prompt_params(),
-        code=script_hash("merge_adapters.py"),
-        base=base_model_param(),
+        **MERGE_RULE_PARAMS,
         neighbors_k=NEIGHBORS_K,
         pack=pack_members,
-        settings=MERGE_SETTINGS,
     script:
         "../workflow/scripts/merge_adapters.py"
 
@@ -89,14 +93,10 @@ rule merge_cluster:
     resources:
         **model_cpu_resources(),
     params:
-        **MERGE_PARAMS,
-        **prompt_params(),
-        code=script_hash("merge_adapters.py"),
-        base=base_model_param(),
+        **MERGE_RULE_PARAMS,
         sources=CLUSTERS.members_param,
         val_personas=CLUSTERS.members_param,
         target="cluster {cluster_id}",
-        settings=MERGE_SETTINGS,
     script:
         "../workflow/scripts/merge_adapters.py"
 

@@ -13,6 +13,10 @@ if "routing" in METHODS:
     ROUTING.checked(evaluated=METHODS)
 # The candidates, checked against the registry and eval.methods.
 routing_plan = lambda: ROUTING.checked(METHOD_REGISTRY, METHODS)
+# The params of the three routing rules (one script).
+ROUTE_PARAMS = dict(
+    code=script_hash("route.py"), candidates=ROUTING.candidates, metric=ROUTING.metric
+)
 
 
 # Routing has no adapters of its own (no routes): rule evaluate_routing composes its TEST results
@@ -37,9 +41,7 @@ rule route:
         "../envs/eval.yaml"
     threads: 1
     params:
-        code=script_hash("route.py"),
-        candidates=ROUTING.candidates,
-        metric=ROUTING.metric,
+        **ROUTE_PARAMS,
         personas=PERSONAS,
     script:
         "../workflow/scripts/route.py"
@@ -63,9 +65,7 @@ rule evaluate_routing:
         "../envs/eval.yaml"
     threads: 1
     params:
-        code=script_hash("route.py"),
-        candidates=ROUTING.candidates,
-        metric=ROUTING.metric,
+        **ROUTE_PARAMS,
     script:
         "../workflow/scripts/route.py"
 
@@ -85,8 +85,6 @@ rule routing_oracle:
         "../envs/eval.yaml"
     threads: 1
     params:
-        code=script_hash("route.py"),
-        candidates=ROUTING.candidates,
-        metric=ROUTING.metric,
+        **ROUTE_PARAMS,
     script:
         "../workflow/scripts/route.py"
