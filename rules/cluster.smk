@@ -23,6 +23,10 @@ wildcard_constraints:
     cluster_id=r"c\d+",
 
 
+# Part of the cost of every method that needs the clusters.
+CLUSTER_BENCHMARK = "results/benchmarks/cluster_personas.tsv"
+
+
 checkpoint cluster_personas:
     input:
         dialogs=CLEAN,
@@ -34,7 +38,7 @@ checkpoint cluster_personas:
     log:
         "logs/cluster_personas.log",
     benchmark:
-        "results/benchmarks/cluster_personas.tsv"
+        CLUSTER_BENCHMARK
     conda:
         "../envs/eval.yaml"
     threads: RES["threads"]
@@ -88,6 +92,6 @@ for _method in trained_methods("cluster"):
         merge="models/unified" if on_unified(_method) else "",
         train_benchmarks=CLUSTERS.benchmarks(
             f"results/benchmarks/train_{_method}/{{cluster_id}}.tsv",
-            extra=start_benchmarks(_method),
+            extra=[CLUSTER_BENCHMARK, *start_benchmarks(_method)],
         ),
     )

@@ -116,6 +116,6 @@ register_method(
     CLUSTERS.routes("models/merge/cluster/{cluster_id}", PERSONAS),
     train_benchmarks=CLUSTERS.benchmarks(
         "results/benchmarks/merge_cluster/{cluster_id}.tsv",
-        extra=pack_benchmarks("train_persona"),
+        extra=[CLUSTER_BENCHMARK, *pack_benchmarks("train_persona")],
     ),
 )

@@ -24,13 +24,15 @@ ROUTE_PARAMS = dict(
 register_method(
     "routing",
     lambda: {},
-    train_benchmarks=lambda: routing_plan().cost_files(method_benchmarks),
+    train_benchmarks=lambda: routing_plan().cost_files(
+        method_benchmarks, "results/benchmarks/route.tsv"
+    ),
 )
 
 
 rule route:
     input:
-        val=lambda wc: routing_plan().files("val", "per_persona.csv"),
+        val=lambda wc: routing_plan().files("results/eval/val/{method}/per_persona.csv"),
     output:
         "results/routing/choices.json",
     log:
@@ -51,8 +53,12 @@ rule evaluate_routing:
     input:
         choices="results/routing/choices.json",
         targets="results/eval/test/targets.jsonl",
-        predictions=lambda wc: routing_plan().files("test", "predictions.jsonl"),
-        metrics=lambda wc: routing_plan().files("test", "metrics.json"),
+        predictions=lambda wc: routing_plan().files(
+            "results/eval/test/{method}/predictions.jsonl"
+        ),
+        metrics=lambda wc: routing_plan().files(
+            "results/eval/test/{method}/metrics.json"
+        ),
     output:
         predictions="results/eval/test/routing/predictions.jsonl",
         per_persona="results/eval/test/routing/per_persona.csv",
@@ -74,7 +80,9 @@ rule routing_oracle:
     input:
         choices="results/routing/choices.json",
         routed="results/eval/test/routing/per_persona.csv",
-        test=lambda wc: routing_plan().files("test", "per_persona.csv"),
+        test=lambda wc: routing_plan().files(
+            "results/eval/test/{method}/per_persona.csv"
+        ),
     output:
         "results/routing/oracle.json",
     log:

@@ -183,7 +183,7 @@ def test_read_scores(tmp_path):
 def test_routing_plan_checks_candidates_and_lists_files():
     plan = RoutingPlan.from_config({"candidates": ["unified", "hybrid"], "metric": "similarity"})
     assert plan.candidates == ["unified", "hybrid"]
-    assert plan.files("val", "per_persona.csv") == [
+    assert plan.files("results/eval/val/{method}/per_persona.csv") == [
         "results/eval/val/unified/per_persona.csv",
         "results/eval/val/hybrid/per_persona.csv",
     ]
@@ -197,7 +197,7 @@ def test_routing_plan_checks_candidates_and_lists_files():
         train = {"unified": ["u.tsv"], "hybrid": ["u.tsv", "h.tsv"]}[m]
         return [f"results/benchmarks/evaluate/{split}_{m}.tsv", *train]
 
-    assert plan.cost_files(method_benchmarks) == [
+    assert plan.cost_files(method_benchmarks, "results/benchmarks/route.tsv") == [
         "results/benchmarks/route.tsv",
         "results/benchmarks/evaluate/val_unified.tsv",
         "results/benchmarks/evaluate/test_unified.tsv",

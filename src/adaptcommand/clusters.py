@@ -277,13 +277,12 @@ class ClusterCheckpoint:
         return routes
 
     def benchmarks(self, *patterns: str, extra: list[str] | tuple = ()):
-        """A train_benchmarks() for register_method: the clustering's benchmark, `extra`, and each
-        pattern with `{cluster_id}` as a glob. A glob, not the cluster ids: the list is a param of the
-        comparison and must not depend on whether the checkpoint has been evaluated yet (a dry run
+        """A train_benchmarks() for register_method: `extra` (e.g. the clustering's benchmark), then
+        each pattern with `{cluster_id}` as a glob. A glob, not the cluster ids: the list is a param of
+        the comparison and must not depend on whether the checkpoint has been evaluated yet (a dry run
         would otherwise see another list and re-run the comparison)."""
 
         def files() -> list[str]:
-            per_cluster = [p.format(cluster_id="*") for p in patterns]
-            return ["results/benchmarks/cluster_personas.tsv", *extra, *per_cluster]
+            return [*extra, *(p.format(cluster_id="*") for p in patterns)]
 
         return files

@@ -260,15 +260,15 @@ class RoutingPlan:
                 )
         return self
 
-    def files(self, split: str, name: str) -> list[str]:
-        """results/eval/{split}/{candidate}/{name} for every candidate, in candidate order."""
-        return [f"results/eval/{split}/{c}/{name}" for c in self.candidates]
+    def files(self, pattern: str) -> list[str]:
+        """`pattern` (a path with `{method}`) for every candidate, in candidate order."""
+        return [pattern.format(method=c) for c in self.candidates]
 
-    def cost_files(self, method_benchmarks) -> list[str]:
-        """Benchmark files of every job behind routing's numbers: the route job, each candidate's val
+    def cost_files(self, method_benchmarks, route_benchmark: str) -> list[str]:
+        """Benchmark files of every job behind routing's numbers: the route job's, each candidate's val
         evaluation and everything behind its test results (`method_benchmarks(method, split)`, which
         includes its training). Duplicates (the unified training behind several candidates) once."""
-        files = ["results/benchmarks/route.tsv"]
+        files = [route_benchmark]
         for c in self.candidates:
             files += list(method_benchmarks(c, "val"))[:1]  # its val evaluation
             files += list(method_benchmarks(c, "test"))
