@@ -13,8 +13,11 @@ alone (the part batching barely speeds up on a CPU) and bounds the possible spee
     python benchmarks/generation_speed.py --base /tmp/demo_base --n-targets 0 \
         --max-new-tokens 40 --batch-size 64 --threads 2 --sweep 8,16,32
 
-Without an existing `--base` directory the demo base model is built there first (about 80 s on two
-cores) from `--config` (default config/demo.yaml) with `train.seed`, as the workflow's build rule does.
+With `--workdir <a finished demo run>` it reads that run's own files: models/base, the cleaned
+dialogues and results/eval/test/targets.jsonl (exactly the targets the workflow scored). Without it
+(e.g. on a lent GPU machine) and without an existing `--base` directory the demo base model is built
+there first (about 80 s on two cores) from `--config` (default config/demo.yaml) with `train.seed`, as
+the workflow's build rule does, and the targets are built as the workflow builds them.
 Exit status 1 if the bar is missed: batched >= --min-speedup x one-at-a-time with identical outputs.
 Results and their discussion: benchmarks/README.md.
 """
@@ -68,6 +71,9 @@ QWEN25_05B = {
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--config", default=str(REPO / "config" / "demo.yaml"))
+    ap.add_argument(
+        "--workdir", help="a finished demo run: its models/base, dialogues and test targets are used"
+    )
     ap.add_argument("--base", default="/tmp/demo_base", help="demo base model dir (built if missing)")
     ap.add_argument("--n-targets", type=int, default=0, help="targets, spread evenly (0 = all)")
     ap.add_argument("--max-new-tokens", type=int, default=40)
@@ -113,6 +119,16 @@ def demo_targets(cfg: dict) -> tuple[list[dict], list[dict]]:
     splits = make_splits(dialogs, cfg["split"]["train_frac"], cfg["split"]["val_frac"])
     test = split_dialogs(dialogs, splits, "test")
     return test, eval_targets(test, cfg["eval"]["skip_assistant_turns"], cfg["prompt"]["context_messages"])
+
+
+def workflow_targets(workdir: Path) -> tuple[list[dict], list[dict]]:
+    """A finished run's test-split dialogues and the evaluation targets its workflow wrote."""
+    from adaptcommand.data.io import load_splits, read_jsonl
+
+    dialogs = load_dialogs(workdir / "data/cleaned/dialogs_clean.jsonl")
+    test = split_dialogs(dialogs, load_splits(workdir / "data/splits/edgesplits.json"), "test")
+    targets = [row for _, row in read_jsonl(workdir / "results/eval/test/targets.jsonl")]
+    return test, targets
 
 
 def spread(items: list, n: int) -> list:
@@ -384,9 +400,14 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
     )
-    base_state = ensure_base(args.base, cfg)
+    if args.workdir:
+        workdir = Path(args.workdir)
+        args.base, base_state = str(workdir / "models" / "base"), "the workflow's"
+        dialogs, all_targets = workflow_targets(workdir)
+    else:
+        base_state = ensure_base(args.base, cfg)
+        dialogs, all_targets = demo_targets(cfg)
     pc = PromptConfig.from_config(cfg["prompt"])
-    dialogs, all_targets = demo_targets(cfg)
     targets = spread(all_targets, args.n_targets)
     model, tok = load_base(args.base, device)
     if args.geometry == "qwen2.5-0.5b":
