@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from helpers import REPO, snakemake_cmd
+from helpers import REPO, planned_jobs, snakemake_cmd
 
 from adaptcommand.methods import MethodTableError, load_methods
 
@@ -46,10 +46,15 @@ def _workflow_copy(tmp_path):
         (
             "persona_r4: {role: method, adapter: lora, scope: persona, start: base, rules: [train_persona], "
             "about: a rank-4 persona LoRA}",
-            "no rules file registers ['persona_r4']",
+            "they need their recipe train.<name>",
         ),
         (
-            "ghost: {role: method, adapter: lora, scope: all, start: base, rules: [train_ghost], about: x}",
+            "merge_all: {role: method, adapter: merge, scope: persona, start: base, "
+            "rules: [merge_neighbors], about: a merge of every other persona}",
+            "no rules file registers ['merge_all']",
+        ),
+        (
+            "ghost: {role: method, adapter: prefix, scope: all, start: base, rules: [train_ghost], about: x}",
             "no rules file registers ['ghost']",
         ),
     ],
@@ -73,3 +78,26 @@ def test_a_rule_named_by_the_table_must_exist(tmp_path):
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     log = proc.stdout + proc.stderr
     assert proc.returncode == 1 and "unified.rules names no rule ['train_unifed']" in log, log[-2000:]
+
+
+def test_a_method_of_an_existing_kind_is_one_table_entry_and_its_recipe(tmp_path):
+    """A per-persona LoRA on attention only: the table entry and train.persona_attn are all it takes;
+    the generic rule trains it as train_persona_attn, and its evaluation follows."""
+    copy = _workflow_copy(tmp_path)
+    table = copy / "workflow" / "methods.yaml"
+    table.write_text(
+        table.read_text() + "persona_attn: {role: method, adapter: lora, scope: persona, start: base, "
+        "rules: [train_persona_attn], about: a persona LoRA on the attention layers only}\n"
+    )
+    overlay = tmp_path / "attn.yaml"
+    overlay.write_text(
+        "train:\n  persona_attn: {r: 8, alpha: 16, dropout: 0.05, target_modules: [q_proj, v_proj],"
+        " lr: 0.006, epochs: 12, patience: 2, batch_size: 4}\n"
+        "eval:\n  methods: [base, persona_attn]\n  controls: []\n"
+    )
+    cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml", overlay], "--dry-run")
+    cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    jobs = planned_jobs(proc)
+    assert jobs.get("train_persona_attn") == 1 and jobs.get("evaluate") == 2, jobs

@@ -76,9 +76,14 @@ def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iter
     if node.get("type") == "integer" and isinstance(value, float):
         yield f"{where} = {value!r}: must be an integer (write {int(value)} if that is meant)"
     if isinstance(value, dict):
-        for key, sub in node.get("properties", {}).items():
+        properties = node.get("properties", {})
+        for key, sub in properties.items():
             if key in value:
                 yield from _integer_fields(sub, value[key], root, f"{where}.{key}" if where else key)
+        extra = node.get("additionalProperties")
+        if isinstance(extra, dict):  # e.g. the recipe of a method added to the table: train.<name>
+            for key in set(value) - set(properties):
+                yield from _integer_fields(extra, value[key], root, f"{where}.{key}" if where else key)
 
 
 def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple[dict, dict]:
@@ -133,6 +138,16 @@ def check_config(
     metrics routing may decide on (default: those of `adaptcommand.metrics.scoring`).
     """
     problems = list(_integer_fields(schema, config, schema))
+    no_recipe = [
+        m
+        for m, e in methods.items()
+        if e["role"] == "method" and e["adapter"] == "lora" and m not in config["train"]
+    ]
+    if no_recipe:
+        problems.append(
+            f"methods {no_recipe} of workflow/methods.yaml are LoRAs without a recipe: "
+            "they need their recipe train.<name>"
+        )
     for key, role in (("methods", "method"), ("controls", "control")):
         known = [m for m, entry in methods.items() if entry["role"] == role]
         unknown = [m for m in config["eval"].get(key, []) if m not in known]
