@@ -28,21 +28,29 @@ MAX_DRY_RUN_S = 10.0
 MAX_SLURM_DRY_RUN_S = 60.0  # with job groups; was > 11 min before the merges read one manifest
 
 
-def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
+def full_size_dry_run(tmp_path, *args: str, cores: int | None, timeout: int):
+    """The full experiment (config/config.yaml on synthetic data of the real size) as a dry run:
+    (the finished process, seconds it took)."""
     overlay = tmp_path / "synthetic.yaml"
     overlay.write_text("data:\n  source: synthetic\n")
     cmd = snakemake_cmd(
         tmp_path / "work",
         [REPO / "config" / "config.yaml", overlay],
+        *args,
         "--workflow-profile",
         "none",
         "--dry-run",
-        cores=4,
+        cores=cores,
     )
     start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-5000:]
+    return proc, elapsed
+
+
+def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
+    proc, elapsed = full_size_dry_run(tmp_path, cores=4, timeout=120)
 
     jobs = planned_jobs(proc)
     assert jobs.get("train_persona") == N_PERSONAS, jobs
@@ -72,22 +80,9 @@ def test_full_size_plan_through_the_slurm_profile(tmp_path):
     one job per persona for every per-persona rule, in well under a minute, and resources a cluster
     accepts: every GPU rule (and only those) on the GPU partition with one GPU, group wall time under
     the partition limit, memory for the model in the CPU rules that load it."""
-    overlay = tmp_path / "synthetic.yaml"
-    overlay.write_text("data:\n  source: synthetic\n")
-    cmd = snakemake_cmd(
-        tmp_path / "work",
-        [REPO / "config" / "config.yaml", overlay],
-        "--profile",
-        str(REPO / "profiles" / "slurm"),
-        "--workflow-profile",
-        "none",
-        "--dry-run",
-        cores=None,
+    proc, elapsed = full_size_dry_run(
+        tmp_path, "--profile", str(REPO / "profiles" / "slurm"), cores=None, timeout=180
     )
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=tmp_path)
-    elapsed = time.perf_counter() - start
-    assert proc.returncode == 0, proc.stderr[-5000:]
     jobs = planned_jobs(proc)
     for rule in PER_PERSONA_RULES:
         assert jobs.get(rule) == N_PERSONAS, (rule, jobs)
