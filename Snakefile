@@ -23,6 +23,7 @@ include: "rules/unified.smk"
 include: "rules/persona.smk"
 include: "rules/cluster.smk"
 include: "rules/merge.smk"
+include: "rules/cold_start.smk"
 include: "rules/routing.smk"
 include: "rules/history.smk"
 include: "rules/eval.smk"
@@ -36,3 +37,5 @@ rule all:
     input:
         "results/comparison/comprehensive.png",
         "results/comparison/summary.csv",
+        # what `adaptcommand chat` loads: one card per scored method
+        expand("results/methods/{method}.json", method=SCORED),

@@ -11,6 +11,7 @@ import yaml
 
 from adaptcommand.config_checks import check_config, with_variants
 from adaptcommand.methods import load_methods
+from adaptcommand.personas import persona_sets
 from adaptcommand.schema import RAW_FILES
 
 # The method table (workflow/methods.yaml) says which methods and controls exist; the config's
@@ -28,9 +29,17 @@ check_config(config, SCHEMA, METHOD_TABLE)
 
 
 N_PERSONAS = config["data"]["n_personas"]
-N_EVALUATED = config["personas"]["evaluate"] or N_PERSONAS
-PERSONAS = [f"persona_{i:03d}" for i in range(N_EVALUATED)]
+# PERSONAS: the known personas, which everything learns from and the main comparison scores;
+# NEW_USERS (personas.cold_start): the last personas of the dataset, held out of everything that
+# learns and evaluated as new users (rules/cold_start.smk).
+PERSONAS, NEW_USERS = persona_sets(
+    N_PERSONAS, config["personas"]["evaluate"], config["personas"]["cold_start"]
+)
 METHODS = config["eval"]["methods"]
+# The methods that can serve a new user without training on them (table field cold_start).
+NEW_USER_METHODS = [
+    m for m in METHODS if NEW_USERS and METHOD_TABLE[m]["cold_start"] != "none"
+]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
 CONTROLS = config["eval"]["controls"]
 SCORED = METHODS + CONTROLS
@@ -77,11 +86,33 @@ def adapter_output(adapter_dir):
 
 CLEAN = "data/cleaned/dialogs_clean.jsonl"
 SPLITS = "data/splits/edgesplits.json"
+# The new users' dialogues (read by their evaluation only), splits and character texts.
+NEW_DIALOGS = "data/cold_start/dialogs_clean.jsonl"
+NEW_SPLITS = "data/cold_start/splits.json"
+NEW_CHARACTERS = "data/cold_start/characters.json"
+# The evaluation sets: val and test of the known personas; cold_start = the new users' test split.
+COLD = "cold_start"
+
+
+def eval_data(wildcards):
+    """{dialogs, splits}: the files of the personas of evaluation set `wildcards.split`."""
+    if wildcards.split == COLD:
+        return dict(dialogs=NEW_DIALOGS, splits=NEW_SPLITS)
+    return dict(dialogs=CLEAN, splits=SPLITS)
+
+
+def data_split(wildcards):
+    """The split of the data an evaluation set reads (the new users' test split for cold_start)."""
+    return "test" if wildcards.split == COLD else wildcards.split
+
+
+def eval_personas(wildcards):
+    return NEW_USERS if wildcards.split == COLD else PERSONAS
 
 
 wildcard_constraints:
     persona_id=r"persona_\d{3}",
-    split="val|test",
+    split=f"val|test|{COLD}",
     pack=r"persona_\d{3}(-persona_\d{3})?",
     method="|".join(SCORED),
 
@@ -278,8 +309,29 @@ def register_method(name, routes, merge="", train_benchmarks=lambda: []):
             f"register_method({name!r}): not in the method table workflow/methods.yaml"
         )
     METHOD_REGISTRY[name] = dict(
-        routes=routes, merge=merge, train_benchmarks=train_benchmarks
+        routes=routes,
+        merge=merge,
+        train_benchmarks=train_benchmarks,
+        new_user_routes=lambda: same_for_new_users(name),
+        new_user_benchmarks=lambda: [],
     )
+
+
+def serve_new_users(name, routes, benchmarks=lambda: []):
+    """How method `name` serves the new users: routes() {new user: adapter dir}; benchmarks(): the
+    benchmark files of the jobs that made them (rules/cold_start.smk)."""
+    METHOD_REGISTRY[name].update(new_user_routes=routes, new_user_benchmarks=benchmarks)
+
+
+def same_for_new_users(name):
+    """A method with one adapter for everybody (table cold_start: same) gives it to new users too."""
+    if METHOD_TABLE[name]["cold_start"] != "same":
+        raise ValueError(
+            f"{name} cannot serve new users (workflow/methods.yaml: cold_start "
+            f"{METHOD_TABLE[name]['cold_start']!r}); new-user methods: {NEW_USER_METHODS}"
+        )
+    (adapter,) = set(METHOD_REGISTRY[name]["routes"]().values())
+    return {p: adapter for p in NEW_USERS}
 
 
 register_method("base", lambda: {p: "" for p in PERSONAS})
@@ -306,9 +358,12 @@ def check_method_registry():
             )
 
 
-def method_routes(method):
+def method_routes(method, split="test"):
+    """{persona: adapter dir or ""} of `method` on evaluation set `split`."""
     if method not in METHOD_REGISTRY:
         raise ValueError(f"eval.methods: no rule produces method {method!r}")
+    if split == COLD:
+        return METHOD_REGISTRY[method]["new_user_routes"]()
     return METHOD_REGISTRY[method]["routes"]()
 
 
@@ -316,12 +371,11 @@ def eval_inputs(wildcards):
     """What evaluating a method reads: data, targets, the base, the adapters its routes name, the
     model it is merged into, and for a method with retrieved history (table adapter lora+history) the
     split's retrieved exchanges."""
-    routes = method_routes(wildcards.method)
+    routes = method_routes(wildcards.method, wildcards.split)
     merge = METHOD_REGISTRY[wildcards.method]["merge"]
     history = METHOD_TABLE[wildcards.method]["adapter"] == "lora+history"
     return dict(
-        dialogs=CLEAN,
-        splits=SPLITS,
+        **eval_data(wildcards),
         targets=f"results/eval/{wildcards.split}/targets.jsonl",
         base=base_model_input(),
         merge=[merge] if merge else [],
@@ -332,7 +386,7 @@ def eval_inputs(wildcards):
 
 def routes_param(wildcards):
     """{persona: adapter dir or ""}, sorted (a change of routing re-runs the evaluation)."""
-    return dict(sorted(method_routes(wildcards.method).items()))
+    return dict(sorted(method_routes(wildcards.method, wildcards.split).items()))
 
 
 def merge_param(wildcards):
@@ -351,6 +405,8 @@ def method_benchmarks(method, split="test"):
         files = ["results/benchmarks/evaluate_routing/test.tsv"]
     else:
         files = [f"results/benchmarks/evaluate/{split}_{method}.tsv"]
+    if split == COLD:  # what serving the new users took (assignment, merges, retrieval)
+        files += METHOD_REGISTRY[method]["new_user_benchmarks"]()
     return files + list(METHOD_REGISTRY[method]["train_benchmarks"]())
 
 
@@ -359,8 +415,79 @@ def benchmark_rule(path):
     return Path(path).relative_to("results/benchmarks").parts[0].removesuffix(".tsv")
 
 
-def cost_files(method):
+def cost_files(method, split="test"):
     """{"gpu": benchmark files of the GPU jobs behind `method`, "cpu": those of its CPU jobs}."""
-    files = method_benchmarks(method)
+    files = method_benchmarks(method, split)
     gpu = [f for f in files if is_gpu_rule(benchmark_rule(f))]
     return {"gpu": gpu, "cpu": [f for f in files if f not in gpu]}
+
+
+# ---- method cards (rule method_card, read by `adaptcommand chat`) ---------------------------------
+
+
+def card_routes(method):
+    """Every persona's adapter of `method`: the known personas', and the new users' where it serves them."""
+    routes = dict(method_routes(method))
+    if method in NEW_USER_METHODS:
+        routes.update(method_routes(method, COLD))
+    return routes
+
+
+def card_inputs(wildcards):
+    """A card's inputs: the method's models (and the data the chat reads); for routing the choice and
+    the candidates' cards."""
+    method = wildcards.method
+    if METHOD_TABLE[method]["adapter"] == "routing":
+        return dict(
+            choices="results/routing/choices.json",
+            cards=[
+                f"results/methods/{c}.json" for c in config["routing"]["candidates"]
+            ],
+        )
+    routes = card_routes(method)
+    merge = METHOD_REGISTRY[method]["merge"]
+    new = method in NEW_USER_METHODS
+    return dict(
+        base=base_model_input(),
+        merge=[merge] if merge else [],
+        adapters=sorted({adapter_output(d) for d in routes.values() if d}),
+        dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
+    )
+
+
+def card_param(wildcards):
+    """The card's content (adaptcommand.chat.card), paths relative to the run directory."""
+    method = wildcards.method
+    about = METHOD_TABLE[method]["about"]
+    if METHOD_TABLE[method]["adapter"] == "routing":
+        return dict(method=method, about=about)
+    routes = card_routes(method)
+    new = set(NEW_USERS) if method in NEW_USER_METHODS else set()
+    history = None
+    if METHOD_TABLE[method]["adapter"] == "lora+history":
+        first = config["history"]["cold_start_sessions"]
+        history = dict(
+            k=config["history"]["k"],
+            query_turns=config["eval"]["skip_assistant_turns"] + 1,
+            minilm=config["metrics"]["minilm"],
+            pools={
+                p: (
+                    dict(dialogs=NEW_DIALOGS, splits=NEW_SPLITS, pool_sessions=first)
+                    if p in new
+                    else dict(dialogs=CLEAN, splits=SPLITS, pool_sessions=0)
+                )
+                for p in sorted(routes)
+            },
+        )
+    prompt = {k: v for k, v in prompt_params().items() if k != "prompt_settings"}
+    return dict(
+        method=method,
+        about=about,
+        base=config["model"]["base"],
+        merge=METHOD_REGISTRY[method]["merge"],
+        routes=routes,
+        characters={p: NEW_DIALOGS if p in new else CLEAN for p in sorted(routes)},
+        prompt=prompt,
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        history=history,
+    )

@@ -1,4 +1,5 @@
 # Raw data (Hugging Face | local copy | synthetic) -> strictly validated dialogues -> per-persona splits.
+# The new users' (personas.cold_start) dialogues are written apart: no rule that learns reads them.
 
 
 rule raw_data:
@@ -27,7 +28,9 @@ rule clean_data:
     input:
         **raw_files(rules.raw_data.output),
     output:
-        CLEAN,
+        dialogs=CLEAN,
+        new_dialogs=NEW_DIALOGS,
+        new_characters=NEW_CHARACTERS,
     log:
         "logs/clean_data.log",
     benchmark:
@@ -40,6 +43,7 @@ rule clean_data:
         unknown_keys=config["data"]["unknown_keys"],
         n_personas=N_PERSONAS,
         sessions_per_persona=config["data"]["sessions_per_persona"],
+        new_users=NEW_USERS,
     script:
         "../workflow/scripts/clean.py"
 
@@ -63,3 +67,16 @@ rule split_data:
         val_frac=config["split"]["val_frac"],
     script:
         "../workflow/scripts/split.py"
+
+
+# The new users' splits, made the same way (their test split is what they are evaluated on).
+use rule split_data as split_new_users with:
+    input:
+        dialogs=NEW_DIALOGS,
+    output:
+        splits=NEW_SPLITS,
+        report="data/cold_start/validation_report.json",
+    log:
+        "logs/split_new_users.log",
+    benchmark:
+        "results/benchmarks/split_new_users.tsv"

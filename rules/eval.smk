@@ -1,10 +1,11 @@
 # One evaluation protocol for every method: the same targets, prompts, greedy decoding and metrics.
+# Evaluation sets ({split}): val and test of the known personas, and cold_start, the new users' test
+# split (common.smk eval_data).
 
 
 rule eval_targets:
     input:
-        dialogs=CLEAN,
-        splits=SPLITS,
+        unpack(eval_data),
     output:
         "results/eval/{split}/targets.jsonl",
     log:
@@ -16,7 +17,8 @@ rule eval_targets:
     threads: 1
     params:
         code=script_hash("eval_targets.py"),
-        personas=PERSONAS,
+        personas=eval_personas,
+        data_split=data_split,
         skip_assistant_turns=config["eval"]["skip_assistant_turns"],
         context_messages=config["prompt"]["context_messages"],
     script:
@@ -50,8 +52,33 @@ rule evaluate:
         **eval_params(),
         base=config["model"]["base"],
         method="{method}",
+        data_split=data_split,
         code=script_hash("evaluate.py"),
         routes=routes_param,
         merge=merge_param,
     script:
         "../workflow/scripts/evaluate.py"
+
+
+# Method cards: what `adaptcommand chat` loads to talk to a method as one persona (the base, the
+# adapter merged into it, each persona's adapter, new users included where the method serves them,
+# the prompt and generation settings, where history is retrieved from). A card's inputs are the
+# method's models, so `snakemake results/methods/<method>.json` builds what chatting needs.
+rule method_card:
+    input:
+        unpack(card_inputs),
+    output:
+        "results/methods/{method}.json",
+    log:
+        "logs/method_card/{method}.log",
+    benchmark:
+        "results/benchmarks/method_card/{method}.tsv"
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    params:
+        code=script_hash("method_card.py"),
+        card=card_param,
+    script:
+        "../workflow/scripts/method_card.py"

@@ -5,11 +5,12 @@
 
 
 # One file per split; every split retrieves from the train split only (a train dialogue not from
-# itself). train and val feed training, test feeds evaluation only.
+# itself). train and val feed training, test feeds evaluation only; cold_start (the new users' test
+# dialogues) retrieves from each new user's first history.cold_start_sessions sessions, the only
+# dialogues of theirs a method sees.
 rule retrieve_history:
     input:
-        dialogs=CLEAN,
-        splits=SPLITS,
+        unpack(eval_data),
     output:
         "results/history/{split}.jsonl",
     log:
@@ -17,7 +18,7 @@ rule retrieve_history:
     benchmark:
         "results/benchmarks/retrieve_history/{split}.tsv"
     wildcard_constraints:
-        split="train|val|test",
+        split=f"train|val|test|{COLD}",
     # train_history (a long job) waits for it.
     priority: 8
     conda:
@@ -25,7 +26,11 @@ rule retrieve_history:
     threads: 1
     params:
         code=script_hash("retrieve_history.py"),
-        personas=PERSONAS,
+        personas=eval_personas,
+        data_split=data_split,
+        pool_sessions=lambda wc: (
+            config["history"]["cold_start_sessions"] if wc.split == COLD else 0
+        ),
         k=config["history"]["k"],
         query_turns=config["eval"]["skip_assistant_turns"] + 1,
         minilm=config["metrics"]["minilm"],
@@ -61,4 +66,12 @@ register_method(
     + [
         f"results/benchmarks/retrieve_history/{s}.tsv" for s in ("train", "val", "test")
     ],
+)
+
+
+# New users: the same history LoRA, with exchanges of their first sessions.
+serve_new_users(
+    "history",
+    lambda: {p: "models/history" for p in NEW_USERS},
+    lambda: [f"results/benchmarks/retrieve_history/{COLD}.tsv"],
 )

@@ -9,7 +9,26 @@ rule compare:
         per_persona=expand("results/eval/test/{method}/per_persona.csv", method=SCORED),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
         oracle=["results/routing/oracle.json"] if "routing" in METHODS else [],
+        # The new users' evaluation (personas.cold_start > 0), by the methods that can serve them.
+        new_user_metrics=expand(
+            f"results/eval/{COLD}/{{method}}/metrics.json", method=NEW_USER_METHODS
+        ),
+        new_user_per_persona=expand(
+            f"results/eval/{COLD}/{{method}}/per_persona.csv", method=NEW_USER_METHODS
+        ),
     output:
+        **(
+            {
+                "cold_start": report(
+                    "results/comparison/cold_start.csv",
+                    caption="../workflow/report/cold_start.rst",
+                    category="Comparison",
+                    labels={"result": "new users (cold start)"},
+                )
+            }
+            if NEW_USER_METHODS
+            else {}
+        ),
         figure=report(
             "results/comparison/comprehensive.png",
             caption="../workflow/report/comparison.rst",
@@ -28,6 +47,18 @@ rule compare:
             category="Comparison",
             labels={"result": "summary table (Markdown)"},
         ),
+        latex=report(
+            "results/comparison/summary.tex",
+            caption="../workflow/report/summary.rst",
+            category="Comparison",
+            labels={"result": "summary table (LaTeX, booktabs)"},
+        ),
+        per_persona=report(
+            "results/comparison/per_persona.png",
+            caption="../workflow/report/per_persona.rst",
+            category="Comparison",
+            labels={"result": "gain over base per persona"},
+        ),
         controls="results/comparison/controls.json",
     log:
         "logs/compare.log",
@@ -44,6 +75,10 @@ rule compare:
         about={m: METHOD_TABLE[m]["about"] for m in SCORED},
         # {method: {"gpu": [...], "cpu": [...]}}: benchmark files of its GPU-rule and CPU-rule jobs
         benchmarks=lambda wc: {m: cost_files(m) for m in sorted(SCORED)},
+        new_user_methods=NEW_USER_METHODS,
+        new_user_benchmarks=lambda wc: {
+            m: cost_files(m, COLD) for m in sorted(NEW_USER_METHODS)
+        },
         resamples=config["compare"]["bootstrap_resamples"],
         seed=config["compare"]["seed"],
     script:

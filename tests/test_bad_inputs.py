@@ -601,6 +601,7 @@ def test_edited_user_files_re_run_cleaning(tmp_path):
                     "n_personas": 3,
                     "sessions_per_persona": 5,
                 },
+                "personas": {"cold_start": 0},
                 "merge": {"neighbors_k": 1},
             }
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -36,6 +37,13 @@ def targets(tmp_path_factory):
     return eval_targets(test, skip_assistant_turns=0, context_messages=10)
 
 
+OUTPUTS = ("figure", "summary", "markdown", "latex", "per_persona", "controls", "cold_start")
+
+
+def _outputs(tmp_path) -> dict[str, str]:
+    return {k: str(tmp_path / f"out.{k}") for k in OUTPUTS}
+
+
 def _method(tmp_path, name, targets, predict) -> dict[str, str]:
     preds = [predict(t) for t in targets]
     scores = score_turns(preds, [t["reference"] for t in targets], numeric_tolerance=2)
@@ -58,7 +66,7 @@ def test_planted_effect_is_detected_and_no_effect_is_not(tmp_path, targets):
         "persona_swapped": _method(tmp_path, "persona_swapped", targets, generic),
     }
     names = ["base", "persona", "unified", "persona_swapped"]
-    out = {k: str(tmp_path / f"out.{k}") for k in ("figure", "summary", "markdown", "controls")}
+    out = _outputs(tmp_path)
     summary = write_comparison(
         names[:3],
         names[3:],
@@ -92,7 +100,7 @@ def test_a_failed_negative_control_is_reported(tmp_path, targets):
         "persona_swapped": _method(tmp_path, "persona_swapped", targets, lambda t: t["reference"]),
     }
     names = ["base", "persona", "persona_swapped"]
-    out = {k: str(tmp_path / f"out.{k}") for k in ("figure", "summary", "markdown", "controls")}
+    out = _outputs(tmp_path)
     write_comparison(
         names[:2],
         names[2:],
@@ -107,3 +115,72 @@ def test_a_failed_negative_control_is_reported(tmp_path, targets):
     assert not checks["passed"]
     assert [c["passed"] for c in checks["checks"]] == [True, False]
     assert "FAILED" in (tmp_path / "out.markdown").read_text()
+
+
+def _latex_rows(tex: str) -> list[str]:
+    return [line for line in tex.splitlines() if line.endswith(r"\\")]
+
+
+def test_tables_for_the_paper_and_the_new_users(tmp_path, targets):
+    """summary.tex (booktabs, names escaped, one row per method with every column), summary.md (MAE,
+    pooled values), per-persona plot, and with new users cold_start.csv and the figure's fifth panel."""
+    from PIL import Image
+
+    generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
+    files = {
+        "base": _method(tmp_path, "base", targets, generic),
+        "persona": _method(tmp_path, "persona", targets, lambda t: t["reference"]),
+        "persona_swapped": _method(tmp_path, "persona_swapped", targets, generic),
+    }
+    # "New users": other targets (a subset of the personas), scored by base and a method that knows them.
+    new_targets = [t for t in targets if t["persona_id"] in {"persona_007", "persona_008", "persona_009"}]
+    new_dir = tmp_path / "new"
+    new_dir.mkdir()
+    new = {
+        "base": _method(new_dir, "base", new_targets, generic),
+        "unified": _method(new_dir, "unified", new_targets, lambda t: t["reference"]),
+    }
+    names = ["base", "persona", "persona_swapped"]
+    args = (
+        names[:2],
+        names[2:],
+        [files[m]["metrics"] for m in names],
+        [files[m]["per_persona"] for m in names],
+        {},
+    )
+    without, with_new = _outputs(tmp_path / "a"), _outputs(tmp_path / "b")
+    for out in (without, with_new):
+        Path(out["figure"]).parent.mkdir()
+    write_comparison(*args, without, resamples=200, seed=0)
+    new_users = {
+        "methods": ["base", "unified"],
+        "metrics": [new[m]["metrics"] for m in ("base", "unified")],
+        "per_persona": [new[m]["per_persona"] for m in ("base", "unified")],
+        "benchmarks": {},
+    }
+    summary = write_comparison(*args, with_new, resamples=200, seed=0, new_users=new_users)
+
+    tex = Path(with_new["latex"]).read_text()
+    assert tex.count(r"\toprule") == 2 and tex.count(r"\bottomrule") == 2  # main + new users
+    rows = _latex_rows(tex)
+    assert len(rows) == 2 + len(summary) + 2  # two headers, the methods, the new-user rows
+    assert len({row.count(" & ") for row in rows}) == 1, "every row has every column"
+    assert r"persona\_swapped" in tex and "persona_swapped" not in tex
+    unescaped = re.sub(r"\\[_%&#$]", "", "\n".join(rows)).replace(" & ", " ")
+    assert not re.search(r"[_%&#$]", unescaped), "a special character left unescaped in a cell"
+    assert tex.count("{") == tex.count("}")
+    assert "[" in rows[2] and "--" not in rows[2].split(" & ")[3]  # the best row has a CI
+    md = Path(with_new["markdown"]).read_text()
+    assert "MAE (all)" in md and "pooled turns" in md and "## New users (cold start)" in md
+    assert "New users" not in Path(without["markdown"]).read_text()
+
+    cold = pd.read_csv(with_new["cold_start"], index_col="method")
+    main = pd.read_csv(with_new["summary"], index_col="method")
+    assert set(main.columns) <= set(cold.columns) and f"{HEADLINE}_diff_unified_low" in cold
+    assert list(cold.index) == ["unified", "base"] and (cold["n_personas"] == 3).all()
+    assert cold.loc["unified", f"{HEADLINE}_diff_base_low"] > 0
+    assert not Path(without["cold_start"]).exists()
+    # the fifth panel: the figure is a panel wider
+    w4, w5 = Image.open(without["figure"]).size[0], Image.open(with_new["figure"]).size[0]
+    assert w5 > w4 * 1.15, (w4, w5)
+    assert Image.open(with_new["per_persona"]).size[1] > 200

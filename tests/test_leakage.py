@@ -9,6 +9,10 @@
 (c) Routing: results/routing/choices.json is upstream of the routed test predictions, and nothing
     upstream of choices.json is a test file (the choice is fixed before any routed test prediction
     exists). The same for history: its test retrieval is read by evaluation only.
+(d) New users (personas.cold_start): their dialogues are written to a file of their own when cleaning
+    (the file every training reads has none of them), and no training, selection, clustering, merge or
+    assignment job has that file, their splits, their evaluation or their retrieval upstream; what is
+    known of them upstream of their merges and cluster assignment is their character text only.
 
 The DAG is read from `snakemake --dry-run` (one block per job: rule, input, output). Jobs behind a
 checkpoint (the clustering) only appear once it has run, so the test runs the checkpoint and its
@@ -17,6 +21,7 @@ upstream data jobs for real (seconds of CPU) and dry-runs again.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -34,9 +39,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config" / "demo.yaml"
 
 # Rules that train, select or merge: none may see a test file, directly or upstream.
-GUARDED_RULE = re.compile(r"^(train_|route|cluster|merge|retrieve|select|choose|build_demo_base)")
+GUARDED_RULE = re.compile(r"^(train_|route|cluster|merge|retrieve|select|choose|assign|build_demo_base)")
 # Outputs that are models or selections, whatever the rule that writes them is called.
 GUARDED_OUTPUT = re.compile(r"^(models/|results/clusters/|results/routing/choices\.json$)")
+
+
+# The new users' files that only their evaluation may read (their character texts are not among them).
+NEW_USER_FILES = re.compile(
+    r"^(data/cold_start/(dialogs_clean\.jsonl|splits\.json)|results/eval/cold_start/|results/history/cold_start\.jsonl)"
+)
 
 
 def is_test_file(path: str) -> bool:
@@ -168,6 +179,44 @@ def test_no_training_selection_or_merge_job_sees_a_test_file(dag):
         if bad:
             offenders[str(job)] = bad
     assert not offenders, f"test files upstream of training/selection jobs: {offenders}"
+
+
+def test_no_learning_job_sees_a_new_users_dialogue(dag):
+    evaluations = [j for j in dag.of_rule("evaluate") if "split=cold_start" in j.wildcards]
+    assert evaluations, "the demo evaluates new users"
+    assert all("data/cold_start/dialogs_clean.jsonl" in j.inputs for j in evaluations)  # the detector sees
+    assert any("models/merge/new_users" in f for j in evaluations for f in j.inputs)
+    offenders = {}
+    for job in filter(guarded, dag.jobs):
+        if job.rule == "retrieve_history" and job.outputs == ["results/history/cold_start.jsonl"]:
+            continue  # the new users' own first sessions, for their evaluation only
+        bad = sorted(f for f in dag.upstream_files(job) if NEW_USER_FILES.match(f))
+        if bad:
+            offenders[str(job)] = bad
+    assert not offenders, f"new users' files upstream of learning jobs: {offenders}"
+    (assign,) = dag.of_rule("assign_new_users")
+    assert "data/cold_start/characters.json" in assign.inputs
+    (merge,) = dag.of_rule("merge_new_users")
+    assert "results/cold_start/similarity.json" in merge.inputs
+
+
+def test_cleaning_writes_new_users_apart(tmp_path):
+    from adaptcommand.data.clean import clean
+    from adaptcommand.data.io import load_dialogs
+    from adaptcommand.data.raw import fetch_raw
+
+    fetch_raw(
+        "synthetic", tmp_path / "raw", synthetic={"n_personas": 5, "sessions_per_persona": 4, "seed": 3}
+    )
+    new = ["persona_003", "persona_004"]
+    held = {"personas": new, "dialogs": tmp_path / "new.jsonl", "characters": tmp_path / "chars.json"}
+    stats = clean(tmp_path / "raw", tmp_path / "known.jsonl", 5, 4, held_out=held)
+    known = load_dialogs(tmp_path / "known.jsonl")
+    apart = load_dialogs(tmp_path / "new.jsonl")
+    assert {d["persona_id"] for d in known} == {"persona_000", "persona_001", "persona_002"}
+    assert {d["persona_id"] for d in apart} == set(new) and len(apart) == 8 and stats["held_out"] == 2
+    chars = json.loads((tmp_path / "chars.json").read_text())
+    assert set(chars) == set(new) and all(isinstance(t, str) and t for t in chars.values())
 
 
 def test_history_training_reads_train_and_val_retrieval_only(dag):

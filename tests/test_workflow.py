@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -12,6 +13,7 @@ import pytest
 import yaml
 from helpers import effective_config, planned_jobs, snakemake_cmd
 
+from adaptcommand.personas import persona_sets
 from adaptcommand.routing import ORACLE_LABEL
 
 REPO = Path(__file__).resolve().parents[1]
@@ -39,7 +41,13 @@ def demo_run(tmp_path_factory) -> Path:
 DEMO_CONFIG = effective_config(DEMO)
 DEMO_METHODS = DEMO_CONFIG["eval"]["methods"]
 DEMO_CONTROLS = DEMO_CONFIG["eval"]["controls"]
-N_PERSONAS = DEMO_CONFIG["data"]["n_personas"]
+# The known personas (trained on, in the main comparison) and the new users (cold start).
+KNOWN, NEW_USERS = persona_sets(
+    DEMO_CONFIG["data"]["n_personas"],
+    DEMO_CONFIG["personas"]["evaluate"],
+    DEMO_CONFIG["personas"]["cold_start"],
+)
+N_PERSONAS = len(KNOWN)
 HEADLINE = "routine_param_f1"
 PACK = f"persona_000-persona_{N_PERSONAS - 1:03d}"  # resources.pack_size: 0 = one pack of all personas
 
@@ -192,7 +200,7 @@ def _overlay(workdir: Path, name: str, change: dict) -> Path:
 
 
 # Rules that only evaluate / select on evaluations / compare (no training).
-EVALUATION_RULES = {"evaluate", "evaluate_routing", "route", "routing_oracle", "compare"}
+EVALUATION_RULES = {"evaluate", "evaluate_routing", "route", "routing_oracle", "compare", "method_card"}
 
 
 def test_max_new_tokens_reruns_only_evaluation_and_comparison(demo_run):
@@ -296,7 +304,7 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
         )
         return path
 
-    own_jobs = {"train_persona_r4": 1, "evaluate": 1, "compare": 1}  # pack_size 0: one pack
+    own_jobs = {"train_persona_r4": 1, "evaluate": 1, "compare": 1, "method_card": 1}  # pack_size 0: one pack
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(4))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
@@ -311,3 +319,129 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(2))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
+
+
+# ---- new users (cold start) ---------------------------------------------------------------------------
+
+NEW_USER_METHODS = ["base", "unified", "cluster", "merge_neighbors", "history"]
+
+
+def test_new_users_are_held_out_and_evaluated_apart(demo_run):
+    """The demo's new users: in no file that training reads, in no training, clustering or merge
+    log, and scored on their own test split by the methods that can serve them (cold_start.csv)."""
+    assert NEW_USERS and set(NEW_USER_METHODS) <= set(DEMO_METHODS)
+    known_ids = {json.loads(x)["persona_id"] for x in (demo_run / "data/cleaned/dialogs_clean.jsonl").open()}
+    new_ids = {json.loads(x)["persona_id"] for x in (demo_run / "data/cold_start/dialogs_clean.jsonl").open()}
+    assert new_ids == set(NEW_USERS) and not known_ids & new_ids
+    # Every training / merge log and the clustering name known personas only.
+    named = set()
+    for log in (demo_run / "models").rglob("train_log.json"):
+        text = log.read_text()
+        named |= {p for p in NEW_USERS if p in text and "new_users" not in str(log)}
+    clusters = (demo_run / "results/clusters/assignments.json").read_text()
+    assert not named and not any(p in clusters for p in NEW_USERS), named
+    # The new users' merges use known personas only, their weight chosen on other known personas.
+    for p in NEW_USERS:
+        log = json.loads(
+            next((demo_run / "models/merge/new_users").glob(f"*/{p}/train_log.json")).read_text()
+        )
+        used = json.dumps(log)
+        assert not any(q in used for q in NEW_USERS if q != p) and log.get("val_personas")
+        assert set(log["val_personas"]) <= set(KNOWN) and p not in log["val_personas"]
+    cold = pd.read_csv(demo_run / "results/comparison/cold_start.csv", index_col="method")
+    main = _summary(demo_run)
+    assert set(cold.index) == set(NEW_USER_METHODS) and set(main.columns) <= set(cold.columns)
+    assert (cold["n_personas"] == len(NEW_USERS)).all() and cold["n_turns"].nunique() == 1
+    assert cold[f"{HEADLINE}_ci_low"].notna().all() and cold["cost_gpu_job_s"].gt(0).all()
+    rows = [json.loads(x) for x in (demo_run / "results/eval/cold_start/cluster/predictions.jsonl").open()]
+    assignment = json.loads((demo_run / "results/cold_start/assignments.json").read_text())["assignment"]
+    assert {r["persona_id"] for r in rows} == set(NEW_USERS)
+    assert all(r["adapter"] == f"models/cluster/{assignment[r['persona_id']]}" for r in rows)
+    history = [json.loads(x) for x in (demo_run / "results/history/cold_start.jsonl").open()]
+    first = DEMO_CONFIG["history"]["cold_start_sessions"]
+    assert history and all(e["session_id"] < first for h in history for e in h["exchanges"])
+    assert "## New users (cold start)" in (demo_run / "results/comparison/summary.md").read_text()
+
+
+# ---- talking to a trained method ------------------------------------------------------------------------
+
+
+def _chat(demo_run: Path, *args: str) -> subprocess.CompletedProcess:
+    script = Path(sys.executable).parent / "adaptcommand"  # the console script of the package
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run(
+        [str(script), "chat", *args], capture_output=True, text=True, cwd=demo_run, env=env, timeout=300
+    )
+
+
+def test_chat_on_the_command_line(demo_run, tmp_path):
+    proc = _chat(demo_run, "--method", "persona", "--persona", "persona_000", "turn on the usual")
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-2000:]
+    history = tmp_path / "history.json"
+    history.write_text(json.dumps([{"role": "user", "text": "Hi"}, {"role": "assistant", "text": "Hello!"}]))
+    proc = _chat(
+        demo_run,
+        "--method",
+        "hybrid",
+        "--persona",
+        "persona_003",
+        "--history",
+        str(history),
+        "--context",
+        "time_of_day=evening",
+        "make it cosy for reading",
+    )
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-2000:]
+    bad = _chat(demo_run, "--method", "persona", "--persona", "persona_099", "hello")
+    assert bad.returncode != 0 and "persona_099" in bad.stderr and "persona_000" in bad.stderr, bad.stderr
+    bad = _chat(demo_run, "--method", "telepathy", "--persona", "persona_000", "hello")
+    assert bad.returncode != 0 and "telepathy" in bad.stderr and "hybrid" in bad.stderr, bad.stderr
+    # A new user: served by the cluster nearest its character, refused by the per-persona LoRA.
+    proc = _chat(demo_run, "--method", "cluster", "--persona", NEW_USERS[0], "turn on the usual")
+    assert proc.returncode == 0 and proc.stdout.strip(), proc.stderr[-2000:]
+    bad = _chat(demo_run, "--method", "persona", "--persona", NEW_USERS[0], "hello")
+    assert bad.returncode != 0 and NEW_USERS[0] in bad.stderr
+
+
+@pytest.mark.parametrize("method", ["persona", "hybrid", "history", "routing"])
+def test_chat_is_the_evaluation(demo_run, method):
+    """The chat's prompt for a test turn is the evaluation's prompt (same builder, same retrieved
+    history), and its greedy reply is the evaluation's prediction."""
+    from adaptcommand.chat import Assistant
+    from adaptcommand.data.io import load_dialogs
+    from adaptcommand.prompts import context_start
+
+    persona = "persona_002"
+    dialogs = {
+        (d["persona_id"], d["session_id"]): d
+        for d in load_dialogs(demo_run / "data/cleaned/dialogs_clean.jsonl")
+    }
+    rows = [json.loads(x) for x in (demo_run / f"results/eval/test/{method}/predictions.jsonl").open()]
+    rows = [r for r in rows if r["persona_id"] == persona and r["turn_index"] <= 9][:3]
+    assert rows
+    bot = Assistant.load(method, persona, demo_run)
+    for r in rows:
+        d = dialogs[(persona, r["session_id"])]
+        ti = r["turn_index"]
+        assert d["messages"][ti - 1]["role"] == "user"
+        start = context_start(d["messages"], ti, DEMO_CONFIG["prompt"]["context_messages"])
+        reply = bot.reply(d["messages"][ti - 1]["text"], d["messages"][start : ti - 1], d["meta"])
+        assert reply == r["prediction"].strip(), (r["session_id"], ti)
+
+
+def test_report_has_the_figure_and_every_method(demo_run, tmp_path):
+    report = tmp_path / "report.html"
+    proc = snakemake(demo_run, "--report", str(report))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    html = report.read_text()
+    for name in ("comprehensive.png", "summary.tex", "per_persona.png", "cold_start.csv"):
+        assert name in html, name
+    missing = [m for m in DEMO_METHODS + DEMO_CONTROLS if m not in html]
+    assert not missing, missing
+
+
+def test_latex_table_has_every_method(demo_run):
+    tex = (demo_run / "results/comparison/summary.tex").read_text()
+    assert "\\toprule" in tex and "\\bottomrule" in tex
+    for m in DEMO_METHODS + DEMO_CONTROLS:
+        assert m.replace("_", "\\_") + " & " in tex, m

@@ -129,6 +129,26 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
     return table, train
 
 
+def _cold_start_problems(config: dict, methods: set[str], n_known: int) -> list[str]:
+    """New users: enough known personas for their merges, and first sessions inside the train split."""
+    from adaptcommand.data.splits import split_sizes
+
+    problems = []
+    k = config["merge"]["neighbors_k"]
+    if "merge_neighbors" in methods and 2 * k > n_known:
+        problems.append(
+            f"merge.neighbors_k = {k}: a new user's merge takes the {k} nearest of the {n_known} known "
+            f"personas and chooses its weight on the next {k}: needs 2 x {k} <= {n_known}"
+        )
+    n_train = split_sizes(
+        config["data"]["sessions_per_persona"], config["split"]["train_frac"], config["split"]["val_frac"]
+    )[0]
+    first = config["history"].get("cold_start_sessions", 1)
+    if "history" in methods and first > n_train:
+        problems.append(f"history.cold_start_sessions = {first}: a persona has only {n_train} train sessions")
+    return problems
+
+
 def check_config(
     config: dict, schema: dict, methods: dict[str, dict], *, metric_names: set[str] | None = None
 ) -> None:
@@ -179,10 +199,16 @@ def check_config(
     if data["source"] == "local" and not data.get("local_dir"):
         problems.append("data.source = 'local' needs data.local_dir (the directory of the three files)")
     n_personas = data["n_personas"]
-    n_eval = config["personas"]["evaluate"] or n_personas
-    if n_eval > n_personas:
-        problems.append(f"personas.evaluate = {n_eval} > data.n_personas = {n_personas}")
+    n_new = config["personas"].get("cold_start", 0)
+    n_eval = config["personas"]["evaluate"] or n_personas - n_new
+    if n_eval + n_new > n_personas or n_eval < 1:
+        what = f"personas.evaluate = {config['personas']['evaluate']}"
+        if n_new:
+            what += f" + personas.cold_start = {n_new} new users"
+        problems.append(f"{what}: more personas than data.n_personas = {n_personas}")
     methods = set(config["eval"]["methods"])
+    if n_new:
+        problems += _cold_start_problems(config, methods, n_eval)
     if "persona_swapped" in config["eval"].get("controls", []) and "persona" not in methods:
         problems.append("eval.controls persona_swapped needs persona in eval.methods")
     cluster = config["cluster"]

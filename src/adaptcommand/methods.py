@@ -17,8 +17,22 @@ FIELDS = {
     "adapter": ("none", "lora", "prefix", "merge", "routing", "lora+history"),
     "scope": ("none", "all", "persona", "cluster"),
     "start": ("base", "unified"),
+    "cold_start": ("none", "same", "nearest_cluster", "nearest_personas"),
     "rules": None,  # a list of rule names
     "about": None,  # one line of text
+}
+
+
+# Fields that may be left out, and their value then.
+OPTIONAL = {"cold_start": "none"}
+# What each way of serving a new user requires of the method (cold_start: none needs nothing).
+COLD_START_NEEDS = {
+    "same": (lambda e: e["scope"] in ("none", "all"), "one adapter for everybody (scope none or all)"),
+    "nearest_cluster": (lambda e: e["scope"] == "cluster", "scope cluster"),
+    "nearest_personas": (
+        lambda e: e["adapter"] == "merge" and e["scope"] == "persona",
+        "a per-persona merge",
+    ),
 }
 
 
@@ -27,16 +41,21 @@ class MethodTableError(ValueError):
 
 
 def load_methods(path: str | os.PathLike) -> dict[str, dict]:
-    """{name: {role, adapter, scope, start, rules, about}} in the table's order."""
+    """{name: {role, adapter, scope, start, cold_start, rules, about}} in the table's order."""
     import yaml
 
     table = yaml.safe_load(Path(path).read_text())
     if not isinstance(table, dict) or not table:
         raise MethodTableError(f"{path}: expected a mapping of method names")
     for name, entry in table.items():
+        if isinstance(entry, dict):
+            entry = table[name] = {**OPTIONAL, **entry}
         if not isinstance(entry, dict) or set(entry) != set(FIELDS):
             got = sorted(entry) if isinstance(entry, dict) else entry
-            raise MethodTableError(f"{path}: {name}: needs exactly the fields {sorted(FIELDS)}, got {got}")
+            raise MethodTableError(
+                f"{path}: {name}: needs the fields {sorted(set(FIELDS) - set(OPTIONAL))} "
+                f"(optional: {sorted(OPTIONAL)}), got {got}"
+            )
         for field, allowed in FIELDS.items():
             value = entry[field]
             if allowed is not None and value not in allowed:
@@ -45,4 +64,7 @@ def load_methods(path: str | os.PathLike) -> dict[str, dict]:
             raise MethodTableError(f"{path}: {name}.rules must be a list of rule names")
         if not isinstance(entry["about"], str) or not entry["about"].strip():
             raise MethodTableError(f"{path}: {name}.about must be a line of text")
+        cold, needs = entry["cold_start"], COLD_START_NEEDS.get(entry["cold_start"])
+        if needs and not needs[0](entry):
+            raise MethodTableError(f"{path}: {name}.cold_start = {cold!r} needs {needs[1]}")
     return table

@@ -45,7 +45,7 @@ def system_message(dialog: dict, pc: PromptConfig, history: list[dict] | None = 
     parts = [pc.system]
     if pc.persona_in_system:
         parts.append(f"About the user: {dialog['character']}")
-    if pc.include_context:
+    if pc.include_context and dialog["meta"]:  # (a chat message may come without a session context)
         meta = dialog["meta"]
         parts.append("Context: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in meta.items()) + ".")
     if history:

@@ -36,6 +36,8 @@ from adaptcommand.data.splits import split_dialogs
 __all__ = [
     "dialog_query",
     "candidate_exchanges",
+    "pool_of",
+    "retrieve_for_query",
     "retrieve_for_split",
     "load_history",
     "history_for",
@@ -127,6 +129,30 @@ def _top_k(query_vec, pool: list[dict], pool_vecs, k: int, exclude_session: int 
     return picked
 
 
+def pool_of(dialogs: list[dict], splits: dict, personas: list[str], pool_sessions: int = 0) -> list[dict]:
+    """The train dialogues of `personas` that exchanges are retrieved from (with `pool_sessions` > 0,
+    each persona's first that many train sessions only)."""
+    pool = split_dialogs(dialogs, splits, "train", personas)
+    if pool_sessions > 0:
+        first = {p: set(sorted(splits["personas"][p]["train"])[:pool_sessions]) for p in personas}
+        pool = [d for d in pool if d["session_id"] in first[d["persona_id"]]]
+    return pool
+
+
+def retrieve_for_query(
+    query: str, pool_dialogs: list[dict], k: int, encode: Encoder, actionable_only: bool = True
+) -> list[dict]:
+    """The top-`k` exchanges of `pool_dialogs` (one persona's, see `pool_of`) for a new query text,
+    scored as `retrieve_for_split` scores a dialogue's query (what `adaptcommand chat` retrieves)."""
+    import numpy as np
+
+    pool = candidate_exchanges(pool_dialogs, actionable_only)
+    if not pool:
+        raise DataError("no train exchanges to retrieve from")
+    pool_vecs = np.asarray(encode([c["user"] for c in pool]))
+    return _top_k(np.asarray(encode([query]))[0], pool, pool_vecs, k, exclude_session=None)
+
+
 def retrieve_for_split(
     dialogs: list[dict],
     splits: dict,
@@ -136,18 +162,22 @@ def retrieve_for_split(
     query_turns: int = 1,
     encode: Encoder | None = None,
     actionable_only: bool = True,
+    pool_sessions: int = 0,
 ) -> list[dict]:
     """One row per dialogue of `split` (for `personas`): its query and top-`k` TRAIN exchanges.
 
     The candidate pool is built from ``split_dialogs(..., "train", ...)`` only, per persona; for
-    split == "train" the query dialogue itself is excluded from its own pool.
+    split == "train" the query dialogue itself is excluded from its own pool. `pool_sessions` > 0
+    keeps only each persona's first that many train sessions (a new user's first sessions).
     """
     import numpy as np
 
     if k < 1 or query_turns < 1:
         raise ValueError(f"need k >= 1 and query_turns >= 1, got k={k}, query_turns={query_turns}")
     encode = encode or minilm_encoder()
-    pool_dialogs = split_dialogs(dialogs, splits, "train", personas)
+    if pool_sessions > 0 and split == "train":
+        raise ValueError("pool_sessions limits the pool of val or test queries, not of train ones")
+    pool_dialogs = pool_of(dialogs, splits, personas, pool_sessions)
     queries = pool_dialogs if split == "train" else split_dialogs(dialogs, splits, split, personas)
 
     pool = candidate_exchanges(pool_dialogs, actionable_only)

@@ -1,4 +1,5 @@
-"""Rule compare: summary table, markdown and the comparison figure from every method's test results."""
+"""Rule compare: summary tables (CSV, Markdown, LaTeX), the comparison figure, the per-persona gains
+and, with new users, the cold-start table, from every method's test results."""
 
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
@@ -6,20 +7,24 @@ from adaptcommand.runtime import rule_context
 with rule_context(snakemake) as log:
     s = snakemake
     benchmarks = dict(s.params.benchmarks)  # {method: {"gpu": [files], "cpu": [files]}}
+    new_users = None
+    if s.params.new_user_methods:
+        new_users = {
+            "methods": list(s.params.new_user_methods),
+            "metrics": list(s.input.new_user_metrics),
+            "per_persona": list(s.input.new_user_per_persona),
+            "benchmarks": dict(s.params.new_user_benchmarks),
+        }
     summary = write_comparison(
         list(s.params.methods),
         list(s.params.controls),
         list(s.input.metrics),
         list(s.input.per_persona),
         benchmarks,
-        {
-            "figure": s.output.figure,
-            "summary": s.output.summary,
-            "markdown": s.output.markdown,
-            "controls": s.output.controls,
-        },
+        dict(s.output.items()),
         s.params.resamples,
         s.params.seed,
         oracle=s.input.oracle[0] if s.input.oracle else "",
+        new_users=new_users,
     )
     log.info("\n%s", summary.to_string())

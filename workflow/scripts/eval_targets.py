@@ -12,7 +12,7 @@ with rule_context(snakemake) as log:
     dialogs = split_dialogs(
         load_dialogs(snakemake.input.dialogs),
         load_splits(snakemake.input.splits),
-        snakemake.wildcards.split,
+        p.data_split,
         list(p.personas),
     )
     targets = eval_targets(dialogs, p.skip_assistant_turns, p.context_messages)

@@ -14,6 +14,7 @@ with rule_context(snakemake) as log, gpu_slot():
     summary = evaluate_method(
         method=s.params.method,
         split=s.wildcards.split,
+        data_split=s.params.data_split,
         params=dict(s.params.items()),
         routes=dict(s.params.routes),
         merge=s.params.merge,

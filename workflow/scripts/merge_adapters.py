@@ -1,7 +1,9 @@
 """Rules merge_neighbors / merge_cluster: persona LoRAs merged in weight-update space, scale chosen on val.
 
 merge_neighbors merges, for every persona of its pack (params.pack), the LoRAs of its K most similar
-OTHER personas into <output>/<persona_id>; merge_cluster merges a cluster's members into <output>.
+OTHER personas into <output>/<persona_id>; merge_cluster merges a cluster's members into <output>;
+merge_new_users (params.val_neighbors = V) merges a new user's K nearest known personas and chooses the
+weight on the val split of the next V (the new user's own dialogues are never read).
 """
 
 from adaptcommand.runtime import rule_context
@@ -22,11 +24,12 @@ with rule_context(snakemake) as log:
     with atomic_directory(s.output[0]) as out:
         if "neighbors_k" in p:  # every persona adapter is an input; the K nearest are merged
             units, out_dirs = {}, {}
+            k, v = int(p["neighbors_k"]), int(p.get("val_neighbors", 0))
             for persona in p["pack"]:
-                labels = nearest_neighbors(s.input.similarity, persona, int(p["neighbors_k"]))
+                ranked = nearest_neighbors(s.input.similarity, persona, k + v)
                 units[persona] = {
-                    "sources": {q: by_persona[q] for q in labels},
-                    "val_personas": [persona],
+                    "sources": {q: by_persona[q] for q in ranked[:k]},
+                    "val_personas": ranked[k:] if v else [persona],
                     "target": f"neighbors of {persona}",
                 }
                 out_dirs[persona] = out / persona

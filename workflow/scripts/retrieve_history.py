@@ -1,4 +1,5 @@
-"""Rule retrieve_history: each dialogue of a split -> its top-k past TRAIN exchanges of the same persona."""
+"""Rule retrieve_history: each dialogue of a split -> its top-k past TRAIN exchanges of the same persona
+(for the new users, cold_start: of their first history.cold_start_sessions sessions)."""
 
 from adaptcommand.runtime import rule_context
 
@@ -10,11 +11,12 @@ with rule_context(snakemake) as log:
     rows = retrieve_for_split(
         load_dialogs(s.input.dialogs),
         load_splits(s.input.splits),
-        s.wildcards.split,
+        s.params.data_split,
         list(s.params.personas),
         int(s.params.k),
         query_turns=int(s.params.query_turns),
         encode=minilm_encoder(s.params.minilm),
+        pool_sessions=int(s.params.pool_sessions),
     )
     write_jsonl_atomic(s.output[0], rows)
     log.info("%s: %d dialogues, %d exchanges each", s.wildcards.split, len(rows), int(s.params.k))

@@ -169,31 +169,39 @@ def _num(v, fmt: str) -> str:
     return "—" if pd.isna(v) else format(v, fmt)
 
 
-def to_markdown(summary: pd.DataFrame, checks: dict) -> str:
-    header = (
-        "| method | role | routine turns | **routine param F1** [95% CI] | vs base | vs unified | "
-        "similarity [95% CI] | vs base | ROUGE-L | param F1 (all) | stated param F1 | macro sim. | "
-        "routine MAE | GPU-rule s | CPU-rule s |"
-    )
-    lines = [header, "|---" * 15 + "|"]
+# The columns of summary.md and summary.tex: (header, cell of a summary row). Means over personas
+# with 95% paired-bootstrap CIs unless the header says otherwise.
+def _columns() -> list[tuple[str, object]]:
+    return [
+        ("role", lambda r: r["role"]),
+        ("routine turns", lambda r: _num(r.get("routine_n_turns"), ".0f")),
+        ("**routine param F1** [95% CI]", lambda r: _ci(r, HEADLINE)),
+        ("vs base", lambda r: _diff(r, HEADLINE, "base")),
+        ("vs unified", lambda r: _diff(r, HEADLINE, "unified")),
+        ("routine param F1, pooled turns", lambda r: _num(r.get(HEADLINE), ".3f")),
+        ("similarity [95% CI]", lambda r: _ci(r, SECOND)),
+        ("vs base", lambda r: _diff(r, SECOND, "base")),
+        ("ROUGE-L", lambda r: _ci(r, "rougeL")),
+        ("param F1 (all)", lambda r: _ci(r, "param_f1")),
+        ("stated param F1", lambda r: _ci(r, "stated_param_f1")),
+        ("routine MAE", lambda r: _ci(r, "routine_numeric_mae")),
+        ("MAE (all)", lambda r: _ci(r, "numeric_mae")),
+        ("macro sim.", lambda r: _num(r.get("macro_similarity"), ".3f")),
+        ("GPU-rule s", lambda r: _num(r.get("cost_gpu_job_s"), ".0f")),
+        ("CPU-rule s", lambda r: _num(r.get("cost_cpu_job_s"), ".0f")),
+    ]
+
+
+def _markdown_table(summary: pd.DataFrame) -> list[str]:
+    columns = _columns()
+    lines = ["| method | " + " | ".join(h for h, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for m, r in summary.iterrows():
-        cells = [
-            r["role"],
-            _num(r.get("routine_n_turns"), ".0f"),
-            _ci(r, HEADLINE),
-            _diff(r, HEADLINE, "base"),
-            _diff(r, HEADLINE, "unified"),
-            _ci(r, SECOND),
-            _diff(r, SECOND, "base"),
-            _ci(r, "rougeL"),
-            _ci(r, "param_f1"),
-            _ci(r, "stated_param_f1"),
-            _num(r.get("macro_similarity"), ".3f"),
-            _ci(r, "routine_numeric_mae"),
-            _num(r.get("cost_gpu_job_s"), ".0f"),
-            _num(r.get("cost_cpu_job_s"), ".0f"),
-        ]
-        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+        lines.append(f"| {m} | " + " | ".join(cell(r) for _, cell in columns) + " |")
+    return lines
+
+
+def to_markdown(summary: pd.DataFrame, checks: dict, new_users: pd.DataFrame | None = None) -> str:
+    lines = _markdown_table(summary)
     verdicts = [
         f"- {c['kind']} control `{c['name']}`: {HEADLINE} − base = {c['diff']:+.3f} "
         f"[{c['low']:+.3f}, {c['high']:+.3f}], must be {c['must']}: "
@@ -205,18 +213,97 @@ def to_markdown(summary: pd.DataFrame, checks: dict) -> str:
             "\nRows are ordered by the headline, **parameter F1 on routine turns**: assistant turns whose",
             "reference states a value of the session's applied routine that no context message states, so",
             "only the user's own history can supply it. Every row is scored on the same test turns (same",
-            "prompts, greedy decoding). Values: mean over personas of the per-persona metric with a 95%",
-            "paired bootstrap CI over personas; 'vs base' / 'vs unified': the difference of the means with",
-            "its paired CI (an interval excluding 0 is a difference the data supports). Similarity: MiniLM",
-            "cosine over all turns; stated param F1: turns confirming values the user gave (the generic",
-            "skill); routine MAE: mean absolute error of numeric routine values. Roles: *control* rows check",
+            "prompts, greedy decoding). Values: mean over personas (the macro value) of the per-persona",
+            "metric with a 95% paired bootstrap CI over personas; 'pooled turns': the micro value, over all",
+            "routine turns at once; 'vs base' / 'vs unified': the difference of the means with its paired",
+            "CI (an interval excluding 0 is a difference the data supports). Similarity: MiniLM cosine over",
+            "all turns; stated param F1: turns confirming values the user gave (the generic skill); MAE:",
+            "mean absolute error of numeric values (routine turns / all turns). Roles: *control* rows check",
             "the measurement (never methods), *bound* is the routing oracle chosen on test. GPU-rule /",
             "CPU-rule s: summed wall time of the jobs behind the row, of the rules that run the model (on",
             "a GPU where there is one) and of the others. summary.csv holds every metric, micro and",
             "macro, with every CI.\n",
         ]
     )
-    return "\n".join(lines) + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
+    text = "\n".join(lines) + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
+    if new_users is not None:
+        n = int(new_users["n_personas"].iloc[0])
+        text += (
+            f"\n## New users (cold start)\n\n{n} personas held out of everything that learns, scored on "
+            "their test split by the methods that can serve a user they never trained on "
+            "(results/comparison/cold_start.csv):\n\n" + "\n".join(_markdown_table(new_users)) + "\n"
+        )
+    return text
+
+
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def latex_escape(text: str) -> str:
+    """`text` with LaTeX's special characters escaped (method names have underscores)."""
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _latex_cell(text: str) -> str:
+    text = text.replace("**", "").replace("—", "--").replace("−", "-").replace("n/a", "--")
+    return latex_escape(text)
+
+
+def _latex_table(summary: pd.DataFrame, caption: str, label: str) -> list[str]:
+    columns = _columns()
+    spec = "l" + "l" * len(columns)
+    lines = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\scriptsize",
+        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\label{{{label}}}",
+        r"\resizebox{\linewidth}{!}{%",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(["method"] + [_latex_cell(h) for h, _ in columns]) + r" \\",
+        r"\midrule",
+    ]
+    for m, r in summary.iterrows():
+        lines.append(" & ".join([latex_escape(m)] + [_latex_cell(cell(r)) for _, cell in columns]) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
+    return lines
+
+
+def to_latex(summary: pd.DataFrame, new_users: pd.DataFrame | None = None) -> str:
+    """summary.tex: booktabs tables to \\input into a paper (needs \\usepackage{booktabs,graphicx})."""
+    n = int(summary["n_personas"].dropna().iloc[0])
+    lines = [
+        "% AdaptCommand comparison (results/comparison/summary.csv). Needs \\usepackage{booktabs,graphicx}.",
+        *_latex_table(
+            summary,
+            f"Every method on the same test turns of {n} personas. Mean over personas with 95% paired "
+            "bootstrap CI; routine param F1 is the headline (turns that need the user's own routine values).",
+            "tab:adaptcommand",
+        ),
+    ]
+    if new_users is not None:
+        k = int(new_users["n_personas"].iloc[0])
+        lines += [
+            "",
+            *_latex_table(
+                new_users,
+                f"New users (cold start): {k} personas held out of all training, on their test split.",
+                "tab:adaptcommand-cold-start",
+            ),
+        ]
+    return "\n".join(lines) + "\n"
 
 
 ROLE_STYLE = {
@@ -257,14 +344,33 @@ def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str) 
     ax.legend(loc="lower right", fontsize=8)
 
 
-def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str) -> None:
+def _save(fig, path: str) -> None:
+    tmp = Path(path).with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    tmp.replace(path)
+
+
+def figure(
+    summary: pd.DataFrame,
+    per_persona: dict[str, pd.DataFrame],
+    path: str,
+    new_users: pd.DataFrame | None = None,
+) -> None:
     """Four panels sharing one method order (by the headline): routine-turn parameter F1, overall
-    similarity, per-persona gain over base on routine turns, and cost."""
+    similarity, per-persona gain over base on routine turns, and cost; with `new_users` (the
+    cold-start table) a fifth: the headline of the methods that serve new users, on them."""
     order = summary.sort_values(f"{HEADLINE}_persona_mean", ascending=True, na_position="first")
     short = {"method": "{}", "control": "{} (control)", "bound": "routing oracle (test bound)"}
     labels = [short[r["role"]].format(m) for m, r in order.iterrows()]
     height = max(6.0, 0.38 * len(order) + 2.5)
-    fig, axes = plt.subplots(1, 4, figsize=(22, height), sharey=True)
+    n_panels = 4 if new_users is None else 5
+    fig, axes = plt.subplots(
+        1, n_panels, figsize=(5.5 * n_panels, height), gridspec_kw={"width_ratios": [1] * n_panels}
+    )
+    for a in axes[1:4]:
+        a.sharey(axes[0])
+        a.tick_params(labelleft=False)
     ys = range(len(order))
     _dot_panel(
         axes[0], order, HEADLINE, "Routine turns: parameter F1 (headline)", "parameter F1, mean over personas"
@@ -280,7 +386,11 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
             for m in order.index
         ]
         ax.boxplot(
-            [g.to_numpy() for g in gains], positions=list(ys), vert=False, widths=0.6, showfliers=False
+            [g.to_numpy() for g in gains],
+            positions=list(ys),
+            orientation="horizontal",
+            widths=0.6,
+            showfliers=False,
         )
         rng = np.random.default_rng(0)
         for y, g in zip(ys, gains, strict=True):
@@ -296,6 +406,19 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
     ax.set_xlabel("seconds (training + evaluation; GPU rules ran on CPU if no GPU)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=2, fontsize=8)
     axes[0].set_yticks(list(ys), labels)
+    if new_users is not None:
+        ax = axes[4]
+        cold = new_users.sort_values(f"{HEADLINE}_persona_mean", ascending=True, na_position="first")
+        n_new = int(cold["n_personas"].iloc[0])
+        _dot_panel(
+            ax,
+            cold,
+            HEADLINE,
+            f"New users (cold start, {n_new} held-out personas): routine param F1",
+            "parameter F1, mean over new users",
+        )
+        ax.set_yticks(range(len(cold)), list(cold.index))
+        ax.set_ylim(-0.5, max(len(cold), len(order)) - 0.5)
     for a in axes:
         a.grid(axis="x", alpha=0.3)
     methods = order[order["role"] != "bound"]
@@ -307,10 +430,81 @@ def figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: st
         fontsize=11,
     )
     fig.tight_layout()
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
+    _save(fig, path)
+
+
+def per_persona_figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str) -> None:
+    """Who gains and who loses: per persona (rows) and method (columns, in the figure's order), the
+    persona's headline minus base's, on a diverging scale centred on 0 (values written when they fit)."""
+    names = [m for m in summary.index if m in per_persona and m != "base"]
+    if "base" not in per_persona or not names:
+        fig, ax = plt.subplots(figsize=(6, 2))
+        ax.text(0.5, 0.5, "no base to compare with", ha="center", va="center")
+        ax.axis("off")
+        _save(fig, path)
+        return
+    base = per_persona["base"][HEADLINE].astype(float)
+    gains = pd.DataFrame({m: per_persona[m][HEADLINE].astype(float) - base for m in names})
+    gains = gains.loc[sorted(gains.index)]
+    limit = float(np.nanmax(np.abs(gains.to_numpy()))) if np.isfinite(gains.to_numpy()).any() else 1.0
+    fig, ax = plt.subplots(figsize=(1.0 * len(names) + 3, 0.28 * len(gains) + 2.5))
+    image = ax.imshow(gains.to_numpy(), cmap="RdBu", vmin=-limit or -1, vmax=limit or 1, aspect="auto")
+    ax.set_xticks(
+        range(len(names)), [f"{m} (control)" if summary.loc[m, "role"] == "control" else m for m in names]
+    )
+    ax.tick_params(axis="x", rotation=60)
+    ax.set_yticks(range(len(gains)), list(gains.index), fontsize=7 if len(gains) > 40 else 9)
+    if len(gains) * len(names) <= 600:
+        for i, row in enumerate(gains.to_numpy()):
+            for j, v in enumerate(row):
+                if np.isfinite(v):
+                    ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=6)
+    fig.colorbar(image, ax=ax, label="routine param F1 minus base's (per persona)")
+    wins = (gains > 0).sum()
+    ax.set_title(
+        "Per persona: routine param F1 gain over base (blue: gains, red: losses). Personas gaining: "
+        + ", ".join(f"{m} {wins[m]}/{gains[m].notna().sum()}" for m in names[:6])
+        + (" ..." if len(names) > 6 else ""),
+        fontsize=9,
+    )
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def _rows_meta(names: list[str], controls: list[str], metrics: dict[str, dict]) -> dict[str, dict]:
+    """{name: role, n_turns, n_personas, micro metrics, macro_ metrics} of every row."""
+    meta = {}
+    for m in names:
+        role = "control" if m in controls else "method"
+        meta[m] = {"role": role, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
+        meta[m].update(metrics[m]["micro"])
+        meta[m].update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
+    return meta
+
+
+def _by_headline(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.sort_values(f"{HEADLINE}_persona_mean", ascending=False, na_position="last", kind="stable")
+
+
+def _write_csv(table: pd.DataFrame, path: str) -> None:
+    tmp = Path(str(path) + ".tmp")
+    table.to_csv(tmp)
     tmp.replace(path)
+
+
+def new_user_summary(
+    methods: list[str],
+    metrics_files: list[str],
+    per_persona_files: list[str],
+    benchmarks: dict[str, dict[str, list[str]]],
+    resamples: int,
+    seed: int,
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The cold-start table (the columns of summary.csv) of `methods` on the new users' test split."""
+    metrics, per_persona = load_results(methods, metrics_files, per_persona_files)
+    costs = {m: method_costs(benchmarks[m]) for m in methods if m in benchmarks}
+    summary = summarize(_rows_meta(methods, [], metrics), per_persona, costs, resamples, seed)
+    return _by_headline(summary), per_persona
 
 
 def write_comparison(
@@ -323,31 +517,39 @@ def write_comparison(
     resamples: int,
     seed: int,
     oracle: str = "",
+    new_users: dict | None = None,
 ) -> pd.DataFrame:
     """`methods` then `controls` (metrics/per-persona files in that order); `benchmarks`: {method:
-    {"gpu": [...], "cpu": [...]}} benchmark files of the jobs behind it; `oracle`: oracle.json or ""."""
+    {"gpu": [...], "cpu": [...]}} benchmark files of the jobs behind it; `oracle`: oracle.json or "";
+    `new_users`: {"methods", "metrics", "per_persona", "benchmarks"} of the cold-start evaluation
+    (written to out["cold_start"] and drawn as the figure's last panel), or None.
+
+    `out`: figure, summary (CSV), markdown, latex, per_persona (figure), controls (JSON), cold_start."""
     names = list(methods) + list(controls)
     metrics, per_persona = load_results(names, metrics_files, per_persona_files)
-    meta = {}
-    for m in names:
-        role = "control" if m in controls else "method"
-        meta[m] = {"role": role, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
-        meta[m].update(metrics[m]["micro"])
-        meta[m].update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
+    meta = _rows_meta(names, list(controls), metrics)
     tables = dict(per_persona)
     if oracle:
         tables[ORACLE_LABEL] = oracle_table(oracle, per_persona)
         meta[ORACLE_LABEL] = {"role": "bound", "n_personas": len(tables[ORACLE_LABEL])}
     costs = {m: method_costs(benchmarks[m]) for m in names if m in benchmarks}
-    summary = summarize(meta, tables, costs, resamples, seed)
-    summary = summary.sort_values(
-        f"{HEADLINE}_persona_mean", ascending=False, na_position="last", kind="stable"
-    )
+    summary = _by_headline(summarize(meta, tables, costs, resamples, seed))
     checks = control_checks(summary, list(controls))
-    tmp = Path(out["summary"] + ".tmp")
-    summary.to_csv(tmp)
-    tmp.replace(out["summary"])
-    Path(out["markdown"]).write_text(to_markdown(summary, checks))
+    cold = None
+    if new_users:
+        cold, _ = new_user_summary(
+            new_users["methods"],
+            new_users["metrics"],
+            new_users["per_persona"],
+            new_users["benchmarks"],
+            resamples,
+            seed,
+        )
+        _write_csv(cold, out["cold_start"])
+    _write_csv(summary, out["summary"])
+    Path(out["markdown"]).write_text(to_markdown(summary, checks, cold))
+    Path(out["latex"]).write_text(to_latex(summary, cold))
     Path(out["controls"]).write_text(json.dumps(checks, indent=2) + "\n")
-    figure(summary, per_persona, out["figure"])
+    figure(summary, per_persona, out["figure"], cold)
+    per_persona_figure(summary, per_persona, out["per_persona"])
     return summary

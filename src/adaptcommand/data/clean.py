@@ -25,7 +25,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from adaptcommand.data.io import DataError, read_jsonl, write_jsonl_atomic
+from adaptcommand.data.io import DataError, read_jsonl, write_json_atomic, write_jsonl_atomic
 from adaptcommand.schema import (
     ACTION_SCHEMA,
     CONTEXT_FIELDS,
@@ -356,22 +356,36 @@ def clean(
     expected_sessions: int | None = None,
     *,
     unknown_keys: str = "error",
+    held_out: dict | None = None,
 ) -> dict:
     """Validate ``raw_dir/{characters,routines,sessions}.jsonl`` and write the cleaned dialogues.
 
     `expected_personas`: number of lines required; `expected_sessions`: sessions required per persona;
     `unknown_keys`: ``"error"`` (default) or ``"warn"`` (see `validate_raw`).
+    `held_out` (new users, `adaptcommand.personas`): {"personas": [ids], "dialogs": path, "characters":
+    path}: the dialogues of those personas go to their own file instead of `out_path`, and their
+    character texts, {persona_id: text}, to "characters" (all the rest of the run may know of them).
     Returns stats: personas, dialogues, messages, user_messages, assistant_messages, mean_messages,
-    routine_driven (dialogues with a non-empty applied_routines), unknown_keys (counts; warn mode).
+    routine_driven (dialogues with a non-empty applied_routines), unknown_keys (counts; warn mode),
+    held_out (personas).
     """
-    out = Path(out_path)
+    outs = [Path(out_path)] + ([Path(held_out["dialogs"]), Path(held_out["characters"])] if held_out else [])
     try:
         records, unknown = validate_raw(
             raw_dir, expected_personas, expected_sessions, unknown_keys=unknown_keys
         )
-        write_jsonl_atomic(out, records)
+        new = set(held_out["personas"]) if held_out else set()
+        missing = sorted(new - {r["persona_id"] for r in records})
+        if missing:
+            raise DataError(f"held-out personas {missing} have no dialogues")
+        write_jsonl_atomic(outs[0], (r for r in records if r["persona_id"] not in new))
+        if held_out:
+            write_jsonl_atomic(outs[1], (r for r in records if r["persona_id"] in new))
+            characters = {r["persona_id"]: r["character"] for r in records if r["persona_id"] in new}
+            write_json_atomic(outs[2], dict(sorted(characters.items())))
     except BaseException:
-        out.unlink(missing_ok=True)
+        for out in outs:
+            out.unlink(missing_ok=True)
         raise
     n_messages = sum(len(r["messages"]) for r in records)
     n_user = sum(1 for r in records for m in r["messages"] if m["role"] == "user")
@@ -384,6 +398,7 @@ def clean(
         "mean_messages": round(n_messages / len(records), 3),
         "routine_driven": sum(1 for r in records if r["applied_routines"]),
         "unknown_keys": unknown,
+        "held_out": len(new),
     }
 
 

@@ -57,12 +57,17 @@ def evaluate_method(
     targets_path: str,
     out: dict[str, str],
     history: dict | None = None,
+    data_split: str | None = None,
 ) -> dict:
-    """`history`: {(persona_id, session_id): retrieved exchanges} put into every prompt (None = none)."""
+    """`history`: {(persona_id, session_id): retrieved exchanges} put into every prompt (None = none);
+    `split`: the evaluation set's name, `data_split`: the split of the data it is (default `split`;
+    the new users' set cold_start is their test split)."""
     start = time.perf_counter()
     targets = [row for _, row in read_jsonl(targets_path)]
     personas = sorted({t["persona_id"] for t in targets})
-    dialogs = split_dialogs(load_dialogs(dialogs_path), load_splits(splits_path), split, personas)
+    dialogs = split_dialogs(
+        load_dialogs(dialogs_path), load_splits(splits_path), data_split or split, personas
+    )
     model, tokenizer, adapter_for, prompt_learning = build_method_model(params["base"], routes, merge)
     rows = run_harness(
         model,

@@ -1,0 +1,238 @@
+"""Talk to a trained method: the evaluation's model, prompt builder and generation, for one user.
+
+A finished run describes every scored method in a *method card*, ``results/methods/<method>.json``
+(rule method_card): the base model, the adapter merged into it first, the adapter of every persona
+(new users included where the method serves them), the prompt settings and, for the history method,
+where its past exchanges are retrieved from. `Assistant` loads one persona's model from a card
+exactly as the evaluation builds it (`evaluate.run.build_method_model`), renders the conversation
+with `prompts.generation_prompt` and answers with `evaluate.generate.generate` (greedy). Routing's
+card names, per persona, the method chosen on val; that method's card is loaded.
+
+    from adaptcommand.chat import Assistant
+    bot = Assistant.load("hybrid", "persona_003", workdir="path/to/finished/run")
+    bot.reply("make it cosy for reading")
+    bot.reply("a bit warmer", history=[{"role": "user", "text": "..."}, {"role": "assistant", "text": "..."}])
+
+The command line (`adaptcommand chat --help`) does the same for one message.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["CARDS", "ChatError", "Assistant", "card_path", "load_card", "reply", "read_history"]
+
+CARDS = "results/methods"
+
+
+class ChatError(ValueError):
+    """A request `chat` cannot serve; the message says what to run or choose instead."""
+
+
+def card_path(workdir: str | Path, method: str) -> Path:
+    return Path(workdir) / CARDS / f"{method}.json"
+
+
+def _available(workdir: Path) -> list[str]:
+    return sorted(p.stem for p in (workdir / CARDS).glob("*.json"))
+
+
+def load_card(workdir: str | Path, method: str) -> dict:
+    """The card of `method` in the run at `workdir`; a clear `ChatError` if there is none."""
+    workdir = Path(workdir)
+    path = card_path(workdir, method)
+    if path.exists():
+        return json.loads(path.read_text())
+    known = _available(workdir)
+    if not known:
+        raise ChatError(
+            f"no method cards in {workdir / CARDS}: run chat in a finished workflow directory (or pass "
+            "--workdir), after `snakemake` (the cards are part of its default target)"
+        )
+    raise ChatError(
+        f"no card for method {method!r} in {workdir / CARDS} (methods of this run: {', '.join(known)}). "
+        f"If {method!r} is a method of workflow/methods.yaml, add it to eval.methods and run "
+        f"`snakemake {CARDS}/{method}.json` with the run's --configfile: that builds its models"
+    )
+
+
+def read_history(path: str | Path) -> list[dict]:
+    """Earlier turns of the conversation: a JSON list (or JSON lines) of {"role": "user" |
+    "assistant", "text": ...} ("content" is accepted for "text"), oldest first."""
+    text = Path(path).read_text()
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    if not isinstance(rows, list):
+        raise ChatError(f"{path}: expected a list of messages")
+    turns = []
+    for i, m in enumerate(rows):
+        role = m.get("role") if isinstance(m, dict) else None
+        content = (m.get("text", m.get("content")) if isinstance(m, dict) else None) or ""
+        if role not in ("user", "assistant") or not isinstance(content, str) or not content.strip():
+            raise ChatError(f"{path}: message {i + 1} needs role user|assistant and a non-empty text")
+        turns.append({"role": role, "text": content})
+    return turns
+
+
+def _resolve(workdir: Path, path: str) -> str:
+    """A path of the card relative to the run directory; a Hub id stays as it is."""
+    return str(workdir / path) if path and (workdir / path).exists() else path
+
+
+@dataclass
+class Assistant:
+    """One persona's model of one method, loaded once; `reply` answers one message."""
+
+    method: str
+    persona: str
+    card: dict
+    workdir: Path
+    model: object
+    tokenizer: object
+    adapter_name: str | None
+    prompt_learning: bool
+    character: str
+
+    @classmethod
+    def load(cls, method: str, persona: str, workdir: str | Path = ".") -> Assistant:
+        from adaptcommand.data.io import load_dialogs
+        from adaptcommand.evaluate.run import build_method_model
+
+        workdir = Path(workdir)
+        card = load_card(workdir, method)
+        if card.get("choices"):  # routing: the method chosen on val for this persona
+            if persona not in card["choices"]:
+                raise ChatError(_unknown_persona(method, persona, card["choices"]))
+            card = load_card(workdir, card["choices"][persona])
+        routes = card["routes"]
+        if persona not in routes:
+            raise ChatError(_unknown_persona(method, persona, routes))
+        adapter = routes[persona]
+        needed = [p for p in (adapter, card["merge"]) if p]
+        missing = [p for p in needed if not (workdir / p).exists()]
+        if missing:
+            raise ChatError(
+                f"{', '.join(missing)} (needed by {method} for {persona}) missing in {workdir}: run "
+                f"`snakemake {CARDS}/{method}.json` with the run's --configfile"
+            )
+        model, tokenizer, adapter_for, prompt_learning = build_method_model(
+            _resolve(workdir, card["base"]),
+            {persona: _resolve(workdir, adapter) if adapter else ""},
+            _resolve(workdir, card["merge"]),
+        )
+        model.eval()
+        source = card["characters"][persona]  # the dialogue file that holds the persona's character
+        character = next(d["character"] for d in load_dialogs(workdir / source) if d["persona_id"] == persona)
+        return cls(
+            method=method,
+            persona=persona,
+            card=card,
+            workdir=workdir,
+            model=model,
+            tokenizer=tokenizer,
+            adapter_name=adapter_for(persona) if adapter_for else None,
+            prompt_learning=prompt_learning,
+            character=character,
+        )
+
+    def _retrieved(self, dialog: dict) -> list[dict] | None:
+        spec = self.card.get("history")
+        if not spec:
+            return None
+        from adaptcommand.data.io import load_dialogs, load_splits
+        from adaptcommand.retrieval import dialog_query, minilm_encoder, pool_of, retrieve_for_query
+
+        pool_spec = spec["pools"][self.persona]
+        pool = pool_of(
+            load_dialogs(self.workdir / pool_spec["dialogs"]),
+            load_splits(self.workdir / pool_spec["splits"]),
+            [self.persona],
+            int(pool_spec["pool_sessions"]),
+        )
+        query = dialog_query(dialog, int(spec["query_turns"]))
+        return retrieve_for_query(query, pool, int(spec["k"]), minilm_encoder(spec["minilm"]))
+
+    def prompt(self, message: str, history: list[dict] | None = None, context: dict | None = None) -> str:
+        """The prompt text the model is given (the evaluation's prompt builder)."""
+        from adaptcommand.prompts import PromptConfig, generation_prompt
+
+        if not message.strip():
+            raise ChatError("empty message")
+        messages = list(history or []) + [
+            {"role": "user", "text": message},
+            {"role": "assistant", "text": ""},
+        ]
+        dialog = {
+            "persona_id": self.persona,
+            "session_id": -1,
+            "character": self.character,
+            "meta": dict(context or {}),
+            "messages": messages,
+        }
+        pc = PromptConfig.from_config(self.card["prompt"])
+        return generation_prompt(self.tokenizer, dialog, len(messages) - 1, pc, self._retrieved(dialog))
+
+    def reply(self, message: str, history: list[dict] | None = None, context: dict | None = None) -> str:
+        """The assistant's next message after `history` (earlier turns) and the user's `message`;
+        `context`: the session context the system message states (e.g. {"time_of_day": "evening"})."""
+        from adaptcommand.evaluate.generate import generate
+
+        (text,) = generate(
+            self.model,
+            self.tokenizer,
+            [self.prompt(message, history, context)],
+            max_new_tokens=int(self.card["max_new_tokens"]),
+            batch_size=1,
+            adapter_names=[self.adapter_name] if self.adapter_name else None,
+            grouped=True,
+            share_prefixes=not self.prompt_learning,
+            desc="chat",
+        )
+        return text.strip()
+
+
+def _unknown_persona(method: str, persona: str, routes: dict) -> str:
+    valid = sorted(routes)
+    return f"unknown persona {persona!r} for {method}: one of {', '.join(valid)}"
+
+
+def reply(
+    message: str,
+    method: str,
+    persona: str,
+    workdir: str | Path = ".",
+    history: list[dict] | None = None,
+    context: dict | None = None,
+) -> str:
+    """One answer (loads the model each call; keep an `Assistant` for a conversation)."""
+    return Assistant.load(method, persona, workdir).reply(message, history, context)
+
+
+def card(
+    *,
+    method: str,
+    about: str,
+    base: str,
+    merge: str,
+    routes: dict[str, str],
+    characters: dict[str, str],
+    prompt: dict,
+    max_new_tokens: int,
+    history: dict | None = None,
+) -> dict:
+    """A method card (what rule method_card writes); paths relative to the run directory."""
+    return {
+        "method": method,
+        "about": about,
+        "base": base,
+        "merge": merge,
+        "routes": dict(sorted(routes.items())),
+        "characters": dict(sorted(characters.items())),
+        "prompt": prompt,
+        "max_new_tokens": int(max_new_tokens),
+        "history": history,
+    }

@@ -1,0 +1,60 @@
+"""The `adaptcommand` command line (installed with the package).
+
+    adaptcommand chat --method hybrid --persona persona_003 "make it cosy for reading"
+
+run in a finished workflow directory (or with --workdir): prints the reply of that persona's model of
+that method, built, prompted and decoded exactly as the evaluation does (`adaptcommand.chat`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _context(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise argparse.ArgumentTypeError(f"--context {pair!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="adaptcommand", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    chat = sub.add_parser("chat", help="talk to a trained method as one persona", description=__doc__)
+    chat.add_argument("message", help="the user's message")
+    chat.add_argument("--method", required=True, help="a method of the run (results/methods/<method>.json)")
+    chat.add_argument("--persona", required=True, help="persona id, e.g. persona_003")
+    chat.add_argument("--history", metavar="FILE", help="earlier turns: JSON list of {role, text}")
+    chat.add_argument(
+        "--context",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="session context for the system message, e.g. --context time_of_day=evening (repeatable)",
+    )
+    chat.add_argument("--workdir", default=".", help="the finished workflow directory (default: here)")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from adaptcommand.chat import Assistant, ChatError, read_history
+
+    try:
+        context = _context(args.context)
+        history = read_history(args.history) if args.history else None
+        bot = Assistant.load(args.method, args.persona, args.workdir)
+        print(bot.reply(args.message, history, context))
+    except (ChatError, argparse.ArgumentTypeError, FileNotFoundError) as exc:
+        print(f"adaptcommand chat: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
