@@ -10,6 +10,18 @@ from helpers import dialog_record
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+# The longest test files, started first (pytest-xdist hands out files in collection order), so that
+# the other files fill the second worker while the demo workflow runs on the first.
+LONGEST_FIRST = ("test_workflow.py", "test_slurm.py")
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: the order within each file is kept
+
 
 def _dialog(pid: str, sid: int, lines: list[str]) -> dict:
     msgs = [{"role": "user" if i % 2 == 0 else "assistant", "text": t} for i, t in enumerate(lines)]

@@ -508,6 +508,21 @@ CONFIG_CASES = [
         "merge.neighbors_k = 20: only 11 other personas",
     ),
     BadConfig(
+        "more new users than personas",
+        {"personas": {"cold_start": 15}},
+        "personas.cold_start = 15 new users: more personas than data.n_personas = 15",
+    ),
+    BadConfig(
+        "new users' merges need twice neighbors_k known personas",
+        {"merge": {"neighbors_k": 7}},
+        "merge.neighbors_k = 7: a new user's merge takes the 7 nearest of the 12 known personas",
+    ),
+    BadConfig(
+        "new users' first sessions beyond the train split",
+        {"history": {"cold_start_sessions": 40}},
+        "history.cold_start_sessions = 40: a persona has only 30 train sessions",
+    ),
+    BadConfig(
         "malformed weight_scales",
         {"merge": {"weight_scales": [0, "1..5"]}},
         "'1..5' is not of type 'number'",

@@ -93,7 +93,7 @@ def test_a_method_of_an_existing_kind_is_one_table_entry_and_its_recipe(tmp_path
     overlay.write_text(
         "train:\n  persona_attn: {r: 8, alpha: 16, dropout: 0.05, target_modules: [q_proj, v_proj],"
         " lr: 0.006, epochs: 12, patience: 2, batch_size: 4}\n"
-        "eval:\n  methods: [base, persona_attn]\n  controls: []\n"
+        "eval:\n  methods: [base, persona_attn]\n  controls: []\npersonas:\n  cold_start: 0\n"
     )
     cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml", overlay], "--dry-run")
     cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(
-    workdir: Path, *args: str, configfiles=(DEMO,), timeout: int = 1200
+    workdir: Path, *args: str, configfiles=(DEMO,), timeout: int = 2400
 ) -> subprocess.CompletedProcess:
     cmd = snakemake_cmd(workdir, configfiles, *args)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -297,7 +297,10 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
         path.write_text(
             yaml.safe_dump(
                 {
-                    "variants": {"persona_r4": {"of": "persona", "train": {"r": r, "alpha": 2 * r}}},
+                    # (3 epochs at most: what is tested is where it goes and what re-runs, not its quality)
+                    "variants": {
+                        "persona_r4": {"of": "persona", "train": {"r": r, "alpha": 2 * r, "epochs": 3}}
+                    },
                     "eval": {"methods": [*DEMO_METHODS, "persona_r4"]},
                 }
             )

@@ -40,9 +40,14 @@ def train_adapters(
     name: str = "default",
     merge: str = "",
     history: dict | None = None,
+    batched: bool = False,
 ) -> dict[str, dict]:
     """Fit one adapter per unit ({unit: personas}) on its personas' train dialogues; their val
     dialogues only choose the epoch. Adapter of unit u goes to out_dirs[u].
+
+    `batched` (LoRA recipes, several units): every unit's examples go through the model in the same
+    batches, each through its own LoRA (`train.batched`): the same adapters up to float rounding, one
+    large batch per step instead of one small batch per unit.
 
     `recipe` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
     With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
@@ -56,6 +61,10 @@ def train_adapters(
     start_model, tokenizer = load_base(base)
     if merge:
         start_model = merged_base(start_model, merge)
+    if batched and len(units) > 1 and "num_virtual_tokens" not in recipe:
+        return _train_batched(
+            start_model, tokenizer, dialogs, splits, units, pc, recipe, tc, out_dirs, merge, history
+        )
     logs = {}
     for unit, personas in units.items():
         train_d = split_dialogs(dialogs, splits, "train", personas)
@@ -71,15 +80,7 @@ def train_adapters(
             tokenizer.pad_token_id,
             desc=f"train {unit}",
         )
-        info = {
-            "personas": list(personas),
-            "n_train_dialogs": len(train_d),
-            "n_val_dialogs": len(val_d),
-            "adapter": dict(recipe),
-            "merged_into_base": merge,
-            **({"history_in_prompt": True} if history is not None else {}),
-            **result.to_dict(),
-        }
+        info = _unit_log(personas, train_d, val_d, recipe, merge, history, result)
         log.info(
             "%s: best epoch %d of %d, val loss %s",
             unit,
@@ -90,6 +91,52 @@ def train_adapters(
         save_adapter(peft_model, out_dirs[unit], info, adapter_name=name)
         logs[unit] = info
         del peft_model, model
+    return logs
+
+
+def _unit_log(personas, train_d, val_d, recipe, merge, history, result) -> dict:
+    return {
+        "personas": list(personas),
+        "n_train_dialogs": len(train_d),
+        "n_val_dialogs": len(val_d),
+        "adapter": dict(recipe),
+        "merged_into_base": merge,
+        **({"history_in_prompt": True} if history is not None else {}),
+        **result.to_dict(),
+    }
+
+
+def _train_batched(start_model, tokenizer, dialogs, splits, units, pc, recipe, tc, out_dirs, merge, history):
+    from adaptcommand.train.batched import load_unit, train_many_loras
+
+    data = {}
+    for unit, personas in units.items():
+        train_d = split_dialogs(dialogs, splits, "train", personas)
+        val_d = split_dialogs(dialogs, splits, "val", personas)
+        data[unit] = (personas, train_d, val_d)
+    examples = {
+        u: (examples_for(tokenizer, t, pc, history), examples_for(tokenizer, v, pc, history))
+        for u, (_, t, v) in data.items()
+    }
+    peft_model, trained = train_many_loras(
+        start_model,
+        recipe,
+        examples,
+        tc,
+        tokenizer.pad_token_id,
+        desc=f"train {len(units)} adapters (batched)",
+    )
+    logs = {}
+    for unit, (result, state) in trained.items():
+        personas, train_d, val_d = data[unit]
+        info = {
+            **_unit_log(personas, train_d, val_d, recipe, merge, history, result),
+            "batched_with": len(units),
+        }
+        log.info("%s: best epoch %d of %d (batched)", unit, result.best_epoch, len(result.val_loss) - 1)
+        load_unit(peft_model, state)
+        save_adapter(peft_model, out_dirs[unit], info)
+        logs[unit] = info
     return logs
 
 
