@@ -248,6 +248,13 @@ def train_params(method):
     )
 
 
+def pack_params():
+    """Params of a per-persona training rule: its pack's members and how they are trained (also as a
+    named string: Snakemake's params trigger compares values without their names)."""
+    batched = RES["batched_training"]
+    return dict(pack=pack_members, batched=batched, pack_settings=f"batched_training={batched}")
+
+
 def start_benchmarks(method):
     """The unified training's benchmark for methods that start from it (its cost is theirs too)."""
     return ["results/benchmarks/train_unified.tsv"] if on_unified(method) else []

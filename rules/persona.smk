@@ -27,7 +27,7 @@ for _method in trained_methods("persona"):
             **gpu_resources("train_runtime_min"),
         params:
             **train_params(_method),
-            pack=pack_members,
+            **pack_params(),
         script:
             "../workflow/scripts/train_lora.py"
 

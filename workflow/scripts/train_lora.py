@@ -1,5 +1,6 @@
 """Adapter training rules: one adapter (LoRA or prefix) on the listed personas' train split, or with
-params.pack one adapter per listed persona, each in <output>/<persona_id> (trained in one process).
+params.pack one adapter per listed persona, each in <output>/<persona_id> (trained in one process;
+with params.batched the pack's LoRAs in the same batches).
 
 train_history also puts each dialogue's retrieved past exchanges (inputs history_train/history_val)
 into the prompts.
@@ -37,4 +38,5 @@ with rule_context(snakemake), gpu_slot():
             out_dirs,
             merge=p.get("merge", ""),
             history=history,
+            batched=bool(p.get("batched", False)),
         )

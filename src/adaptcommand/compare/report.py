@@ -418,7 +418,6 @@ def figure(
             "parameter F1, mean over new users",
         )
         ax.set_yticks(range(len(cold)), list(cold.index))
-        ax.set_ylim(-0.5, max(len(cold), len(order)) - 0.5)
     for a in axes:
         a.grid(axis="x", alpha=0.3)
     methods = order[order["role"] != "bound"]

@@ -1,0 +1,237 @@
+"""Per-persona LoRA training of N personas three ways, with the same recipe, data and seed:
+
+  (a) separate: one process per persona (`--jobs` at a time, one thread each), as the workflow ran
+      per-persona jobs before packing: every process imports torch/transformers/peft and loads the base;
+  (b) packed: one process, the personas one after another (`train_adapters`, what
+      `resources.pack_size` does), imports and base load paid once;
+  (c) packed + batched: one process, every persona's rows in the same batches, each row through its
+      own persona's LoRA (`train_adapters(..., batched=True)`, adaptcommand.train.batched).
+
+It checks the adapters agree to float rounding ((a) runs one thread per process, (b) and (c) --threads,
+so sums run in another order), prints each variant's
+wall time and a last line `speed-up: <best of (b), (c) over (a)>x`; exit status 1 below --min-speedup.
+
+    python benchmarks/train_packing.py --personas 8 --workdir <a finished demo run>
+    python benchmarks/train_packing.py --personas 8 --device cuda --geometry qwen2.5-0.5b
+
+Without --workdir the demo base is built in --base (if missing) and the demo's synthetic data is
+written to a temporary directory. `--geometry qwen2.5-0.5b` trains on a randomly initialised model of
+Qwen2.5-0.5B-Instruct's shape with the demo tokenizer (throughput only, for a GPU). Results and the
+projected GPU hours of the full experiment: benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+os.environ.setdefault("TQDM_DISABLE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+REPO = Path(__file__).resolve().parents[1]
+# Qwen/Qwen2.5-0.5B-Instruct's config.json (as benchmarks/generation_speed.py).
+QWEN25_05B = {
+    "hidden_size": 896,
+    "num_layers": 24,
+    "num_heads": 14,
+    "num_kv_heads": 2,
+    "intermediate_size": 4864,
+    "vocab_size": 151936,
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--personas", type=int, default=8)
+    ap.add_argument("--config", default=str(REPO / "config" / "demo.yaml"), help="overlay on config.yaml")
+    ap.add_argument("--recipe", default="persona", help="the train.<recipe> to use (a LoRA)")
+    ap.add_argument("--workdir", help="a finished demo run: its models/base, dialogues and splits")
+    ap.add_argument("--base", default="/tmp/demo_base", help="demo base model dir (built if missing)")
+    ap.add_argument("--epochs", type=int, default=0, help="override the recipe's epoch cap (0 = keep)")
+    ap.add_argument("--jobs", type=int, default=2, help="(a): processes at a time, one thread each")
+    ap.add_argument("--threads", type=int, default=2, help="(b), (c): torch threads of the one process")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--geometry", choices=["demo", "qwen2.5-0.5b"], default="demo")
+    ap.add_argument("--min-speedup", type=float, default=2.0)
+    ap.add_argument("--json", help="also write the results to this JSON file")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: train this persona alone (variant a)
+    ap.add_argument("--spec", help=argparse.SUPPRESS)
+    return ap.parse_args(argv)
+
+
+def train(spec: dict, personas: list[str], out: Path, batched: bool) -> float:
+    """Train `personas`' adapters into out/<persona> in this process; returns the wall seconds."""
+    start = time.perf_counter()
+    from adaptcommand.prompts import PromptConfig
+    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.train.lora import train_adapters
+
+    train_adapters(
+        spec["base"],
+        spec["dialogs"],
+        spec["splits"],
+        {p: [p] for p in personas},
+        PromptConfig.from_config(spec["prompt"]),
+        spec["recipe"],
+        TrainConfig.from_config(spec["recipe"]),
+        {p: out / p for p in personas},
+        batched=batched,
+    )
+    return time.perf_counter() - start
+
+
+def prepare(args, tmp: Path) -> dict:
+    """The base model, dialogues, splits, recipe and prompt the three variants share."""
+    from adaptcommand.config_checks import load_config
+
+    cfg = load_config(REPO / "config" / "config.yaml", args.config)
+    recipe = {**cfg["train"][args.recipe], "seed": cfg["train"]["seed"]}
+    if args.epochs:
+        recipe["epochs"] = args.epochs
+    prompt = dict(cfg["prompt"])
+    if args.workdir:
+        work = Path(args.workdir)
+        base, dialogs, splits = (
+            str(work / "models/base"),
+            str(work / "data/cleaned/dialogs_clean.jsonl"),
+            str(work / "data/splits/edgesplits.json"),
+        )
+    else:
+        from adaptcommand.data.clean import clean
+        from adaptcommand.data.io import load_dialogs, write_json_atomic
+        from adaptcommand.data.splits import make_splits
+        from adaptcommand.data.synthetic import write_raw
+
+        data = cfg["data"]
+        write_raw(tmp / "raw", data["n_personas"], data["sessions_per_persona"], data["synthetic_seed"])
+        dialogs = str(tmp / "dialogs.jsonl")
+        clean(tmp / "raw", dialogs, data["n_personas"], data["sessions_per_persona"])
+        splits = str(tmp / "splits.json")
+        write_json_atomic(
+            splits, make_splits(load_dialogs(dialogs), cfg["split"]["train_frac"], cfg["split"]["val_frac"])
+        )
+        base = args.base
+        if not (Path(base) / "config.json").exists():
+            from adaptcommand.model.tiny import build_demo_base
+            from adaptcommand.prompts import PromptConfig
+
+            print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
+            build_demo_base(
+                base, PromptConfig.from_config(prompt), cfg["model"]["demo"], seed=cfg["train"]["seed"]
+            )
+    if args.geometry == "qwen2.5-0.5b":
+        from adaptcommand.model.loading import load_tokenizer
+        from adaptcommand.model.tiny import build_model
+
+        tok = load_tokenizer(base)
+        model = build_model(tok, **{**QWEN25_05B, "vocab_size": max(len(tok), 1)}, seed=0)
+        base = str(tmp / "qwen25-geometry")
+        model.save_pretrained(base)
+        tok.save_pretrained(base)
+    return {"base": base, "dialogs": dialogs, "splits": splits, "recipe": recipe, "prompt": prompt}
+
+
+def compare_adapters(a: Path, b: Path, personas: list[str]) -> float:
+    """The largest absolute difference between the adapters in a/<p> and b/<p> (0.0 = bit equal)."""
+    from safetensors.torch import load_file
+
+    worst = 0.0
+    for p in personas:
+        x, y = load_file(a / p / "adapter_model.safetensors"), load_file(b / p / "adapter_model.safetensors")
+        if x.keys() != y.keys():
+            raise AssertionError(f"{p}: different adapter tensors")
+        worst = max([worst] + [float((x[k].float() - y[k].float()).abs().max()) for k in x])
+    return worst
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.device == "cpu":
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    if args.one:  # a separate process of variant (a)
+        import torch
+
+        torch.set_num_threads(1)
+        spec = json.loads(Path(args.spec).read_text())
+        train(spec, [args.one], Path(spec["out"]), batched=False)
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        spec = prepare(args, tmp)
+        personas = [f"persona_{i:03d}" for i in range(args.personas)]
+        print(
+            f"{len(personas)} personas, recipe train.{args.recipe} (epochs <= {spec['recipe']['epochs']}, "
+            f"patience {spec['recipe'].get('patience', 0)}), device {args.device}, geometry {args.geometry}",
+            flush=True,
+        )
+        times = {}
+        # (a) one process per persona, --jobs at a time
+        spec_file = tmp / "spec.json"
+        spec_file.write_text(json.dumps({**spec, "out": str(tmp / "a")}))
+        cmd = [sys.executable, __file__, "--spec", str(spec_file), "--device", args.device, "--one"]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(args.jobs) as pool:
+            procs = list(
+                pool.map(lambda p: subprocess.run([*cmd, p], capture_output=True, text=True), personas)
+            )
+        times["a_separate"] = time.perf_counter() - start
+        failed = [p.stderr[-2000:] for p in procs if p.returncode]
+        if failed:
+            print(failed[0], file=sys.stderr)
+            return 2
+        print(
+            f"(a) {len(personas)} separate processes ({args.jobs} at a time): {times['a_separate']:.1f} s",
+            flush=True,
+        )
+        start = time.perf_counter()
+        train(spec, personas, tmp / "b", batched=False)
+        times["b_packed"] = time.perf_counter() - start
+        print(f"(b) packed, one after another in one process: {times['b_packed']:.1f} s", flush=True)
+        start = time.perf_counter()
+        train(spec, personas, tmp / "c", batched=True)
+        times["c_batched"] = time.perf_counter() - start
+        print(f"(c) packed and batched in one process: {times['c_batched']:.1f} s", flush=True)
+        diff_ab = compare_adapters(tmp / "a", tmp / "b", personas)
+        diff_ac = compare_adapters(tmp / "a", tmp / "c", personas)
+        logs = [json.loads((tmp / "c" / p / "train_log.json").read_text()) for p in personas]
+        alone = [json.loads((tmp / "a" / p / "train_log.json").read_text()) for p in personas]
+        same_epochs = all(x["best_epoch"] == y["best_epoch"] for x, y in zip(logs, alone, strict=True))
+    print(
+        f"adapters: (b) vs (a) max |diff| {diff_ab:.2e}, (c) vs (a) max |diff| {diff_ac:.2e}, "
+        f"same best epochs: {same_epochs}"
+    )
+    best = min(("b_packed", "c_batched"), key=times.get)
+    speedup = times["a_separate"] / times[best]
+    result = {
+        "personas": len(personas),
+        "device": args.device,
+        "geometry": args.geometry,
+        "seconds": {k: round(v, 2) for k, v in times.items()},
+        "max_abs_diff": {"b_vs_a": diff_ab, "c_vs_a": diff_ac},
+        "same_best_epochs": same_epochs,
+        "speedup_b": round(times["a_separate"] / times["b_packed"], 2),
+        "speedup_c": round(times["a_separate"] / times["c_batched"], 2),
+        "best": best,
+    }
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    # (a) runs one thread per process, (b) and (c) --threads: float sums in another order, so equal up
+    # to rounding (the workflow's packs, with its jobs' own thread count, are bit-equal: tests/test_model.py).
+    agree = diff_ab < 1e-4 and diff_ac < 1e-3 and same_epochs
+    print(f"speed-up: {speedup:.2f}x ({best} over a_separate)")
+    return 0 if agree and speedup >= args.min_speedup else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
