@@ -54,18 +54,10 @@ from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
 )
 from adaptcommand.evaluate.targets import eval_targets  # noqa: E402
 from adaptcommand.model.loading import load_base, pick_dtype  # noqa: E402
+from adaptcommand.model.tiny import QWEN25_05B  # noqa: E402
 from adaptcommand.prompts import PromptConfig, generation_prompt  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-# Qwen/Qwen2.5-0.5B-Instruct's config.json (tied embeddings; 494M parameters).
-QWEN25_05B = {
-    "hidden_size": 896,
-    "num_layers": 24,
-    "num_heads": 14,
-    "num_kv_heads": 2,
-    "intermediate_size": 4864,
-    "vocab_size": 151936,
-}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -37,15 +37,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-# Qwen/Qwen2.5-0.5B-Instruct's config.json (as benchmarks/generation_speed.py).
-QWEN25_05B = {
-    "hidden_size": 896,
-    "num_layers": 24,
-    "num_heads": 14,
-    "num_kv_heads": 2,
-    "intermediate_size": 4864,
-    "vocab_size": 151936,
-}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -129,7 +120,7 @@ def prepare(args, tmp: Path) -> dict:
             )
     if args.geometry == "qwen2.5-0.5b":
         from adaptcommand.model.loading import load_tokenizer
-        from adaptcommand.model.tiny import build_model
+        from adaptcommand.model.tiny import QWEN25_05B, build_model
 
         tok = load_tokenizer(base)
         model = build_model(tok, **{**QWEN25_05B, "vocab_size": max(len(tok), 1)}, seed=0)

@@ -5,12 +5,7 @@ import os
 import re
 from pathlib import Path
 
-from snakemake.utils import validate
-
-import yaml
-
-from adaptcommand.config_checks import check_config, with_variants
-from adaptcommand.methods import load_methods
+from adaptcommand.config_checks import validated_config
 from adaptcommand.personas import persona_sets
 from adaptcommand.schema import RAW_FILES
 
@@ -18,14 +13,7 @@ from adaptcommand.schema import RAW_FILES
 # `variants` add to it. The schema (types, ranges, defaults), then what a schema cannot say
 # (integers written as floats, module names, orderings, sizes against the number of personas, ...):
 # every problem is reported before any job starts.
-METHOD_TABLE = load_methods(os.path.join(workflow.basedir, "workflow", "methods.yaml"))
-validate(config, schema="../workflow/schemas/config.schema.yaml")
-with open(
-    os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml")
-) as fh:
-    SCHEMA = yaml.safe_load(fh)
-METHOD_TABLE, config["train"] = with_variants(config, METHOD_TABLE, SCHEMA)
-check_config(config, SCHEMA, METHOD_TABLE)
+METHOD_TABLE = validated_config(config, workflow.basedir)
 
 
 N_PERSONAS = config["data"]["n_personas"]
@@ -252,7 +240,9 @@ def pack_params():
     """Params of a per-persona training rule: its pack's members and how they are trained (also as a
     named string: Snakemake's params trigger compares values without their names)."""
     batched = RES["batched_training"]
-    return dict(pack=pack_members, batched=batched, pack_settings=f"batched_training={batched}")
+    return dict(
+        pack=pack_members, batched=batched, pack_settings=f"batched_training={batched}"
+    )
 
 
 def start_benchmarks(method):

@@ -73,12 +73,12 @@ rule method_card:
         "logs/method_card/{method}.log",
     benchmark:
         "results/benchmarks/method_card/{method}.tsv"
+    # In the Snakemake process (a JSON file from the params): no interpreter start per card.
     localrule: True
-    conda:
-        "../envs/data.yaml"
     threads: 1
     params:
-        code=script_hash("method_card.py"),
         card=card_param,
-    script:
-        "../workflow/scripts/method_card.py"
+    run:
+        from adaptcommand.chat import write_card
+
+        write_card(output[0], params.card, input.get("choices"), log[0])

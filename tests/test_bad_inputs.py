@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import REPO, snakemake_cmd
+from helpers import REPO, effective_config, snakemake_cmd
 
 from adaptcommand.data import synthetic
 from adaptcommand.data.clean import clean
@@ -579,7 +579,31 @@ CONFIG_CASES = [
 ]
 
 
+# Through `snakemake` itself (the rest through the same check, rules/common.smk's validated_config,
+# in this process: a Snakemake start per case would cost minutes of CI for the same code path).
+THROUGH_SNAKEMAKE = {
+    "float epochs",
+    "fractional virtual tokens",
+    "unknown method",
+    "more new users than personas",
+}
+
+
 @pytest.mark.parametrize("case", CONFIG_CASES, ids=lambda c: c.name)
+def test_bad_config_is_refused(tmp_path, case):
+    from adaptcommand.config_checks import validated_config
+
+    overlay = tmp_path / "bad.yaml"
+    overlay.write_text(yaml.safe_dump(case.overlay))
+    config = effective_config(REPO / "config" / "demo.yaml", overlay)
+    with pytest.raises(Exception) as failure:  # noqa: B017 (schema errors and ConfigError alike)
+        validated_config(config, REPO)
+    assert case.problem in str(failure.value), str(failure.value)[-3000:]
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in CONFIG_CASES if c.name in THROUGH_SNAKEMAKE], ids=lambda c: c.name
+)
 def test_bad_config_is_refused_before_any_job(tmp_path, case):
     overlay = tmp_path / "bad.yaml"
     overlay.write_text(yaml.safe_dump(case.overlay))

@@ -22,7 +22,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CARDS", "ChatError", "Assistant", "card_path", "load_card", "reply", "read_history"]
+__all__ = [
+    "CARDS",
+    "ChatError",
+    "Assistant",
+    "card",
+    "card_path",
+    "load_card",
+    "reply",
+    "read_history",
+    "write_card",
+]
 
 CARDS = "results/methods"
 
@@ -99,9 +109,6 @@ class Assistant:
 
     @classmethod
     def load(cls, method: str, persona: str, workdir: str | Path = ".") -> Assistant:
-        from adaptcommand.data.io import load_dialogs
-        from adaptcommand.evaluate.run import build_method_model
-
         workdir = Path(workdir)
         card = load_card(workdir, method)
         if card.get("choices"):  # routing: the method chosen on val for this persona
@@ -119,6 +126,9 @@ class Assistant:
                 f"{', '.join(missing)} (needed by {method} for {persona}) missing in {workdir}: run "
                 f"`snakemake {CARDS}/{method}.json` with the run's --configfile"
             )
+        from adaptcommand.data.io import load_dialogs  # (torch and the model only for a valid request)
+        from adaptcommand.evaluate.run import build_method_model
+
         model, tokenizer, adapter_for, prompt_learning = build_method_model(
             _resolve(workdir, card["base"]),
             {persona: _resolve(workdir, adapter) if adapter else ""},
@@ -236,3 +246,23 @@ def card(
         "max_new_tokens": int(max_new_tokens),
         "history": history,
     }
+
+
+def write_card(
+    path: str | Path, spec: dict, choices: str | Path | None = None, log: str | Path | None = None
+) -> dict:
+    """Rule method_card: the card of `spec` (the `card` fields), or for routing (`choices`: its
+    results/routing/choices.json) the method chosen per persona; written atomically."""
+    from adaptcommand.data.io import write_json_atomic
+
+    if choices is not None:
+        from adaptcommand.routing import chosen_methods
+
+        doc = {**spec, "choices": chosen_methods(json.loads(Path(choices).read_text()))}
+    else:
+        doc = card(**spec)
+    write_json_atomic(path, doc)
+    if log is not None:
+        n = len(doc.get("routes") or doc.get("choices") or {})
+        Path(log).write_text(f"{doc['method']}: card for {n} personas -> {path}\n")
+    return doc

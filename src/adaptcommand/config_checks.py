@@ -18,6 +18,7 @@ __all__ = [
     "variant_of",
     "check_config",
     "load_config",
+    "validated_config",
     "with_variants",
 ]
 
@@ -40,6 +41,26 @@ QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up
 
 # Methods whose adapters merge other personas' (merge_neighbors) or group personas (cluster_*).
 CLUSTER_METHODS = ("cluster", "merge_cluster", "prefix_cluster", "prefix_unified_cluster")
+
+
+def validated_config(config: dict, workflow_dir: str | os.PathLike) -> dict[str, dict]:
+    """What rules/common.smk does with the config before anything else: Snakemake's schema
+    validation (which fills in the defaults), the config's variants added to the method table
+    (config["train"] gets their recipes) and `check_config`. Changes `config` in place; returns the
+    method table, variants included. Raises on the first failing stage, naming every problem."""
+    import yaml
+    from snakemake.utils import validate
+
+    from adaptcommand.methods import load_methods
+
+    root = Path(workflow_dir)
+    methods = load_methods(root / "workflow" / "methods.yaml")
+    schema_path = root / "workflow" / "schemas" / "config.schema.yaml"
+    validate(config, schema=str(schema_path))
+    schema = yaml.safe_load(schema_path.read_text())
+    methods, config["train"] = with_variants(config, methods, schema)
+    check_config(config, schema, methods)
+    return methods
 
 
 def load_config(*paths: str | os.PathLike) -> dict:

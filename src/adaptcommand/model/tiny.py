@@ -51,6 +51,18 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokeniz
     return tokenizer
 
 
+# The shape of Qwen/Qwen2.5-0.5B-Instruct (its config.json; tied embeddings, 494M parameters), in
+# build_model's arguments: the benchmarks' randomly initialised model of the real geometry.
+QWEN25_05B = {
+    "hidden_size": 896,
+    "num_layers": 24,
+    "num_heads": 14,
+    "num_kv_heads": 2,
+    "intermediate_size": 4864,
+    "vocab_size": 151936,
+}
+
+
 def build_model(
     tokenizer: PreTrainedTokenizerFast,
     hidden_size: int,

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from adaptcommand.prompts import IGNORE_INDEX
-from adaptcommand.train.loop import TrainConfig, TrainResult, _batches, collate
+from adaptcommand.train.loop import TrainConfig, TrainResult, _batches, collate, token_losses
 
 __all__ = ["MultiLoRALinear", "train_many_loras"]
 
@@ -167,19 +167,12 @@ def _set_submodule(model: nn.Module, path: str, module: nn.Module) -> None:
 
 
 def _row_token_losses(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """(summed next-token loss per row, labelled tokens per row), logits only where a label follows."""
-    targets = batch["labels"][:, 1:]
-    keep = torch.zeros_like(batch["labels"], dtype=torch.bool)
-    keep[:, :-1] = targets != IGNORE_INDEX
-    logits = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
-    ).logits
-    losses = nn.functional.cross_entropy(
-        logits.reshape(-1, logits.size(-1)).float(), targets[keep[:, :-1]], reduction="none"
-    )
-    row_of = keep.nonzero()[:, 0]
+    """(summed next-token loss per row, labelled tokens per row)."""
+    losses, keep = token_losses(model, batch)
     n_rows = batch["input_ids"].shape[0]
-    sums = torch.zeros(n_rows, dtype=losses.dtype, device=losses.device).index_add(0, row_of, losses)
+    sums = torch.zeros(n_rows, dtype=losses.dtype, device=losses.device).index_add(
+        0, keep.nonzero()[:, 0], losses
+    )
     return sums, keep.sum(dim=1)
 
 

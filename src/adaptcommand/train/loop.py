@@ -74,8 +74,9 @@ def _batches(examples: list[dict], batch_size: int, rng: random.Random | None) -
     return [[examples[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
 
 
-def _token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
-    """Summed next-token loss over labelled tokens, and their count.
+def token_losses(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(next-token loss of every labelled token, in row-major order; the (batch, length) mask of the
+    positions they are predicted from).
 
     Logits are computed only where a label follows (`logits_to_keep` as a boolean mask): system and
     user tokens, about half of every example, never reach the vocabulary projection.
@@ -86,10 +87,16 @@ def _token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, in
     logits = model(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep
     ).logits
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.size(-1)).float(), targets[keep[:, :-1]], reduction="sum"
+    losses = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)).float(), targets[keep[:, :-1]], reduction="none"
     )
-    return loss, int(keep.sum())
+    return losses, keep
+
+
+def _token_loss(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, int]:
+    """Summed next-token loss over labelled tokens, and their count."""
+    losses, keep = token_losses(model, batch)
+    return losses.sum(), int(keep.sum())
 
 
 @torch.no_grad()
