@@ -1,13 +1,13 @@
 """The real workflow through sbatch: profiles/slurm + profiles/slurm-ci on the local CI Slurm.
 
-A shrunk demo (config/demo.yaml + tests/configs/slurm-slice.yaml: 6 personas, a tiny base model,
+A shrunk demo (config/demo.yaml + tests/configs/slurm-slice.yaml: 4 personas, a tiny base model,
 1 epoch; every kind of GPU job: unified, persona, hybrid, prefix, cluster, evaluation; and the CPU
 jobs of merge_neighbors and routing) runs from raw data to the comparison in a temporary directory,
 exactly as README's cluster command does (`--profile profiles/slurm --workflow-profile none`) with
 the CI overlay on top, under `timeout -k 10` (the slurm executor can wait forever and ignores
 SIGTERM). Checked: every job was an sbatch submission with a Slurm job id and a kept Slurm log;
 GPU rules asked for `--gpus=1` on the GPU partition and Slurm gave them a device (CUDA_VISIBLE_DEVICES
-in the job), CPU rules asked for none, on the default partition, and got none; the 6 jobs of each
+in the job), CPU rules asked for none, on the default partition, and got none; the 4 jobs of each
 per-persona rule went out as ONE group submission whose wall time is the sum of its members'; an
 immediate re-run with the same command has nothing to do.
 
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slurm
 
 OVERLAY = REPO / "tests" / "configs" / "slurm-slice.yaml"
 TARGETS = ("results/comparison/summary.csv", "results/comparison/comprehensive.png")
-PERSONAS = tuple(f"persona_{i:03d}" for i in range(6))
+PERSONAS = tuple(f"persona_{i:03d}" for i in range(4))
 # Rules that declare resources gpu=1 (gpu_resources() in rules/common.smk) and CPU-only rules.
 GPU_RULES = {
     "build_demo_base",
@@ -256,9 +256,9 @@ def test_gpu_rules_get_one_gpu_cpu_rules_none(slurm_run):
 
 
 def test_per_persona_jobs_are_one_group_submission_each(slurm_run):
-    """Per rule, the 6 per-persona jobs run in ONE Slurm job, one after another: it asks for their
+    """Per rule, the 4 per-persona jobs run in ONE Slurm job, one after another: it asks for their
     summed runtime but one member's CPUs and memory (a group that ran its members at once would ask
-    for 6 CPUs, more than the CI node has, and stay pending forever)."""
+    for 4 CPUs, more than the CI node has, and stay pending forever)."""
     res = SLICE["resources"]
     minutes = {r: res["train_runtime_min"] for r in PER_PERSONA} | {
         "merge_neighbors": res["merge_runtime_min"]
