@@ -404,6 +404,8 @@ def method_benchmarks(method, split="test"):
         files = [f"results/benchmarks/evaluate/{split}_{method}.tsv"]
     if split == COLD:  # what serving the new users took (assignment, merges, retrieval)
         files += METHOD_REGISTRY[method]["new_user_benchmarks"]()
+        if METHOD_TABLE[method]["adapter"] == "lora+history":
+            files.append(f"results/benchmarks/retrieve_history/{COLD}.tsv")
     return files + list(METHOD_REGISTRY[method]["train_benchmarks"]())
 
 
@@ -467,11 +469,12 @@ def card_param(wildcards):
             k=config["history"]["k"],
             query_turns=config["eval"]["skip_assistant_turns"] + 1,
             minilm=config["metrics"]["minilm"],
+            # (the pool's dialogues are in the persona's `characters` file)
             pools={
                 p: (
-                    dict(dialogs=NEW_DIALOGS, splits=NEW_SPLITS, pool_sessions=first)
+                    dict(splits=NEW_SPLITS, pool_sessions=first)
                     if p in new
-                    else dict(dialogs=CLEAN, splits=SPLITS, pool_sessions=0)
+                    else dict(splits=SPLITS, pool_sessions=0)
                 )
                 for p in sorted(routes)
             },

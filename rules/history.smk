@@ -67,11 +67,3 @@ register_method(
         f"results/benchmarks/retrieve_history/{s}.tsv" for s in ("train", "val", "test")
     ],
 )
-
-
-# New users: the same history LoRA, with exchanges of their first sessions.
-serve_new_users(
-    "history",
-    lambda: {p: "models/history" for p in NEW_USERS},
-    lambda: [f"results/benchmarks/retrieve_history/{COLD}.tsv"],
-)

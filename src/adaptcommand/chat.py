@@ -106,6 +106,7 @@ class Assistant:
     adapter_name: str | None
     prompt_learning: bool
     character: str
+    history_pool: list[dict] | None  # the persona's dialogues history is retrieved from (history method)
 
     @classmethod
     def load(cls, method: str, persona: str, workdir: str | Path = ".") -> Assistant:
@@ -126,8 +127,9 @@ class Assistant:
                 f"{', '.join(missing)} (needed by {method} for {persona}) missing in {workdir}: run "
                 f"`snakemake {CARDS}/{method}.json` with the run's --configfile"
             )
-        from adaptcommand.data.io import load_dialogs  # (torch and the model only for a valid request)
+        from adaptcommand.data.io import load_dialogs, load_splits  # (torch only for a valid request)
         from adaptcommand.evaluate.run import build_method_model
+        from adaptcommand.retrieval import pool_of
 
         model, tokenizer, adapter_for, prompt_learning = build_method_model(
             _resolve(workdir, card["base"]),
@@ -135,8 +137,13 @@ class Assistant:
             _resolve(workdir, card["merge"]),
         )
         model.eval()
-        source = card["characters"][persona]  # the dialogue file that holds the persona's character
-        character = next(d["character"] for d in load_dialogs(workdir / source) if d["persona_id"] == persona)
+        # The dialogue file that holds the persona (its character, and the history pool's dialogues).
+        mine = [d for d in load_dialogs(workdir / card["characters"][persona]) if d["persona_id"] == persona]
+        pool = None
+        if card.get("history"):
+            spec = card["history"]["pools"][persona]
+            splits = load_splits(workdir / spec["splits"])
+            pool = pool_of(mine, splits, [persona], int(spec["pool_sessions"]))
         return cls(
             method=method,
             persona=persona,
@@ -146,25 +153,18 @@ class Assistant:
             tokenizer=tokenizer,
             adapter_name=adapter_for(persona) if adapter_for else None,
             prompt_learning=prompt_learning,
-            character=character,
+            character=mine[0]["character"],
+            history_pool=pool,
         )
 
     def _retrieved(self, dialog: dict) -> list[dict] | None:
         spec = self.card.get("history")
         if not spec:
             return None
-        from adaptcommand.data.io import load_dialogs, load_splits
-        from adaptcommand.retrieval import dialog_query, minilm_encoder, pool_of, retrieve_for_query
+        from adaptcommand.retrieval import dialog_query, minilm_encoder, retrieve_for_query
 
-        pool_spec = spec["pools"][self.persona]
-        pool = pool_of(
-            load_dialogs(self.workdir / pool_spec["dialogs"]),
-            load_splits(self.workdir / pool_spec["splits"]),
-            [self.persona],
-            int(pool_spec["pool_sessions"]),
-        )
         query = dialog_query(dialog, int(spec["query_turns"]))
-        return retrieve_for_query(query, pool, int(spec["k"]), minilm_encoder(spec["minilm"]))
+        return retrieve_for_query(query, self.history_pool, int(spec["k"]), minilm_encoder(spec["minilm"]))
 
     def prompt(self, message: str, history: list[dict] | None = None, context: dict | None = None) -> str:
         """The prompt text the model is given (the evaluation's prompt builder)."""

@@ -111,7 +111,7 @@ class _StackedAdamW:
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         self.steps = [0] * n
 
-    def clip_(self, max_norm: float, active: list[int]) -> None:
+    def clip_(self, max_norm: float) -> None:
         """Per persona: scale its gradients so that their total norm is at most max_norm."""
         sq = sum(p.grad.float().pow(2).flatten(1).sum(dim=1) for p in self.params)  # (N,)
         coef = (max_norm / (sq.sqrt() + 1e-6)).clamp(max=1.0)
@@ -293,7 +293,7 @@ def train_many_loras(
                 results[i].train_tokens += int(batch["attention_mask"][s:e].sum())
             loss.backward()
             stepping = [i for i, *_ in blocks]
-            optimizer.clip_(tc.max_grad_norm, stepping)
+            optimizer.clip_(tc.max_grad_norm)
             optimizer.step(
                 {
                     i: tc.lr * _linear_warmup(optimizer.steps[i], warmup[i], max(total_steps[i], 1))
