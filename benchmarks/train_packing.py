@@ -5,11 +5,16 @@
   (b) packed: one process, the personas one after another (`train_adapters`, what
       `resources.pack_size` does), imports and base load paid once;
   (c) packed + batched: one process, every persona's rows in the same batches, each row through its
-      own persona's LoRA (`train_adapters(..., batched=True)`, adaptcommand.train.batched).
+      own persona's LoRA (`train_adapters(..., batched=True)`, adaptcommand.train.batched);
+  (d) packed over forked workers: one job, imports and base load paid once, then --threads forked
+      single-thread workers each training personas one after another (`train_adapters(...,
+      workers=N)`, what a CPU pack job with N threads does, adaptcommand.parallel);
+  (e) packed + batched over forked workers: each worker trains its share of the personas batched.
 
-It checks the adapters agree to float rounding ((a) runs one thread per process, (b) and (c) --threads,
-so sums run in another order), prints each variant's
-wall time and a last line `speed-up: <best of (b), (c) over (a)>x`; exit status 1 below --min-speedup.
+(b) and (c) use --threads torch threads in one process; (a), (d) and (e) --threads processes of one
+thread each. It checks the adapters agree to float rounding, prints each variant's wall time and a
+last line `speed-up: <best of (b)-(e) over (a)>x`; exit status 1 below --min-speedup. On a GPU (d) and
+(e) are skipped (CUDA cannot be forked; the batched variant is the GPU's).
 
     python benchmarks/train_packing.py --personas 8 --workdir <a finished demo run>
     python benchmarks/train_packing.py --personas 8 --device cuda --geometry qwen2.5-0.5b
@@ -48,7 +53,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--base", default="/tmp/demo_base", help="demo base model dir (built if missing)")
     ap.add_argument("--epochs", type=int, default=0, help="override the recipe's epoch cap (0 = keep)")
     ap.add_argument("--jobs", type=int, default=2, help="(a): processes at a time, one thread each")
-    ap.add_argument("--threads", type=int, default=2, help="(b), (c): torch threads of the one process")
+    ap.add_argument("--threads", type=int, default=2, help="(b), (c): torch threads; (d), (e): workers")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--geometry", choices=["demo", "qwen2.5-0.5b"], default="demo")
     ap.add_argument("--min-speedup", type=float, default=2.0)
@@ -58,7 +63,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return ap.parse_args(argv)
 
 
-def train(spec: dict, personas: list[str], out: Path, batched: bool) -> float:
+def train(spec: dict, personas: list[str], out: Path, batched: bool, workers: int = 1) -> float:
     """Train `personas`' adapters into out/<persona> in this process; returns the wall seconds."""
     start = time.perf_counter()
     from adaptcommand.prompts import PromptConfig
@@ -75,6 +80,7 @@ def train(spec: dict, personas: list[str], out: Path, batched: bool) -> float:
         TrainConfig.from_config(spec["recipe"]),
         {p: out / p for p in personas},
         batched=batched,
+        workers=workers,
     )
     return time.perf_counter() - start
 
@@ -185,41 +191,54 @@ def main(argv=None) -> int:
             f"(a) {len(personas)} separate processes ({args.jobs} at a time): {times['a_separate']:.1f} s",
             flush=True,
         )
-        start = time.perf_counter()
-        train(spec, personas, tmp / "b", batched=False)
-        times["b_packed"] = time.perf_counter() - start
-        print(f"(b) packed, one after another in one process: {times['b_packed']:.1f} s", flush=True)
-        start = time.perf_counter()
-        train(spec, personas, tmp / "c", batched=True)
-        times["c_batched"] = time.perf_counter() - start
-        print(f"(c) packed and batched in one process: {times['c_batched']:.1f} s", flush=True)
-        diff_ab = compare_adapters(tmp / "a", tmp / "b", personas)
-        diff_ac = compare_adapters(tmp / "a", tmp / "c", personas)
-        logs = [json.loads((tmp / "c" / p / "train_log.json").read_text()) for p in personas]
+        variants = [
+            ("b_packed", "(b) packed, one after another in one process", False, 1),
+            ("c_batched", "(c) packed and batched in one process", True, 1),
+        ]
+        if args.device == "cpu":
+            variants += [
+                ("d_packed_workers", f"(d) packed over {args.threads} forked workers", False, args.threads),
+                (
+                    "e_batched_workers",
+                    f"(e) packed and batched over {args.threads} forked workers",
+                    True,
+                    args.threads,
+                ),
+            ]
+        diffs = {}
         alone = [json.loads((tmp / "a" / p / "train_log.json").read_text()) for p in personas]
-        same_epochs = all(x["best_epoch"] == y["best_epoch"] for x, y in zip(logs, alone, strict=True))
+        same_epochs = True
+        for key, label, batched, workers in variants:
+            start = time.perf_counter()
+            train(spec, personas, tmp / key, batched=batched, workers=workers)
+            times[key] = time.perf_counter() - start
+            print(f"{label}: {times[key]:.1f} s", flush=True)
+            diffs[key] = compare_adapters(tmp / "a", tmp / key, personas)
+            logs = [json.loads((tmp / key / p / "train_log.json").read_text()) for p in personas]
+            same_epochs &= all(x["best_epoch"] == y["best_epoch"] for x, y in zip(logs, alone, strict=True))
     print(
-        f"adapters: (b) vs (a) max |diff| {diff_ab:.2e}, (c) vs (a) max |diff| {diff_ac:.2e}, "
-        f"same best epochs: {same_epochs}"
+        "adapters vs (a): "
+        + ", ".join(f"{key[0]} max |diff| {d:.2e}" for key, d in diffs.items())
+        + f"; same best epochs: {same_epochs}"
     )
-    best = min(("b_packed", "c_batched"), key=times.get)
+    best = min(diffs, key=times.get)
     speedup = times["a_separate"] / times[best]
     result = {
         "personas": len(personas),
         "device": args.device,
         "geometry": args.geometry,
+        "threads": args.threads,
         "seconds": {k: round(v, 2) for k, v in times.items()},
-        "max_abs_diff": {"b_vs_a": diff_ab, "c_vs_a": diff_ac},
+        "max_abs_diff_vs_a": diffs,
         "same_best_epochs": same_epochs,
-        "speedup_b": round(times["a_separate"] / times["b_packed"], 2),
-        "speedup_c": round(times["a_separate"] / times["c_batched"], 2),
+        "speedup": {k: round(times["a_separate"] / times[k], 2) for k in diffs},
         "best": best,
     }
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
-    # (a) runs one thread per process, (b) and (c) --threads: float sums in another order, so equal up
-    # to rounding (the workflow's packs, with its jobs' own thread count, are bit-equal: tests/test_model.py).
-    agree = diff_ab < 1e-4 and diff_ac < 1e-3 and same_epochs
+    # Float sums may run in another order (other thread counts, batch shapes): equal up to rounding.
+    # The workflow's packs and forked workers are bit-equal to a job of their own (tests/test_model.py).
+    agree = all(d < (1e-3 if "batched" in k else 1e-4) for k, d in diffs.items()) and same_epochs
     print(f"speed-up: {speedup:.2f}x ({best} over a_separate)")
     return 0 if agree and speedup >= args.min_speedup else 1
 

@@ -230,7 +230,8 @@ def test_prefix_adapters_on_merged_base_generate_grouped(tiny, dialogs, tmp_path
 
 def test_a_pack_trains_each_adapter_exactly_as_alone(tiny, dialogs, tmp_path):
     """One process training several personas' adapters (rules with params.pack) gives each persona the
-    adapter a process of its own would train: same starting weights, seed, data order, best epoch."""
+    adapter a process of its own would train: same starting weights, seed, data order, best epoch;
+    so does the pack spread over forked workers (bit for bit)."""
     from safetensors.torch import load_file
 
     from adaptcommand.data.io import write_json_atomic, write_jsonl_atomic
@@ -264,12 +265,26 @@ def test_a_pack_trains_each_adapter_exactly_as_alone(tiny, dialogs, tmp_path):
         tc,
         {p: tmp_path / "pack" / p for p in personas},
     )
+    # The same pack spread over two forked single-thread workers (a CPU pack job with 2 threads).
+    forked = train_adapters(
+        path,
+        *args,
+        {p: [p] for p in personas},
+        PromptConfig(),
+        recipe,
+        tc,
+        {p: tmp_path / "forked" / p for p in personas},
+        workers=2,
+    )
+    assert list(forked) == personas
     for p in personas:
         alone = train_lora_adapter(path, *args, [p], PromptConfig(), recipe, tc, tmp_path / "alone" / p)
-        assert alone["val_loss"] == packed[p]["val_loss"] and alone["best_epoch"] == packed[p]["best_epoch"]
+        for got in (packed[p], forked[p]):
+            assert (alone["val_loss"], alone["best_epoch"]) == (got["val_loss"], got["best_epoch"])
         a = load_file(tmp_path / "alone" / p / "adapter_model.safetensors")
-        b = load_file(tmp_path / "pack" / p / "adapter_model.safetensors")
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+        for kind in ("pack", "forked"):
+            b = load_file(tmp_path / kind / p / "adapter_model.safetensors")
+            assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), kind
     # The personas' adapters differ (their data do), so the comparison above could fail.
     first = load_file(tmp_path / "pack" / personas[0] / "adapter_model.safetensors")
     second = load_file(tmp_path / "pack" / personas[1] / "adapter_model.safetensors")

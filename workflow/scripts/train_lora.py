@@ -1,6 +1,7 @@
 """Adapter training rules: one adapter (LoRA or prefix) on the listed personas' train split, or with
 params.pack one adapter per listed persona, each in <output>/<persona_id> (trained in one process;
-with params.batched the pack's LoRAs in the same batches).
+with params.batched the pack's LoRAs in the same batches; on a CPU spread over the job's threads as
+forked single-thread workers).
 
 train_history also puts each dialogue's retrieved past exchanges (inputs history_train/history_val)
 into the prompts.
@@ -39,4 +40,5 @@ with rule_context(snakemake), gpu_slot():
             merge=p.get("merge", ""),
             history=history,
             batched=bool(p.get("batched", False)),
+            workers=s.threads,  # on a CPU, a pack's units over the job's cores (adaptcommand.parallel)
         )

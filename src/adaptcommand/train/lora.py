@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from adaptcommand.adapters import attach_adapter, merged_base, save_adapter
@@ -41,6 +42,7 @@ def train_adapters(
     merge: str = "",
     history: dict | None = None,
     batched: bool = False,
+    workers: int = 1,
 ) -> dict[str, dict]:
     """Fit one adapter per unit ({unit: personas}) on its personas' train dialogues; their val
     dialogues only choose the epoch. Adapter of unit u goes to out_dirs[u].
@@ -49,49 +51,101 @@ def train_adapters(
     batches, each through its own LoRA (`train.batched`): the same adapters up to float rounding, one
     large batch per step instead of one small batch per unit.
 
+    `workers` (a CPU job's threads): the units are spread over that many forked single-thread worker
+    processes, each of them trains its units one after another (or, `batched`, its share of the units
+    in the same batches): the same adapters, both cores busy (`adaptcommand.parallel`). Ignored on a GPU.
+
     `recipe` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
     With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
     With `history` ({(persona_id, session_id): retrieved train exchanges}, covering the train and val
     dialogues) every example carries its dialogue's retrieved exchanges in the system message.
     Returns {unit: the training log written next to its adapter}.
     """
-    import torch
+    from adaptcommand.parallel import fork_map, workers_for
 
     dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
     start_model, tokenizer = load_base(base)
     if merge:
         start_model = merged_base(start_model, merge)
-    if batched and len(units) > 1 and "num_virtual_tokens" not in recipe:
-        return _train_batched(
-            start_model, tokenizer, dialogs, splits, units, pc, recipe, tc, out_dirs, merge, history
+    data = {
+        unit: (
+            list(personas),
+            split_dialogs(dialogs, splits, "train", personas),
+            split_dialogs(dialogs, splits, "val", personas),
         )
+        for unit, personas in units.items()
+    }
+    batched = batched and len(units) > 1 and "num_virtual_tokens" not in recipe
+    n_workers = workers_for(workers, len(units), next(start_model.parameters()).device.type)
+    one_copy_each = len(units) > 1 or n_workers > 1  # the start model stays as loaded for the next unit
+    setting = _Setting(tokenizer, pc, recipe, tc, out_dirs, name, merge, history)
+
+    def run(group: list[str]) -> dict[str, dict]:
+        if batched and len(group) > 1:
+            return _train_batched(start_model, {u: data[u] for u in group}, setting)
+        return {u: _train_one(start_model, u, data[u], setting, one_copy_each) for u in group}
+
+    if n_workers > 1:
+        log.info("%d units over %d forked workers of one thread each", len(units), n_workers)
+    # batched: one share of the units per worker; else one unit at a time to whichever worker is free
+    groups = _shares(list(units), n_workers) if batched else [[u] for u in units]
     logs = {}
-    for unit, personas in units.items():
-        train_d = split_dialogs(dialogs, splits, "train", personas)
-        val_d = split_dialogs(dialogs, splits, "val", personas)
-        model = copy.deepcopy(start_model) if len(units) > 1 else start_model
-        torch.manual_seed(tc.seed)
-        peft_model = attach_adapter(model, recipe, name=name)
-        result = train(
-            peft_model,
-            examples_for(tokenizer, train_d, pc, history),
-            examples_for(tokenizer, val_d, pc, history),
-            tc,
-            tokenizer.pad_token_id,
-            desc=f"train {unit}",
-        )
-        info = _unit_log(personas, train_d, val_d, recipe, merge, history, result)
-        log.info(
-            "%s: best epoch %d of %d, val loss %s",
-            unit,
-            result.best_epoch,
-            len(result.val_loss) - 1,
-            [round(v, 4) for v in result.val_loss],
-        )
-        save_adapter(peft_model, out_dirs[unit], info, adapter_name=name)
-        logs[unit] = info
-        del peft_model, model
-    return logs
+    for part in fork_map(run, groups, n_workers):
+        logs.update(part)
+    return {u: logs[u] for u in units}
+
+
+@dataclass(frozen=True)
+class _Setting:
+    """What every unit of a `train_adapters` call shares."""
+
+    tokenizer: object
+    pc: PromptConfig
+    recipe: dict
+    tc: TrainConfig
+    out_dirs: Mapping[str, str | Path]
+    name: str
+    merge: str
+    history: dict | None
+
+
+def _shares(units: list[str], n: int) -> list[list[str]]:
+    """`units` in n contiguous shares of sizes differing by at most one."""
+    size, extra = divmod(len(units), n)
+    shares, start = [], 0
+    for i in range(n):
+        end = start + size + (i < extra)
+        shares.append(units[start:end])
+        start = end
+    return [s for s in shares if s]
+
+
+def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool) -> dict:
+    """Train and save unit's adapter on (a copy of) `start_model`; returns its training log."""
+    import torch
+
+    personas, train_d, val_d = unit_data
+    model = copy.deepcopy(start_model) if copy_model else start_model
+    torch.manual_seed(st.tc.seed)
+    peft_model = attach_adapter(model, st.recipe, name=st.name)
+    result = train(
+        peft_model,
+        examples_for(st.tokenizer, train_d, st.pc, st.history),
+        examples_for(st.tokenizer, val_d, st.pc, st.history),
+        st.tc,
+        st.tokenizer.pad_token_id,
+        desc=f"train {unit}",
+    )
+    info = _unit_log(personas, train_d, val_d, st.recipe, st.merge, st.history, result)
+    log.info(
+        "%s: best epoch %d of %d, val loss %s",
+        unit,
+        result.best_epoch,
+        len(result.val_loss) - 1,
+        [round(v, 4) for v in result.val_loss],
+    )
+    save_adapter(peft_model, st.out_dirs[unit], info, adapter_name=st.name)
+    return info
 
 
 def _unit_log(personas, train_d, val_d, recipe, merge, history, result) -> dict:
@@ -106,36 +160,31 @@ def _unit_log(personas, train_d, val_d, recipe, merge, history, result) -> dict:
     }
 
 
-def _train_batched(start_model, tokenizer, dialogs, splits, units, pc, recipe, tc, out_dirs, merge, history):
+def _train_batched(start_model, data: dict, st: _Setting) -> dict[str, dict]:
     from adaptcommand.train.batched import load_unit, train_many_loras
 
-    data = {}
-    for unit, personas in units.items():
-        train_d = split_dialogs(dialogs, splits, "train", personas)
-        val_d = split_dialogs(dialogs, splits, "val", personas)
-        data[unit] = (personas, train_d, val_d)
-    examples = {
-        u: (examples_for(tokenizer, t, pc, history), examples_for(tokenizer, v, pc, history))
-        for u, (_, t, v) in data.items()
-    }
+    def of(dialogs):
+        return examples_for(st.tokenizer, dialogs, st.pc, st.history)
+
+    examples = {u: (of(t), of(v)) for u, (_, t, v) in data.items()}
     peft_model, trained = train_many_loras(
         start_model,
-        recipe,
+        st.recipe,
         examples,
-        tc,
-        tokenizer.pad_token_id,
-        desc=f"train {len(units)} adapters (batched)",
+        st.tc,
+        st.tokenizer.pad_token_id,
+        desc=f"train {len(data)} adapters (batched)",
     )
     logs = {}
     for unit, (result, state) in trained.items():
         personas, train_d, val_d = data[unit]
         info = {
-            **_unit_log(personas, train_d, val_d, recipe, merge, history, result),
-            "batched_with": len(units),
+            **_unit_log(personas, train_d, val_d, st.recipe, st.merge, st.history, result),
+            "batched_with": len(data),
         }
         log.info("%s: best epoch %d of %d (batched)", unit, result.best_epoch, len(result.val_loss) - 1)
         load_unit(peft_model, state)
-        save_adapter(peft_model, out_dirs[unit], info)
+        save_adapter(peft_model, st.out_dirs[unit], info)
         logs[unit] = info
     return logs
 
