@@ -4,7 +4,7 @@
 # through adaptcommand.clusters.ClusterCheckpoint (the logic lives in the tested library).
 import json
 
-from adaptcommand.clusters import ClusterCheckpoint
+from adaptcommand.clusters import ClusterCheckpoint, ClusterPacks
 
 # Snakemake compares a job's params as a SET of values, without their names: with k=0, k_min=2,
 # k_max=4, seed=0, changing k to 2 leaves the set {0, 2, 4} as it was and nothing would re-run. Every
@@ -21,6 +21,7 @@ CLUSTERING = dict(
 
 wildcard_constraints:
     cluster_id=r"c\d+",
+    cluster_pack=r"c\d+(-c\d+)?",
 
 
 # Part of the cost of every method that needs the clusters.
@@ -51,16 +52,23 @@ checkpoint cluster_personas:
         "../workflow/scripts/cluster_personas.py"
 
 
-CLUSTERS = ClusterCheckpoint(checkpoints.cluster_personas)
+# Per-cluster adapters and merges are made in packs, as the per-persona ones: one job per
+# `resources.pack_size` consecutive cluster ids (0 = all), <model_dir>/<cluster_pack>/<cluster_id>/
+# (e.g. models/cluster/c0-c3/c2/; a pack of one: models/cluster/c2/c2/). Pack names follow from the
+# config (ids below cluster.k, or k_max when k is chosen), the members of each from the checkpoint.
+CLUSTER_PACKS = ClusterPacks(
+    RES["pack_size"], config["cluster"]["k"] or config["cluster"]["k_max"]
+)
+CLUSTERS = ClusterCheckpoint(checkpoints.cluster_personas, CLUSTER_PACKS)
 # {persona_id: cluster_id like "c0"} and the sorted cluster ids, read from the checkpoint's output.
 cluster_assignment = CLUSTERS.assignment
 cluster_ids = CLUSTERS.ids
 
 
 # Per-cluster adapters, written once for every method of the table with scope cluster whose adapter
-# is a LoRA or a prefix: cluster, prefix_cluster, prefix_unified_cluster. Rule train_<method>: one
-# adapter on the cluster's members' train dialogues, <model_dir>/<cluster_id>/; every persona is
-# routed to its cluster's adapter.
+# is a LoRA or a prefix: cluster, prefix_cluster, prefix_unified_cluster. Rule train_<method>: per
+# cluster of its pack, one adapter on the cluster's members' train dialogues,
+# <model_dir>/<cluster_pack>/<cluster_id>/; every persona is routed to its cluster's adapter.
 for _method in trained_methods("cluster"):
 
     rule:
@@ -70,11 +78,11 @@ for _method in trained_methods("cluster"):
             **train_inputs(_method),
             assignments=CLUSTERS.assignments_file,
         output:
-            directory(f"{model_dir(_method)}/{{cluster_id}}"),
+            directory(f"{model_dir(_method)}/{{cluster_pack}}"),
         log:
-            f"logs/train_{_method}/{{cluster_id}}.log",
+            f"logs/train_{_method}/{{cluster_pack}}.log",
         benchmark:
-            f"results/benchmarks/train_{_method}/{{cluster_id}}.tsv"
+            f"results/benchmarks/train_{_method}/{{cluster_pack}}.tsv"
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]
@@ -82,16 +90,18 @@ for _method in trained_methods("cluster"):
             **gpu_resources("train_runtime_min"),
         params:
             **train_params(_method),
-            personas=CLUSTERS.members_param,
+            units=CLUSTERS.pack_param,
         script:
             "../workflow/scripts/train_lora.py"
 
     register_method(
         _method,
-        CLUSTERS.routes(f"{model_dir(_method)}/{{cluster_id}}", PERSONAS),
+        CLUSTERS.routes(
+            f"{model_dir(_method)}/{{cluster_pack}}/{{cluster_id}}", PERSONAS
+        ),
         merge="models/unified" if on_unified(_method) else "",
         train_benchmarks=CLUSTERS.benchmarks(
-            f"results/benchmarks/train_{_method}/{{cluster_id}}.tsv",
+            f"results/benchmarks/train_{_method}/{{cluster_pack}}.tsv",
             extra=[CLUSTER_BENCHMARK, *start_benchmarks(_method)],
         ),
     )

@@ -33,7 +33,7 @@ checkpoint assign_new_users:
         "../workflow/scripts/assign_new_users.py"
 
 
-NEW_USER_CLUSTERS = ClusterCheckpoint(checkpoints.assign_new_users)
+NEW_USER_CLUSTERS = ClusterCheckpoint(checkpoints.assign_new_users, CLUSTER_PACKS)
 ASSIGN_BENCHMARK = "results/benchmarks/assign_new_users.tsv"
 # The new users' merges: one job, one adapter directory per new user (a pack, as merge_neighbors').
 NEW_USER_PACK = f"{NEW_USERS[0]}-{NEW_USERS[-1]}" if NEW_USERS else ""
@@ -63,7 +63,9 @@ for _method, _entry in METHOD_TABLE.items():
     if _entry["cold_start"] == "nearest_cluster":
         serve_new_users(
             _method,
-            NEW_USER_CLUSTERS.routes(f"{model_dir(_method)}/{{cluster_id}}", NEW_USERS),
+            NEW_USER_CLUSTERS.routes(
+                f"{model_dir(_method)}/{{cluster_pack}}/{{cluster_id}}", NEW_USERS
+            ),
             lambda: [ASSIGN_BENCHMARK],
         )
     elif _entry["cold_start"] == "nearest_personas":

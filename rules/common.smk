@@ -46,7 +46,10 @@ PACKS = {
     )
 }
 PACK_OF = {p: pack for pack, members in PACKS.items() for p in members}
-PACK_MEMBER = re.compile(r"(.+/persona_\d{3}(?:-persona_\d{3})?)/persona_\d{3}")
+# <kind>/<pack>/<member>: a persona in a persona pack, or a cluster in a cluster pack (cluster.smk).
+PACK_MEMBER = re.compile(
+    r"(.+/(?:persona_\d{3}(?:-persona_\d{3})?|c\d+(?:-c\d+)?))/(?:persona_\d{3}|c\d+)"
+)
 
 
 def pack_members(wildcards):
@@ -67,7 +70,8 @@ def persona_adapters(kind_dir, of=None):
 
 
 def adapter_output(adapter_dir):
-    """The Snakemake output an adapter directory belongs to: its pack for a per-persona adapter."""
+    """The Snakemake output an adapter directory belongs to: its pack for a per-persona or per-cluster
+    adapter."""
     m = PACK_MEMBER.fullmatch(adapter_dir)
     return m.group(1) if m else adapter_dir
 

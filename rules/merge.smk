@@ -1,6 +1,7 @@
 # Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU:
 # merge_neighbors = per persona, its K most similar OTHER personas' LoRAs (similarity of the
-# clustering features; a pack of personas per job); merge_cluster = per cluster, its members' LoRAs.
+# clustering features; a pack of personas per job); merge_cluster = per cluster, its members' LoRAs
+# (a pack of clusters per job).
 # Uniform weights; the total weight is chosen among merge.weight_scales by the lowest VAL loss
 # (adaptcommand.merging).
 import json
@@ -82,11 +83,11 @@ rule merge_cluster:
         assignments=CLUSTERS.assignments_file,
         adapters="models/persona/adapters.json",
     output:
-        directory("models/merge/cluster/{cluster_id}"),
+        directory("models/merge/cluster/{cluster_pack}"),
     log:
-        "logs/merge_cluster/{cluster_id}.log",
+        "logs/merge_cluster/{cluster_pack}.log",
     benchmark:
-        "results/benchmarks/merge_cluster/{cluster_id}.tsv"
+        "results/benchmarks/merge_cluster/{cluster_pack}.tsv"
     conda:
         "../envs/train.yaml"
     threads: RES["threads"]
@@ -94,9 +95,7 @@ rule merge_cluster:
         **model_cpu_resources(),
     params:
         **MERGE_RULE_PARAMS,
-        sources=CLUSTERS.members_param,
-        val_personas=CLUSTERS.members_param,
-        target="cluster {cluster_id}",
+        clusters=CLUSTERS.pack_param,
     script:
         "../workflow/scripts/merge_adapters.py"
 
@@ -113,9 +112,9 @@ register_method(
 )
 register_method(
     "merge_cluster",
-    CLUSTERS.routes("models/merge/cluster/{cluster_id}", PERSONAS),
+    CLUSTERS.routes("models/merge/cluster/{cluster_pack}/{cluster_id}", PERSONAS),
     train_benchmarks=CLUSTERS.benchmarks(
-        "results/benchmarks/merge_cluster/{cluster_id}.tsv",
+        "results/benchmarks/merge_cluster/{cluster_pack}.tsv",
         extra=[CLUSTER_BENCHMARK, *pack_benchmarks("train_persona")],
     ),
 )

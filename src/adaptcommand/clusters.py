@@ -225,6 +225,28 @@ def nearest_neighbors(similarity_path: str, persona_id: str, k: int) -> list[str
     return [q for q, _ in ranked[: min(k, len(ranked))]]
 
 
+class ClusterPacks:
+    """Which job trains (or merges) which clusters: packs of `size` consecutive cluster ids (0 = all),
+    named by the id range they own: "c0-c3", or "c2" for a pack of one. The names follow from the
+    config alone (ids are below `max_clusters`: cluster.k, or k_max when k is chosen), so a cluster's
+    pack is known before the clustering has run; a pack owns the clusters of its range that exist."""
+
+    def __init__(self, size: int, max_clusters: int):
+        self.size = int(size) or int(max_clusters)
+        self.max_clusters = int(max_clusters)
+
+    def name_of(self, cluster_id: str) -> str:
+        i = int(cluster_id[1:])
+        first = i - i % self.size
+        last = max(min(first + self.size, self.max_clusters) - 1, i)
+        return f"c{first}" if first == last else f"c{first}-c{last}"
+
+    @staticmethod
+    def ids_in(pack: str) -> list[str]:
+        first, _, last = pack.partition("-")
+        return [f"c{i}" for i in range(int(first[1:]), int((last or first)[1:]) + 1)]
+
+
 class ClusterCheckpoint:
     """What the rule files read from the ``cluster_personas`` checkpoint (``checkpoints.cluster_personas``).
 
@@ -233,8 +255,9 @@ class ClusterCheckpoint:
     that read the assignment must therefore list `assignments_file` as an input.
     """
 
-    def __init__(self, checkpoint):
+    def __init__(self, checkpoint, packs: ClusterPacks | None = None):
         self.checkpoint = checkpoint
+        self.packs = packs or ClusterPacks(1, 1)
 
     def assignments_file(self, wildcards=None) -> str:
         return self.checkpoint.get().output.assignments
@@ -263,26 +286,35 @@ class ClusterCheckpoint:
         """The members of cluster `wildcards.cluster_id` (a rule's params input function)."""
         return self.members(wildcards.cluster_id)
 
+    def pack_param(self, wildcards) -> dict[str, list[str]]:
+        """{cluster_id: members} of the clusters of pack `wildcards.cluster_pack` (a params function)."""
+        ids = set(self.ids())
+        return {c: self.members(c) for c in self.packs.ids_in(wildcards.cluster_pack) if c in ids}
+
     def neighbors(self, persona_id: str, k: int) -> list[str]:
         """The k personas most similar to `persona_id` (itself excluded), by the clustering features."""
         return nearest_neighbors(self.similarity_file(), persona_id, k)
 
     def routes(self, pattern: str, personas: list[str]):
-        """A routes() for register_method: per persona, `pattern` formatted with its cluster_id."""
+        """A routes() for register_method: per persona, `pattern` formatted with its cluster_id (and
+        that cluster's cluster_pack)."""
 
         def routes() -> dict[str, str]:
             assignment = self.assignment()
-            return {p: pattern.format(cluster_id=assignment[p]) for p in personas}
+            return {
+                p: pattern.format(cluster_id=assignment[p], cluster_pack=self.packs.name_of(assignment[p]))
+                for p in personas
+            }
 
         return routes
 
     def benchmarks(self, *patterns: str, extra: list[str] | tuple = ()):
         """A train_benchmarks() for register_method: `extra` (e.g. the clustering's benchmark), then
-        each pattern with `{cluster_id}` as a glob. A glob, not the cluster ids: the list is a param of
-        the comparison and must not depend on whether the checkpoint has been evaluated yet (a dry run
-        would otherwise see another list and re-run the comparison)."""
+        each pattern with `{cluster_id}` / `{cluster_pack}` as a glob. A glob, not the cluster ids: the
+        list is a param of the comparison and must not depend on whether the checkpoint has been
+        evaluated yet (a dry run would otherwise see another list and re-run the comparison)."""
 
         def files() -> list[str]:
-            return [*extra, *(p.format(cluster_id="*") for p in patterns)]
+            return [*extra, *(p.format(cluster_id="*", cluster_pack="*") for p in patterns)]
 
         return files

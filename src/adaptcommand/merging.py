@@ -126,23 +126,38 @@ def merge_many_on_val(
     combination: str,
     out_dirs: dict[str, str | Path],
     batch_size: int = 4,
+    workers: int = 1,
 ) -> dict[str, dict]:
     """`merge_on_val` for several merges in one process (the base model and the data loaded once):
     units = {unit: {"sources": {label: dir}, "val_personas": [...], "target": text}}; the merge of
-    unit u goes to out_dirs[u]. Each merge starts from a fresh copy of the base. Returns {unit: log}."""
+    unit u goes to out_dirs[u]. Each merge starts from a fresh copy of the base. `workers`: the units
+    spread over that many forked single-thread processes (`adaptcommand.parallel`; the same merges).
+    Returns {unit: log}."""
     import copy
 
     from adaptcommand.model.loading import load_base
+    from adaptcommand.parallel import fork_map, workers_for
 
     dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
     base_model, tokenizer = load_base(base, device=torch.device("cpu"))
-    logs = {}
-    for unit, spec in units.items():
+    n_workers = workers_for(workers, len(units), "cpu")
+
+    def merge(unit: str) -> dict:
         model = copy.deepcopy(base_model) if len(units) > 1 else base_model
-        logs[unit] = _merge_one(
-            model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dirs[unit], batch_size
+        return _merge_one(
+            model,
+            tokenizer,
+            units[unit],
+            dialogs,
+            splits,
+            pc,
+            scales,
+            combination,
+            out_dirs[unit],
+            batch_size,
         )
-    return logs
+
+    return dict(zip(units, fork_map(merge, list(units), n_workers), strict=True))
 
 
 def _merge_one(model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dir, batch_size) -> dict:

@@ -1,7 +1,8 @@
 """Rules merge_neighbors / merge_cluster: persona LoRAs merged in weight-update space, scale chosen on val.
 
 merge_neighbors merges, for every persona of its pack (params.pack), the LoRAs of its K most similar
-OTHER personas into <output>/<persona_id>; merge_cluster merges a cluster's members into <output>;
+OTHER personas into <output>/<persona_id>; merge_cluster merges, for every cluster of its pack
+(params.clusters), the cluster's members into <output>/<cluster_id>;
 merge_new_users (params.val_neighbors = V) merges a new user's K nearest known personas and chooses the
 weight on the val split of the next V (the new user's own dialogues are never read).
 """
@@ -33,16 +34,16 @@ with rule_context(snakemake) as log:
                     "target": f"neighbors of {persona}",
                 }
                 out_dirs[persona] = out / persona
-        else:  # merge_cluster: the inputs are exactly the cluster's members
-            members = list(p["sources"])
+        else:  # merge_cluster: per cluster of the pack ({cluster_id: members}), its members' LoRAs
             units = {
-                "cluster": {
+                cluster: {
                     "sources": {q: by_persona[q] for q in members},
-                    "val_personas": list(p["val_personas"]),
-                    "target": p["target"],
+                    "val_personas": list(members),
+                    "target": f"cluster {cluster}",
                 }
+                for cluster, members in p["clusters"].items()
             }
-            out_dirs = {"cluster": out}
+            out_dirs = {cluster: out / cluster for cluster in units}
         logs = merge_many_on_val(
             p["base"],
             units,
@@ -53,6 +54,7 @@ with rule_context(snakemake) as log:
             p["combination"],
             out_dirs,
             batch_size=int(p["batch_size"]),
+            workers=s.threads,  # on a CPU, the pack's merges over the job's cores
         )
     for info in logs.values():
         log.info(
