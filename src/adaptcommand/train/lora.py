@@ -77,7 +77,7 @@ def train_adapters(
     }
     batched = batched and len(units) > 1 and "num_virtual_tokens" not in recipe
     n_workers = workers_for(workers, len(units), next(start_model.parameters()).device.type)
-    one_copy_each = len(units) > 1 or n_workers > 1  # the start model stays as loaded for the next unit
+    one_copy_each = len(units) > 1  # each unit on a fresh copy: the start model stays as loaded
     setting = _Setting(tokenizer, pc, recipe, tc, out_dirs, name, merge, history)
 
     def run(group: list[str]) -> dict[str, dict]:
