@@ -184,7 +184,7 @@ def test_cluster_checkpoint_view_for_the_rule_files(world, tmp_path):
         view.assignment()
     cp.done = True
     assert view.ids() == ["c0", "c1"] and view.assignment()["persona_005"] == "c1"
-    assert view.members_param(SimpleNamespace(cluster_id="c0")) == [
+    assert view.members("c0") == [
         "persona_000",
         "persona_001",
         "persona_002",

@@ -282,14 +282,10 @@ class ClusterCheckpoint:
             raise ValueError(f"no cluster {cluster_id!r} in the assignment")
         return members
 
-    def members_param(self, wildcards) -> list[str]:
-        """The members of cluster `wildcards.cluster_id` (a rule's params input function)."""
-        return self.members(wildcards.cluster_id)
-
     def pack_param(self, wildcards) -> dict[str, list[str]]:
         """{cluster_id: members} of the clusters of pack `wildcards.cluster_pack` (a params function)."""
-        ids = set(self.ids())
-        return {c: self.members(c) for c in self.packs.ids_in(wildcards.cluster_pack) if c in ids}
+        clusters = self.doc()["clusters"]
+        return {c: clusters[c] for c in self.packs.ids_in(wildcards.cluster_pack) if c in clusters}
 
     def neighbors(self, persona_id: str, k: int) -> list[str]:
         """The k personas most similar to `persona_id` (itself excluded), by the clustering features."""
