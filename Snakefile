@@ -19,18 +19,18 @@ report: "workflow/report/workflow.rst"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/base.smk"
-include: "rules/unified.smk"
-include: "rules/persona.smk"
 include: "rules/cluster.smk"
+include: "rules/train.smk"
 include: "rules/merge.smk"
 include: "rules/cold_start.smk"
 include: "rules/routing.smk"
 include: "rules/history.smk"
+include: "rules/adapters.smk"
 include: "rules/eval.smk"
 include: "rules/report.smk"
 
 
-check_method_registry()
+check_method_rules()
 
 
 rule all:

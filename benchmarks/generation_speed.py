@@ -56,6 +56,7 @@ from adaptcommand.evaluate.targets import eval_targets  # noqa: E402
 from adaptcommand.model.loading import load_base, pick_dtype  # noqa: E402
 from adaptcommand.model.tiny import QWEN25_05B  # noqa: E402
 from adaptcommand.prompts import PromptConfig, generation_prompt  # noqa: E402
+from adaptcommand.settings import recipe_from  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -96,7 +97,7 @@ def ensure_base(base: str, cfg: dict) -> str:
 
     print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
     build_demo_base(
-        base, PromptConfig.from_config(cfg["prompt"]), cfg["model"]["demo"], seed=cfg["train"]["seed"]
+        base, PromptConfig.from_section(cfg["prompt"]), cfg["model"]["demo"], seed=cfg["train"]["seed"]
     )
     return "built"
 
@@ -282,7 +283,7 @@ def add_persona_adapters(model, personas: list[str], cfg: dict):
     """One LoRA per persona, with random (not zero) B so every adapter really changes the model."""
     from peft import get_peft_model
 
-    lc = lora_config(cfg["train"]["persona"])
+    lc = lora_config(recipe_from(cfg["train"]["persona"], "train.persona"))
     lc.init_lora_weights = False  # A and B random: the adapter is not a no-op
     lc.lora_dropout = 0.0
     torch.manual_seed(0)
@@ -387,7 +388,7 @@ def print_table(results: list[dict], args, info: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cfg = load_config(REPO / "config" / "config.yaml", args.config)
+    cfg = load_config(REPO / "config" / "config.yaml", args.config, workflow_dir=REPO)
     torch.set_num_threads(args.threads)
     device = torch.device(
         ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
@@ -399,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         base_state = ensure_base(args.base, cfg)
         dialogs, all_targets = demo_targets(cfg)
-    pc = PromptConfig.from_config(cfg["prompt"])
+    pc = PromptConfig.from_section(cfg["prompt"])
     targets = spread(all_targets, args.n_targets)
     model, tok = load_base(args.base, device)
     if args.geometry == "qwen2.5-0.5b":

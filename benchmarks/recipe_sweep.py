@@ -79,18 +79,19 @@ def main() -> int:
     from adaptcommand.evaluate.run import evaluate_method
     from adaptcommand.evaluate.targets import eval_targets
     from adaptcommand.prompts import PromptConfig
-    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.settings import Generation, Scoring, recipe_from
     from adaptcommand.train.lora import train_lora_adapter
 
-    cfg = load_config(Path(__file__).parents[1] / "config" / "config.yaml", args.configfile)
+    repo = Path(__file__).parents[1]
+    cfg = load_config(repo / "config" / "config.yaml", args.configfile, workflow_dir=repo)
     wd = args.workdir.resolve()
     dialogs_path, splits_path = wd / "data/cleaned/dialogs_clean.jsonl", wd / "data/splits/edgesplits.json"
     base = str(wd / cfg["model"]["base"])
     splits = load_splits(splits_path)
     personas = sorted(splits["personas"])[: args.personas]
     section = "prefix" if args.method == "prefix" else args.method
-    merge = str(wd / "models/unified") if args.method == "hybrid" else ""
-    pc = PromptConfig.from_config(cfg["prompt"])
+    merge = str(wd / "models/unified/all") if args.method == "hybrid" else ""
+    pc = PromptConfig.from_section(cfg["prompt"])
     val = split_dialogs(load_dialogs(dialogs_path), splits, "val", personas)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,7 +100,7 @@ def main() -> int:
             targets_path, eval_targets(val, cfg["eval"]["skip_assistant_turns"], pc.context_messages)
         )
         for point in parse_grid(args.grid) or [{}]:
-            recipe = {**cfg["train"][section], **point, "seed": cfg["train"]["seed"]}
+            recipe = recipe_from({**cfg["train"][section], **point}, f"train.{section}")
             start = time.perf_counter()
             groups = [[p] for p in personas] if args.method in PER_PERSONA else [personas]
             routes, logs = {}, []
@@ -113,18 +114,22 @@ def main() -> int:
                         group,
                         pc,
                         recipe,
-                        TrainConfig.from_config(recipe),
+                        cfg["train"]["seed"],
                         out,
                         merge=merge,
                     )
                 )
                 routes.update({p: str(out) for p in group})
-            params = {**cfg["prompt"], **cfg["eval"], **cfg["metrics"], "base": base}
             outs = {k: str(Path(tmp) / f"{k}.out") for k in ("predictions", "per_persona", "metrics")}
             summary = evaluate_method(
                 method=args.method,
                 split="val",
-                params=params,
+                base=base,
+                prompt=pc,
+                generation=Generation(
+                    max_new_tokens=cfg["eval"]["max_new_tokens"], batch_size=cfg["eval"]["batch_size"]
+                ),
+                scoring=Scoring.from_section(cfg["metrics"], "metrics"),
                 routes=routes,
                 merge=merge,
                 dialogs_path=str(dialogs_path),

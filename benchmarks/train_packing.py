@@ -67,7 +67,7 @@ def train(spec: dict, personas: list[str], out: Path, batched: bool, workers: in
     """Train `personas`' adapters into out/<persona> in this process; returns the wall seconds."""
     start = time.perf_counter()
     from adaptcommand.prompts import PromptConfig
-    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.settings import recipe_from
     from adaptcommand.train.lora import train_adapters
 
     train_adapters(
@@ -75,9 +75,9 @@ def train(spec: dict, personas: list[str], out: Path, batched: bool, workers: in
         spec["dialogs"],
         spec["splits"],
         {p: [p] for p in personas},
-        PromptConfig.from_config(spec["prompt"]),
-        spec["recipe"],
-        TrainConfig.from_config(spec["recipe"]),
+        PromptConfig.from_section(spec["prompt"]),
+        recipe_from(spec["recipe"]),
+        spec["seed"],
         {p: out / p for p in personas},
         batched=batched,
         workers=workers,
@@ -89,8 +89,8 @@ def prepare(args, tmp: Path) -> dict:
     """The base model, dialogues, splits, recipe and prompt the three variants share."""
     from adaptcommand.config_checks import load_config
 
-    cfg = load_config(REPO / "config" / "config.yaml", args.config)
-    recipe = {**cfg["train"][args.recipe], "seed": cfg["train"]["seed"]}
+    cfg = load_config(REPO / "config" / "config.yaml", args.config, workflow_dir=REPO)
+    recipe = dict(cfg["train"][args.recipe])
     if args.epochs:
         recipe["epochs"] = args.epochs
     prompt = dict(cfg["prompt"])
@@ -122,7 +122,7 @@ def prepare(args, tmp: Path) -> dict:
 
             print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
             build_demo_base(
-                base, PromptConfig.from_config(prompt), cfg["model"]["demo"], seed=cfg["train"]["seed"]
+                base, PromptConfig.from_section(prompt), cfg["model"]["demo"], seed=cfg["train"]["seed"]
             )
     if args.geometry == "qwen2.5-0.5b":
         from adaptcommand.model.loading import load_tokenizer
@@ -133,7 +133,14 @@ def prepare(args, tmp: Path) -> dict:
         base = str(tmp / "qwen25-geometry")
         model.save_pretrained(base)
         tok.save_pretrained(base)
-    return {"base": base, "dialogs": dialogs, "splits": splits, "recipe": recipe, "prompt": prompt}
+    return {
+        "base": base,
+        "dialogs": dialogs,
+        "splits": splits,
+        "recipe": recipe,
+        "seed": cfg["train"]["seed"],
+        "prompt": prompt,
+    }
 
 
 def compare_adapters(a: Path, b: Path, personas: list[str]) -> float:

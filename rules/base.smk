@@ -1,5 +1,5 @@
-# Demo only: a tokenizer and a tiny Qwen2 built offline, pretrained on personas never evaluated.
-# With a real model (model.build_demo_base: false) model.base is loaded as it is.
+# Demo only: a tokenizer and a tiny Qwen2 built offline, pretrained on personas never evaluated
+# (adaptcommand.demo). With a real model (model.build_demo_base: false) model.base is loaded as it is.
 
 if config["model"]["build_demo_base"]:
 
@@ -16,9 +16,9 @@ if config["model"]["build_demo_base"]:
         resources:
             **gpu_resources("unified_runtime_min"),
         params:
-            **prompt_params(),
-            **config["model"]["demo"],
-            code=script_hash("build_demo_base.py"),
+            prompt=PROMPT,
+            demo=plain(config["model"]["demo"]),
             seed=config["train"]["seed"],
+            code=script_hash("build_demo_base.py"),
         script:
             "../workflow/scripts/build_demo_base.py"

@@ -7,14 +7,15 @@
 #   nearest_personas:  a merge of the LoRAs of the merge.neighbors_k known personas closest to the
 #                      user's character text, its total weight chosen on the val split of the next
 #                      neighbors_k closest known personas (never on the new user).
-# What is known of a new user: the character text (data/cold_start/characters.json).
+# What is known of a new user: the character text (data/cold_start/characters.json). Which adapters
+# serve them: models/<method>/new_users.json (rules/adapters.smk).
 
 
-checkpoint assign_new_users:
+rule assign_new_users:
     input:
         dialogs=CLEAN,
         characters=NEW_CHARACTERS,
-        assignments=CLUSTERS.assignments_file,
+        assignments="results/clusters/assignments.json",
     output:
         assignments="results/cold_start/assignments.json",
         similarity="results/cold_start/similarity.json",
@@ -33,49 +34,32 @@ checkpoint assign_new_users:
         "../workflow/scripts/assign_new_users.py"
 
 
-NEW_USER_CLUSTERS = ClusterCheckpoint(checkpoints.assign_new_users, CLUSTER_PACKS)
-ASSIGN_BENCHMARK = "results/benchmarks/assign_new_users.tsv"
-# The new users' merges: one job, one adapter directory per new user (a pack, as merge_neighbors').
-NEW_USER_PACK = f"{NEW_USERS[0]}-{NEW_USERS[-1]}" if NEW_USERS else ""
+# The new users' merges, models/<method>/<new user>/, in packs as the known personas' (rules/merge.smk).
+for _method in [
+    m for m in MERGED if METHOD_TABLE[m]["cold_start"] == "nearest_personas"
+]:
+    for _pack, _members in NEW_USER_PACKS.items():
 
-
-use rule merge_neighbors as merge_new_users with:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        similarity="results/cold_start/similarity.json",
-        adapters="models/persona/adapters.json",
-    output:
-        directory("models/merge/new_users/{pack}"),
-    log:
-        "logs/merge_new_users/{pack}.log",
-    benchmark:
-        "results/benchmarks/merge_new_users/{pack}.tsv"
-    params:
-        **MERGE_RULE_PARAMS,
-        neighbors_k=NEIGHBORS_K,
-        val_neighbors=NEIGHBORS_K,
-        pack=NEW_USERS,
-
-
-for _method, _entry in METHOD_TABLE.items():
-    if _entry["cold_start"] == "nearest_cluster":
-        serve_new_users(
-            _method,
-            NEW_USER_CLUSTERS.routes(
-                f"{model_dir(_method)}/{{cluster_pack}}/{{cluster_id}}", NEW_USERS
-            ),
-            lambda: [ASSIGN_BENCHMARK],
-        )
-    elif _entry["cold_start"] == "nearest_personas":
-        serve_new_users(
-            _method,
-            lambda: {
-                p: f"models/merge/new_users/{NEW_USER_PACK}/{p}" for p in NEW_USERS
-            },
-            lambda: [
-                ASSIGN_BENCHMARK,
-                f"results/benchmarks/merge_new_users/{NEW_USER_PACK}.tsv",
-            ],
-        )
+        rule:
+            name:
+                f"{_method}_new_users.{_pack}"
+            input:
+                **MERGE_INPUTS,
+                similarity="results/cold_start/similarity.json",
+            output:
+                [directory(layout.unit_dir(_method, p)) for p in _members],
+            log:
+                f"logs/{_method}_new_users/{_pack}.log",
+            benchmark:
+                f"results/benchmarks/{_method}_new_users/{_pack}.tsv"
+            group:
+                f"{_method}_new_users"
+            conda:
+                "../envs/train.yaml"
+            threads: RES["threads"]
+            resources:
+                **model_cpu_resources(len(_members)),
+            params:
+                **merge_params(val_neighbors=config["merge"]["neighbors_k"]),
+            script:
+                "../workflow/scripts/merge_adapters.py"

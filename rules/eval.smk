@@ -26,12 +26,16 @@ rule eval_targets:
 
 
 # The scored methods that generate their own predictions (routing composes its from its candidates').
-GENERATED = [m for m in SCORED if METHOD_TABLE[m]["adapter"] != "routing"]
+GENERATED = [m for m in SCORED if kind_of(METHOD_TABLE[m]).generates]
 
 
 rule evaluate:
     input:
-        unpack(eval_inputs),
+        unpack(eval_data),
+        targets="results/eval/{split}/targets.jsonl",
+        base=base_model_input(),
+        manifest=manifest_inputs,
+        history=history_inputs,
     output:
         predictions="results/eval/{split}/{method}/predictions.jsonl",
         per_persona="results/eval/{split}/{method}/per_persona.csv",
@@ -48,22 +52,87 @@ rule evaluate:
     resources:
         **gpu_resources("eval_runtime_min"),
     params:
-        **prompt_params(),
-        **eval_params(),
+        prompt=PROMPT,
+        generation=GENERATION,
+        scoring=SCORING,
         base=config["model"]["base"],
         method="{method}",
+        personas=eval_personas,
         data_split=data_split,
         code=script_hash("evaluate.py"),
-        routes=routes_param,
-        merge=merge_param,
     script:
         "../workflow/scripts/evaluate.py"
 
 
 # Method cards: what `adaptcommand chat` loads to talk to a method as one persona (the base, the
-# adapter merged into it, each persona's adapter, new users included where the method serves them,
-# the prompt and generation settings, where history is retrieved from). A card's inputs are the
-# method's models, so `snakemake results/methods/<method>.json` builds what chatting needs.
+# adapter merged into it, each persona's adapter from the method's manifests, new users included
+# where the method serves them, the prompt and generation settings, where history is retrieved
+# from). A card's inputs are the method's manifests, so `snakemake results/methods/<method>.json`
+# builds what chatting needs.
+def card_manifests(method):
+    """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
+    entry, serves = METHOD_TABLE[method], {}
+    for split, personas in (("test", PERSONAS), (COLD, NEW_USERS)):
+        if split == COLD and method not in NEW_USER_METHODS:
+            continue
+        for path in layout.manifest_for(method, entry, split):
+            serves[path] = serves.get(path, []) + personas
+    return serves
+
+
+def card_inputs(wildcards):
+    """A card's inputs: the method's manifests (and the data the chat reads); for routing the choice
+    and the candidates' cards."""
+    method = wildcards.method
+    if not kind_of(METHOD_TABLE[method]).generates:
+        return dict(
+            choices="results/routing/choices.json",
+            cards=expand("results/methods/{c}.json", c=config["routing"]["candidates"]),
+        )
+    new = method in NEW_USER_METHODS
+    return dict(
+        base=base_model_input(),
+        manifests=list(card_manifests(method)),
+        dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
+    )
+
+
+def card_param(wildcards):
+    """The card's content (adaptcommand.chat.write_card), paths relative to the run directory."""
+    method = wildcards.method
+    entry = METHOD_TABLE[method]
+    if not kind_of(entry).generates:
+        return dict(method=method, about=entry["about"])
+    new = NEW_USERS if method in NEW_USER_METHODS else []
+    history = None
+    if kind_of(entry).history:
+        history = dict(
+            k=config["history"]["k"],
+            query_turns=config["eval"]["skip_assistant_turns"] + 1,
+            minilm=config["metrics"]["minilm"],
+            # (the pool's dialogues are in the persona's `characters` file)
+            pools={p: dict(splits=SPLITS, pool_sessions=0) for p in PERSONAS}
+            | {
+                p: dict(
+                    splits=NEW_SPLITS,
+                    pool_sessions=config["history"]["cold_start_sessions"],
+                )
+                for p in new
+            },
+        )
+    return dict(
+        method=method,
+        about=entry["about"],
+        base=config["model"]["base"],
+        serves=card_manifests(method),
+        personas=PERSONAS + new,
+        characters={p: CLEAN for p in PERSONAS} | {p: NEW_DIALOGS for p in new},
+        prompt=PROMPT,
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        history=history,
+    )
+
+
 rule method_card:
     input:
         unpack(card_inputs),

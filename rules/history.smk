@@ -1,5 +1,6 @@
 # History in the prompt (OPPU / LaMP style): the unified recipe, trained and evaluated with each
-# dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues in the system message.
+# dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues in the system message
+# (table adapter lora+history; trained by rules/train.smk with the train and val retrievals).
 # Query = the dialogue's user messages before its first evaluated assistant turn (train, val and test
 # alike); candidates = the persona's train exchanges that set a device; MiniLM cosine, top history.k.
 
@@ -19,7 +20,7 @@ rule retrieve_history:
         "results/benchmarks/retrieve_history/{split}.tsv"
     wildcard_constraints:
         split=f"train|val|test|{COLD}",
-    # train_history (a long job) waits for it.
+    # the history training (a long job) waits for it.
     priority: 8
     conda:
         "../envs/eval.yaml"
@@ -36,34 +37,3 @@ rule retrieve_history:
         minilm=config["metrics"]["minilm"],
     script:
         "../workflow/scripts/retrieve_history.py"
-
-
-# The unified rule with the retrieved exchanges of the train and val splits in the prompts.
-use rule train_unified as train_history with:
-    input:
-        **train_inputs("history"),
-        history_train="results/history/train.jsonl",
-        history_val="results/history/val.jsonl",
-    output:
-        directory("models/history"),
-    log:
-        "logs/train_history.log",
-    benchmark:
-        "results/benchmarks/train_history.tsv"
-    # The longest training after the base: start it as soon as its retrievals exist.
-    priority: 8
-    params:
-        **train_params("history"),
-        personas=PERSONAS,
-        history_k=config["history"]["k"],
-
-
-# Its cost includes the retrieval of every split it reads.
-register_method(
-    "history",
-    lambda: {p: "models/history" for p in PERSONAS},
-    train_benchmarks=lambda: ["results/benchmarks/train_history.tsv"]
-    + [
-        f"results/benchmarks/retrieve_history/{s}.tsv" for s in ("train", "val", "test")
-    ],
-)

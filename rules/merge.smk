@@ -1,120 +1,81 @@
-# Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU:
-# merge_neighbors = per persona, its K most similar OTHER personas' LoRAs (similarity of the
-# clustering features; a pack of personas per job); merge_cluster = per cluster, its members' LoRAs
-# (a pack of clusters per job).
+# Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU, for every
+# method of the table whose adapter is a merge; the rule is named after the method:
+#   scope persona (merge_neighbors): per persona, its merge.neighbors_k most similar OTHER personas'
+#                 LoRAs (similarity of the clustering features); packs of personas, as training;
+#   scope cluster (merge_cluster):   per cluster, its members' LoRAs.
 # Uniform weights; the total weight is chosen among merge.weight_scales by the lowest VAL loss
-# (adaptcommand.merging).
-import json
+# (adaptcommand.merging). The persona LoRAs are found through their manifest.
 
-MERGE_PARAMS = dict(
-    scales=config["merge"]["weight_scales"],
-    combination=config["merge"]["combination"],
-    batch_size=config["train"]["persona"]["batch_size"],
+
+def merge_params(**extra):
+    """The merge settings, the prompt, the val-loss batch (the persona recipe's) and the base."""
+    return dict(
+        merge=plain(config["merge"]),
+        prompt=PROMPT,
+        val_batch_size=config["train"]["persona"]["batch_size"],
+        code=script_hash("merge_adapters.py"),
+        base=base_model_param(),
+        **extra,
+    )
+
+
+MERGE_INPUTS = dict(
+    dialogs=CLEAN,
+    splits=SPLITS,
+    base=base_model_input(),
+    adapters=layout.manifest("persona"),
 )
-NEIGHBORS_K = config["merge"]["neighbors_k"]
-# Keyed, so that a change of one value is seen (Snakemake compares params as a set of values).
-MERGE_SETTINGS = json.dumps({**MERGE_PARAMS, **prompt_params()}, sort_keys=True)
-# The params both merge rules share.
-MERGE_RULE_PARAMS = dict(
-    **MERGE_PARAMS,
-    **prompt_params(),
-    code=script_hash("merge_adapters.py"),
-    base=base_model_param(),
-    settings=MERGE_SETTINGS,
-)
+MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 
 
-# {persona_id: its persona LoRA directory} once every pack is trained: what the merges read.
-rule persona_adapters_manifest:
-    input:
-        packs=expand("models/persona/{pack}", pack=PACKS),
-    output:
-        "models/persona/adapters.json",
-    log:
-        "logs/persona_adapters_manifest.log",
-    benchmark:
-        "results/benchmarks/persona_adapters_manifest.tsv"
-    localrule: True
-    conda:
-        "../envs/data.yaml"
-    threads: 1
-    params:
-        code=script_hash("adapter_manifest.py"),
-        adapters=json.dumps(persona_adapters("models/persona"), sort_keys=True),
-    script:
-        "../workflow/scripts/adapter_manifest.py"
+for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
+    for _pack, _members in PACKS.items():
+
+        rule:
+            name:
+                f"{_method}.{_pack}"
+            input:
+                **MERGE_INPUTS,
+                similarity="results/clusters/similarity.json",
+            output:
+                [directory(layout.unit_dir(_method, p)) for p in _members],
+            log:
+                f"logs/{_method}/{_pack}.log",
+            benchmark:
+                f"results/benchmarks/{_method}/{_pack}.tsv"
+            group:
+                _method
+            conda:
+                "../envs/train.yaml"
+            threads: RES["threads"]
+            resources:
+                **model_cpu_resources(len(_members)),
+            params:
+                **merge_params(val_neighbors=0),
+            script:
+                "../workflow/scripts/merge_adapters.py"
 
 
-rule merge_neighbors:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        # Plain inputs, not a checkpoint lookup: the job is planned (also in a dry run) before the
-        # clustering has run; the script picks the K nearest other personas from this file, and
-        # their adapters from the manifest (one input, not one per persona: a DAG of 200 x 200 edges
-        # took most of the full-size plan).
-        similarity="results/clusters/similarity.json",
-        adapters="models/persona/adapters.json",
-    output:
-        directory("models/merge/neighbors/{pack}"),
-    log:
-        "logs/merge_neighbors/{pack}.log",
-    benchmark:
-        "results/benchmarks/merge_neighbors/{pack}.tsv"
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **model_cpu_resources(),
-    params:
-        **MERGE_RULE_PARAMS,
-        neighbors_k=NEIGHBORS_K,
-        pack=pack_members,
-    script:
-        "../workflow/scripts/merge_adapters.py"
+for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "cluster"]:
 
-
-rule merge_cluster:
-    input:
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        assignments=CLUSTERS.assignments_file,
-        adapters="models/persona/adapters.json",
-    output:
-        directory("models/merge/cluster/{cluster_pack}"),
-    log:
-        "logs/merge_cluster/{cluster_pack}.log",
-    benchmark:
-        "results/benchmarks/merge_cluster/{cluster_pack}.tsv"
-    conda:
-        "../envs/train.yaml"
-    threads: RES["threads"]
-    resources:
-        **model_cpu_resources(),
-    params:
-        **MERGE_RULE_PARAMS,
-        clusters=CLUSTERS.pack_param,
-    script:
-        "../workflow/scripts/merge_adapters.py"
-
-
-# Their cost includes the persona LoRAs they are made of.
-register_method(
-    "merge_neighbors",
-    lambda: persona_adapters("models/merge/neighbors"),
-    train_benchmarks=lambda: [
-        "results/benchmarks/cluster_personas.tsv",
-        *pack_benchmarks("train_persona"),
-        *pack_benchmarks("merge_neighbors"),
-    ],
-)
-register_method(
-    "merge_cluster",
-    CLUSTERS.routes("models/merge/cluster/{cluster_pack}/{cluster_id}", PERSONAS),
-    train_benchmarks=CLUSTERS.benchmarks(
-        "results/benchmarks/merge_cluster/{cluster_pack}.tsv",
-        extra=[CLUSTER_BENCHMARK, *pack_benchmarks("train_persona")],
-    ),
-)
+    rule:
+        name:
+            _method
+        input:
+            **MERGE_INPUTS,
+            assignments=CLUSTERS.assignments_file,
+        output:
+            directory(layout.unit_dir(_method, "{cluster_id}")),
+        log:
+            f"logs/{_method}/{{cluster_id}}.log",
+        benchmark:
+            f"results/benchmarks/{_method}/{{cluster_id}}.tsv"
+        conda:
+            "../envs/train.yaml"
+        threads: RES["threads"]
+        resources:
+            **model_cpu_resources(),
+        params:
+            **merge_params(members=CLUSTERS.members_param),
+        script:
+            "../workflow/scripts/merge_adapters.py"

@@ -1,5 +1,5 @@
-# Every method's test results side by side: summary table and the comparison figure.
-import json
+# Every method's test results side by side: summary table and the comparison figure. What the
+# comparison claims and checks (headline, references, positive control) is config: compare.*.
 
 
 rule compare:
@@ -79,7 +79,6 @@ rule compare:
         new_user_benchmarks=lambda wc: {
             m: cost_files(m, COLD) for m in sorted(NEW_USER_METHODS)
         },
-        resamples=config["compare"]["bootstrap_resamples"],
-        seed=config["compare"]["seed"],
+        protocol=plain(config["compare"]),
     script:
         "../workflow/scripts/compare.py"

@@ -1,38 +1,21 @@
-# Routing: per persona, the candidate method (routing.candidates) with the best VAL score
-# (routing.metric, higher is better; ties -> the first candidate in config order), then its test
-# results composed from the candidates' own test predictions (same targets, greedy decoding: the
-# routed prediction for a persona IS its chosen method's prediction). The oracle (per persona the
-# best candidate on TEST) is an upper bound, not a method: it is computed after evaluate_routing and
-# nothing reads it back.
+# Routing: per persona, the candidate method (routing.candidates) with the best VAL score on the
+# protocol's headline (compare.headline, higher is better; ties -> the first candidate in config
+# order), then its test results composed from the candidates' own test predictions (same targets,
+# greedy decoding: the routed prediction for a persona IS its chosen method's prediction). The oracle
+# (per persona the best candidate on TEST) is an upper bound, not a method: it is computed after
+# evaluate_routing and nothing reads it back.
 from adaptcommand.routing import RoutingPlan
 
-ROUTING = RoutingPlan.from_config(config["routing"])
-# Early, clear error (the registry is checked when the rules run: every rules file has registered
-# its methods by then).
-if "routing" in METHODS:
-    ROUTING.checked(evaluated=METHODS)
-# The candidates, checked against the registry and eval.methods.
-routing_plan = lambda: ROUTING.checked(METHOD_REGISTRY, METHODS)
+ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headline"])
 # The params of the three routing rules (one script).
 ROUTE_PARAMS = dict(
     code=script_hash("route.py"), candidates=ROUTING.candidates, metric=ROUTING.metric
 )
 
 
-# Routing has no adapters of its own (no routes): rule evaluate_routing composes its TEST results
-# from the candidates'; the evaluate rule only takes methods that generate (GENERATED, rules/eval.smk).
-register_method(
-    "routing",
-    lambda: {},
-    train_benchmarks=lambda: routing_plan().cost_files(
-        method_benchmarks, "results/benchmarks/route.tsv"
-    ),
-)
-
-
 rule route:
     input:
-        val=lambda wc: routing_plan().files("results/eval/val/{method}/per_persona.csv"),
+        val=ROUTING.files("results/eval/val/{method}/per_persona.csv"),
     output:
         "results/routing/choices.json",
     log:
@@ -53,12 +36,8 @@ rule evaluate_routing:
     input:
         choices="results/routing/choices.json",
         targets="results/eval/test/targets.jsonl",
-        predictions=lambda wc: routing_plan().files(
-            "results/eval/test/{method}/predictions.jsonl"
-        ),
-        metrics=lambda wc: routing_plan().files(
-            "results/eval/test/{method}/metrics.json"
-        ),
+        predictions=ROUTING.files("results/eval/test/{method}/predictions.jsonl"),
+        metrics=ROUTING.files("results/eval/test/{method}/metrics.json"),
     output:
         predictions="results/eval/test/routing/predictions.jsonl",
         per_persona="results/eval/test/routing/per_persona.csv",
@@ -66,7 +45,7 @@ rule evaluate_routing:
     log:
         "logs/evaluate/test_routing.log",
     benchmark:
-        "results/benchmarks/evaluate_routing/test.tsv"
+        "results/benchmarks/evaluate/test_routing.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1
@@ -80,9 +59,7 @@ rule routing_oracle:
     input:
         choices="results/routing/choices.json",
         routed="results/eval/test/routing/per_persona.csv",
-        test=lambda wc: routing_plan().files(
-            "results/eval/test/{method}/per_persona.csv"
-        ),
+        test=ROUTING.files("results/eval/test/{method}/per_persona.csv"),
     output:
         "results/routing/oracle.json",
     log:

@@ -17,11 +17,12 @@ def effective_config(*overlays) -> dict:
 
 
 def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
-    """Parse the 'Job stats' table of a dry run into {rule: count}."""
+    """Parse the 'Job stats' table of a dry run into {rule: count}; the pack rules of a family
+    ("train_persona.persona_000-persona_011", ...) count as their family ("train_persona")."""
     counts, in_table = {}, False
     for line in proc.stdout.splitlines() + proc.stderr.splitlines():
-        if line.startswith("job ") and "count" in line:
-            in_table = True
+        if line.startswith("job ") and "count" in line:  # (a dry run prints the table twice)
+            counts, in_table = {}, True
             continue
         if in_table:
             parts = line.split()
@@ -29,7 +30,8 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
                 in_table = False
                 continue
             if len(parts) == 2 and parts[1].isdigit():
-                counts[parts[0]] = int(parts[1])
+                family = parts[0].split(".")[0]
+                counts[family] = counts.get(family, 0) + int(parts[1])
     return counts
 
 

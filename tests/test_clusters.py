@@ -156,7 +156,7 @@ def test_cluster_checkpoint_view_for_the_rule_files(world, tmp_path):
 
     from snakemake.exceptions import IncompleteCheckpointException
 
-    from adaptcommand.clusters import ClusterCheckpoint, ClusterPacks
+    from adaptcommand.clusters import ClusterCheckpoint, nearest_neighbors
     from adaptcommand.data.io import write_json_atomic
 
     dialogs, splits = world
@@ -176,49 +176,14 @@ def test_cluster_checkpoint_view_for_the_rule_files(world, tmp_path):
 
     cp = Checkpoint()
     view = ClusterCheckpoint(cp)
-    bench = view.benchmarks("b/{cluster_id}.tsv", extra=["results/benchmarks/cluster_personas.tsv", "x.tsv"])
-    # The cost files are globs, the same before and after the checkpoint (a stable param of compare).
-    before = bench()
-    assert before == ["results/benchmarks/cluster_personas.tsv", "x.tsv", "b/*.tsv"]
     with pytest.raises(IncompleteCheckpointException):
         view.assignment()
     cp.done = True
     assert view.ids() == ["c0", "c1"] and view.assignment()["persona_005"] == "c1"
-    assert view.members("c0") == [
-        "persona_000",
-        "persona_001",
-        "persona_002",
-    ]
-    assert view.neighbors("persona_000", 2) == ["persona_001", "persona_002"]
-    assert len(view.neighbors("persona_000", 99)) == 5  # K capped at the other personas
-    routes = view.routes("models/cluster/{cluster_id}", personas)()
-    assert routes["persona_000"] == "models/cluster/c0" and routes["persona_004"] == "models/cluster/c1"
-    # In packs (resources.pack_size 0: every cluster in one job): <pack>/<cluster_id>, the pack's members.
-    packed = ClusterCheckpoint(cp, ClusterPacks(0, 4))
-    routes = packed.routes("models/cluster/{cluster_pack}/{cluster_id}", personas)()
-    assert routes["persona_000"] == "models/cluster/c0-c3/c0"
-    assert routes["persona_004"] == "models/cluster/c0-c3/c1"
-    assert packed.pack_param(SimpleNamespace(cluster_pack="c0-c3")) == {
-        "c0": ["persona_000", "persona_001", "persona_002"],
-        "c1": ["persona_003", "persona_004", "persona_005"],
+    assert view.members_param(SimpleNamespace(cluster_id="c0")) == {
+        "c0": ["persona_000", "persona_001", "persona_002"]
     }
-    assert packed.benchmarks("b/{cluster_pack}.tsv")() == ["b/*.tsv"]
-    assert bench() == before
+    assert nearest_neighbors(out.similarity, "persona_000", 2) == ["persona_001", "persona_002"]
+    assert len(nearest_neighbors(out.similarity, "persona_000", 99)) == 5  # K capped at the other personas
     with pytest.raises(ValueError, match="no cluster 'c7'"):
-        view.members("c7")
-
-
-def test_cluster_packs_are_named_from_the_config_and_own_their_range():
-    from adaptcommand.clusters import ClusterPacks
-
-    every = ClusterPacks(0, 4)  # pack_size 0: one job for every cluster (k_max 4)
-    assert {every.name_of(f"c{i}") for i in range(4)} == {"c0-c3"}
-    assert ClusterPacks.ids_in("c0-c3") == ["c0", "c1", "c2", "c3"]
-    one = ClusterPacks(1, 12)  # pack_size 1: one job per cluster
-    assert one.name_of("c7") == "c7" and ClusterPacks.ids_in("c7") == ["c7"]
-    three = ClusterPacks(3, 8)
-    assert [three.name_of(f"c{i}") for i in range(8)] == ["c0-c2"] * 3 + ["c3-c5"] * 3 + ["c6-c7"] * 2
-    # every id in exactly one pack, and the pack of an id holds it
-    for packs in (every, one, three):
-        for i in range(packs.max_clusters):
-            assert f"c{i}" in ClusterPacks.ids_in(packs.name_of(f"c{i}"))
+        view.members_param(SimpleNamespace(cluster_id="c7"))

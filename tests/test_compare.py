@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from adaptcommand.compare.report import HEADLINE, write_comparison
+from adaptcommand.compare.report import by_headline, write_comparison
 from adaptcommand.data import synthetic
 from adaptcommand.data.clean import clean
 from adaptcommand.data.io import load_dialogs
@@ -18,8 +18,21 @@ from adaptcommand.data.splits import make_splits, split_dialogs
 from adaptcommand.evaluate.harness import write_results
 from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.metrics.scoring import score_turns
+from adaptcommand.settings import Protocol
 
 N_PERSONAS = 10
+HEADLINE = "routine_param_f1"
+
+
+def protocol(resamples: int = 200, headline: str = HEADLINE) -> Protocol:
+    return Protocol(
+        headline=headline,
+        second="similarity",
+        references=("unified", "base"),
+        positive_control="persona",
+        bootstrap_resamples=resamples,
+        seed=0,
+    )
 
 
 def _shift_numbers(text: str) -> str:
@@ -74,8 +87,7 @@ def test_planted_effect_is_detected_and_no_effect_is_not(tmp_path, targets):
         [files[m]["per_persona"] for m in names],
         {},
         out,
-        resamples=500,
-        seed=0,
+        protocol(500),
     )
     assert summary.loc["persona", f"{HEADLINE}_diff_base_low"] > 0.3  # numbers wrong, categories right
     assert summary.loc["persona_swapped", f"{HEADLINE}_diff_base_low"] <= 0
@@ -108,8 +120,7 @@ def test_a_failed_negative_control_is_reported(tmp_path, targets):
         [files[m]["per_persona"] for m in names],
         {},
         out,
-        resamples=200,
-        seed=0,
+        protocol(),
     )
     checks = json.loads((tmp_path / "out.controls").read_text())
     assert not checks["passed"]
@@ -151,14 +162,14 @@ def test_tables_for_the_paper_and_the_new_users(tmp_path, targets):
     without, with_new = _outputs(tmp_path / "a"), _outputs(tmp_path / "b")
     for out in (without, with_new):
         Path(out["figure"]).parent.mkdir()
-    write_comparison(*args, without, resamples=200, seed=0)
+    write_comparison(*args, without, protocol())
     new_users = {
         "methods": ["base", "unified"],
         "metrics": [new[m]["metrics"] for m in ("base", "unified")],
         "per_persona": [new[m]["per_persona"] for m in ("base", "unified")],
         "benchmarks": {},
     }
-    summary = write_comparison(*args, with_new, resamples=200, seed=0, new_users=new_users)
+    summary = write_comparison(*args, with_new, protocol(), new_users=new_users)
 
     tex = Path(with_new["latex"]).read_text()
     assert tex.count(r"\toprule") == 2 and tex.count(r"\bottomrule") == 2  # main + new users
@@ -184,3 +195,53 @@ def test_tables_for_the_paper_and_the_new_users(tmp_path, targets):
     w4, w5 = Image.open(without["figure"]).size[0], Image.open(with_new["figure"]).size[0]
     assert w5 > w4 * 1.15, (w4, w5)
     assert Image.open(with_new["per_persona"]).size[1] > 200
+
+
+def test_the_headline_is_config(tmp_path, targets):
+    """compare.headline decides the ranking of summary.csv / summary.md, the controls and the figure's
+    order: a method that wins on routine turns but loses on similarity moves down when the headline
+    becomes similarity, with no code change."""
+    generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
+    # routine values right, every other turn garbled: best on routine_param_f1, worst on similarity
+    garbled = lambda t: t["reference"] if t["kind"] == "routine" else "no idea"  # noqa: E731
+    files = {
+        "base": _method(tmp_path, "base", targets, generic),
+        "persona": _method(tmp_path, "persona", targets, garbled),
+        "unified": _method(tmp_path, "unified", targets, generic),
+    }
+    names = ["base", "persona", "unified"]
+    args = (names, [], [files[m]["metrics"] for m in names], [files[m]["per_persona"] for m in names], {})
+    ranked = {}
+    for headline in (HEADLINE, "similarity"):
+        out = _outputs(tmp_path / headline)
+        Path(out["figure"]).parent.mkdir()
+        summary = write_comparison(*args, out, protocol(headline=headline))
+        ranked[headline] = list(summary.index)
+        md = Path(out["markdown"]).read_text()
+        table_rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ")][1:]
+        assert table_rows == ranked[headline], (table_rows, ranked[headline])
+        assert f"**{headline.replace('_', ' ').replace('f1', 'F1')}**" in md
+        assert json.loads(Path(out["controls"]).read_text())["metric"] == headline
+    assert ranked[HEADLINE][0] == "persona" and ranked["similarity"][-1] == "persona"
+    assert list(by_headline(summary, protocol(headline="similarity")).index) == ranked["similarity"]
+
+
+def test_the_tables_are_the_long_table(tmp_path, targets):
+    """summary.csv is the wide form of one long table (method, role, seed, metric, statistic, value):
+    every cell is one row of it."""
+    from adaptcommand.compare.report import _rows_meta, load_results, summary_long, to_wide, wide_name
+
+    generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
+    files = {m: _method(tmp_path, m, targets, generic) for m in ("base", "unified")}
+    metrics, per_persona = load_results(
+        list(files), [f["metrics"] for f in files.values()], [f["per_persona"] for f in files.values()]
+    )
+    long = summary_long(_rows_meta(list(files), [], metrics), per_persona, {}, protocol())
+    assert list(long.columns) == ["method", "role", "seed", "metric", "statistic", "value"]
+    wide = to_wide(long)
+    assert len(long) == wide.drop(columns="role").notna().sum().sum() + long["value"].isna().sum()
+    row = long[(long.metric == HEADLINE) & (long.statistic == "diff_base_low")].set_index("method")["value"]
+    assert wide.loc["unified", wide_name(HEADLINE, "diff_base_low")] == row["unified"]
+    assert wide.loc["base", wide_name(HEADLINE, "persona_mean")] == pytest.approx(
+        per_persona["base"][HEADLINE].mean()
+    )

@@ -82,7 +82,7 @@ def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
 GPU_PARTITION = "EDIT_ME_gpu_partition"  # profiles/slurm `config:` (placeholder until a site edits it)
 CPU_PARTITION = "EDIT_ME_partition"  # profiles/slurm default-resources
 MAX_GROUP_MINUTES = 240  # the GPU partition limit the profile's group sizes are documented against
-JOB_BLOCK = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) (\w+):\n((?:^\s+\w+: .*\n)+)", re.MULTILINE)
+JOB_BLOCK = re.compile(r"^\s*(?:local)?(?:rule|checkpoint) ([\w.\-]+):\n((?:^\s+\w+: .*\n)+)", re.MULTILINE)
 
 
 def _resources(line: str) -> dict[str, str]:
@@ -110,7 +110,7 @@ def test_full_size_plan_through_the_slurm_profile(tmp_path):
     for m in JOB_BLOCK.finditer(text):
         fields = dict(line.strip().split(": ", 1) for line in m.group(2).splitlines())
         if "resources" in fields:
-            seen.setdefault(m.group(1), _resources(fields["resources"]))
+            seen.setdefault(m.group(1).split(".")[0], _resources(fields["resources"]))  # per rule family
     gpu_rules = {r for r, res in seen.items() if res.get("gpu") == "1"}
     assert {"train_unified", "evaluate", *PER_PERSONA_RULES[:-1]} <= gpu_rules, sorted(gpu_rules)
     assert not gpu_rules & {"merge_neighbors", "cluster_personas", "route", "compare", "clean_data"}
@@ -118,10 +118,10 @@ def test_full_size_plan_through_the_slurm_profile(tmp_path):
         want = GPU_PARTITION if rule in gpu_rules else CPU_PARTITION
         assert res.get("slurm_partition") == want, (rule, res)
         assert 0 < int(res["runtime"]) <= MAX_GROUP_MINUTES, (rule, res)
-    for rule, group in profile["groups"].items():
-        if rule in seen:  # a group asks for the sum of its members' runtimes
-            minutes = profile["group-components"][group] * int(seen[rule]["runtime"])
-            assert minutes <= MAX_GROUP_MINUTES, (rule, minutes)
+    for group, components in profile["group-components"].items():
+        assert group in seen, f"group-components names {group!r}, which is no rule family of the plan"
+        minutes = components * int(seen[group]["runtime"])  # a group asks for its members' summed runtime
+        assert minutes <= MAX_GROUP_MINUTES, (group, minutes)
     for rule in ("merge_neighbors", "merge_cluster"):
         if rule in seen:
             assert int(seen[rule]["mem_mb"]) >= 8000, (rule, seen[rule])

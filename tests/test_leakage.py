@@ -329,7 +329,7 @@ def _hash_encoder(texts):
 def trained(no_test_world, tiny):
     """One tiny LoRA trained on the world's train split (val for the epoch), no history."""
     from adaptcommand.prompts import PromptConfig
-    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.settings import LoraRecipe
     from adaptcommand.train.lora import train_lora_adapter
 
     w = no_test_world
@@ -340,8 +340,10 @@ def trained(no_test_world, tiny):
         w["splits_path"],
         w["personas"][:2],
         PromptConfig(max_length=256),
-        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-        TrainConfig(epochs=1, lr=1e-3, batch_size=4),
+        LoraRecipe(
+            r=2, alpha=4, dropout=0.0, target_modules=("q_proj", "v_proj"), lr=1e-3, epochs=1, batch_size=4
+        ),
+        0,
         out,
     )
     return out, info
@@ -350,7 +352,7 @@ def trained(no_test_world, tiny):
 def test_training_requests_train_and_val_only(no_test_world, tiny, requested_splits, tmp_path):
     from adaptcommand.prompts import PromptConfig
     from adaptcommand.retrieval import retrieve_for_split
-    from adaptcommand.train.loop import TrainConfig
+    from adaptcommand.settings import LoraRecipe
     from adaptcommand.train.lora import train_lora_adapter
 
     w = no_test_world
@@ -364,8 +366,10 @@ def test_training_requests_train_and_val_only(no_test_world, tiny, requested_spl
         w["splits_path"],
         w["personas"],
         PromptConfig(max_length=256),
-        {"r": 2, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-        TrainConfig(epochs=1, lr=1e-3, batch_size=8),
+        LoraRecipe(
+            r=2, alpha=4, dropout=0.0, target_modules=("q_proj", "v_proj"), lr=1e-3, epochs=1, batch_size=8
+        ),
+        0,
         tmp_path / "history",
         history=history,
     )

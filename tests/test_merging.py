@@ -17,12 +17,14 @@ from adaptcommand.data.splits import make_splits
 from adaptcommand.merging import add_merge, lora_deltas, merge_error, merge_on_val
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig
+from adaptcommand.settings import LoraRecipe
 
 # Different ranks and alphas on purpose: a merge must respect each source's own scaling alpha / r.
+_QV = dict(dropout=0.0, target_modules=("q_proj", "v_proj"), lr=1e-3, epochs=1, batch_size=4)
 RECIPES = {
-    "s1": {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-    "s2": {"r": 2, "alpha": 6, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
-    "s3": {"r": 4, "alpha": 4, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]},
+    "s1": LoraRecipe(r=4, alpha=8, **_QV),
+    "s2": LoraRecipe(r=2, alpha=6, **_QV),
+    "s3": LoraRecipe(r=4, alpha=4, **_QV),
 }
 
 

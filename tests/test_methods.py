@@ -1,6 +1,6 @@
 """The method table (workflow/methods.yaml) is the one definition of the methods: the README, the
-config check and the rules' registry agree with it, and a workflow whose table and rules disagree is
-refused while it is parsed."""
+config check and the rules agree with it, and a workflow whose table and rules disagree is refused
+while it is parsed."""
 
 from __future__ import annotations
 
@@ -49,13 +49,9 @@ def _workflow_copy(tmp_path):
             "they need their recipe train.<name>",
         ),
         (
-            "merge_all: {role: method, adapter: merge, scope: persona, start: base, "
-            "rules: [merge_neighbors], about: a merge of every other persona}",
-            "no rules file registers ['merge_all']",
-        ),
-        (
-            "ghost: {role: method, adapter: prefix, scope: all, start: base, rules: [train_ghost], about: x}",
-            "no rules file registers ['ghost']",
+            "route_clusters: {role: method, adapter: routing, scope: cluster, start: base, "
+            "rules: [route], about: routing per cluster}",
+            "adapter 'routing' with scope 'cluster': the workflow has no rules for it",
         ),
     ],
 )

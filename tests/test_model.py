@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 import torch
@@ -13,9 +14,13 @@ from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.hub import HubUnavailableError
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import IGNORE_INDEX, PromptConfig, generation_prompt, training_example
+from adaptcommand.settings import LoraRecipe, PrefixRecipe
 from adaptcommand.train.loop import TrainConfig, train
 
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+# (the training settings of a recipe matter only where train_adapters uses it)
+LORA = LoraRecipe(
+    r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj"), lr=5e-3, epochs=3, batch_size=2
+)
 
 
 def test_labels_cover_exactly_the_assistant_turns(tiny, dialogs):
@@ -210,7 +215,9 @@ def test_prefix_adapters_on_merged_base_generate_grouped(tiny, dialogs, tmp_path
     for i, name in enumerate(["pa", "pb"]):
         merged = merged_base(load_base(path)[0], tmp_path / "u")
         torch.manual_seed(i)
-        px = attach_adapter(merged, {"num_virtual_tokens": 4}, name=name)
+        px = attach_adapter(
+            merged, PrefixRecipe(num_virtual_tokens=4, lr=5e-2, epochs=2, batch_size=4), name=name
+        )
         res = train(
             px, examples[i::2], examples[:2], TrainConfig(epochs=2, lr=5e-2, batch_size=4), tok.pad_token_id
         )
@@ -253,8 +260,9 @@ def test_a_pack_trains_each_adapter_exactly_as_alone(tiny, dialogs, tmp_path):
     write_jsonl_atomic(tmp_path / "dialogs.jsonl", own)
     write_json_atomic(tmp_path / "splits.json", make_splits(own, 0.5, 0.25))
     args = (str(tmp_path / "dialogs.jsonl"), str(tmp_path / "splits.json"))
-    recipe = {**LORA, "dropout": 0.1}  # dropout draws random numbers: the seed must be reset per adapter
-    tc = TrainConfig(epochs=3, lr=5e-3, batch_size=2, patience=1, seed=3)
+    # dropout draws random numbers: the seed must be reset per adapter
+    recipe = replace(LORA, dropout=0.1, epochs=3, lr=5e-3, batch_size=2, patience=1)
+    seed = 3
     personas = ["persona_000", "persona_001", "persona_002"]
     packed = train_adapters(
         path,
@@ -262,7 +270,7 @@ def test_a_pack_trains_each_adapter_exactly_as_alone(tiny, dialogs, tmp_path):
         {p: [p] for p in personas},
         PromptConfig(),
         recipe,
-        tc,
+        seed,
         {p: tmp_path / "pack" / p for p in personas},
     )
     # The same pack spread over two forked single-thread workers (a CPU pack job with 2 threads).
@@ -272,13 +280,13 @@ def test_a_pack_trains_each_adapter_exactly_as_alone(tiny, dialogs, tmp_path):
         {p: [p] for p in personas},
         PromptConfig(),
         recipe,
-        tc,
+        seed,
         {p: tmp_path / "forked" / p for p in personas},
         workers=2,
     )
     assert list(forked) == personas
     for p in personas:
-        alone = train_lora_adapter(path, *args, [p], PromptConfig(), recipe, tc, tmp_path / "alone" / p)
+        alone = train_lora_adapter(path, *args, [p], PromptConfig(), recipe, seed, tmp_path / "alone" / p)
         for got in (packed[p], forked[p]):
             assert (alone["val_loss"], alone["best_epoch"]) == (got["val_loss"], got["best_epoch"])
         a = load_file(tmp_path / "alone" / p / "adapter_model.safetensors")
@@ -317,12 +325,20 @@ def test_batched_training_gives_each_persona_its_separate_adapter(tiny, dialogs,
     write_jsonl_atomic(tmp_path / "dialogs.jsonl", own)
     write_json_atomic(tmp_path / "splits.json", make_splits(own, 0.5, 0.25))
     args = (str(tmp_path / "dialogs.jsonl"), str(tmp_path / "splits.json"))
-    recipe = {**LORA, "dropout": dropout, "target_modules": ["q_proj", "v_proj", "o_proj", "down_proj"]}
-    tc = TrainConfig(epochs=4, lr=2e-2, batch_size=1, patience=1, seed=5)
+    recipe = replace(
+        LORA,
+        dropout=dropout,
+        target_modules=("q_proj", "v_proj", "o_proj", "down_proj"),
+        epochs=4,
+        lr=2e-2,
+        batch_size=1,
+        patience=1,
+    )
+    seed = 5
     personas = ["persona_000", "persona_001", "persona_002"]
     units = {p: [p] for p in personas}
     alone = train_adapters(
-        path, *args, units, PromptConfig(), recipe, tc, {p: tmp_path / "a" / p for p in personas}
+        path, *args, units, PromptConfig(), recipe, seed, {p: tmp_path / "a" / p for p in personas}
     )
     together = train_adapters(
         path,
@@ -330,7 +346,7 @@ def test_batched_training_gives_each_persona_its_separate_adapter(tiny, dialogs,
         units,
         PromptConfig(),
         recipe,
-        tc,
+        seed,
         {p: tmp_path / "b" / p for p in personas},
         batched=True,
     )

@@ -11,8 +11,11 @@ from adaptcommand.evaluate.prefix_sharing import find_hosts, left_pad, plan_batc
 from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig, generation_prompt
+from adaptcommand.settings import LoraRecipe
 
-LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["q_proj", "v_proj"]}
+LORA = LoraRecipe(
+    r=4, alpha=8, dropout=0.0, target_modules=("q_proj", "v_proj"), lr=1e-3, epochs=1, batch_size=4
+)
 
 
 def test_a_dialogues_prompts_share_the_longest_one_as_host():

@@ -180,32 +180,15 @@ def test_read_scores(tmp_path):
         read_scores(f, "simlarity")
 
 
-def test_routing_plan_checks_candidates_and_lists_files():
-    plan = RoutingPlan.from_config({"candidates": ["unified", "hybrid"], "metric": "similarity"})
-    assert plan.candidates == ["unified", "hybrid"]
+def test_routing_plan_lists_the_candidates_files():
+    plan = RoutingPlan(["unified", "hybrid"], "similarity")
+    assert plan.candidates == ["unified", "hybrid"] and plan.metric == "similarity"
     assert plan.files("results/eval/val/{method}/per_persona.csv") == [
         "results/eval/val/unified/per_persona.csv",
         "results/eval/val/hybrid/per_persona.csv",
     ]
-    assert plan.checked(["base", "unified", "hybrid"], ["unified", "hybrid"]) is plan
-    with pytest.raises(RoutingError, match="no rule produces"):
-        plan.checked(registered=["unified"])
-    with pytest.raises(RoutingError, match="eval.methods"):
-        plan.checked(evaluated=["unified", "persona"])
-
-    def method_benchmarks(m, split):
-        train = {"unified": ["u.tsv"], "hybrid": ["u.tsv", "h.tsv"]}[m]
-        return [f"results/benchmarks/evaluate/{split}_{m}.tsv", *train]
-
-    assert plan.cost_files(method_benchmarks, "results/benchmarks/route.tsv") == [
-        "results/benchmarks/route.tsv",
-        "results/benchmarks/evaluate/val_unified.tsv",
-        "results/benchmarks/evaluate/test_unified.tsv",
-        "u.tsv",
-        "results/benchmarks/evaluate/val_hybrid.tsv",
-        "results/benchmarks/evaluate/test_hybrid.tsv",
-        "h.tsv",
-    ]
+    with pytest.raises(RoutingError, match="its own candidates"):
+        RoutingPlan(["unified", "routing"], "similarity")
 
 
 REPO = Path(__file__).resolve().parents[1]

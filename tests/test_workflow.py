@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -48,8 +49,7 @@ KNOWN, NEW_USERS = persona_sets(
     DEMO_CONFIG["personas"]["cold_start"],
 )
 N_PERSONAS = len(KNOWN)
-HEADLINE = "routine_param_f1"
-PACK = f"persona_000-persona_{N_PERSONAS - 1:03d}"  # resources.pack_size: 0 = one pack of all personas
+HEADLINE = DEMO_CONFIG["compare"]["headline"]
 
 
 def _summary(demo_run) -> pd.DataFrame:
@@ -161,7 +161,7 @@ def test_base_tokenizer_is_what_pretraining_used(demo_run):
 
 def test_training_learned_on_val(demo_run):
     """The unified adapter's chosen epoch improves the val loss over the untouched base (epoch 0)."""
-    log = json.loads((demo_run / "models/unified/train_log.json").read_text())
+    log = json.loads((demo_run / "models/unified/all/train_log.json").read_text())
     assert log["best_epoch"] > 0 and log["val_loss"][log["best_epoch"]] < log["val_loss"][0]
 
 
@@ -177,14 +177,50 @@ def test_every_method_scored_on_the_same_targets(demo_run):
         ].keys()
     assert len(fingerprints) == 1
     persona_rows = [json.loads(x) for x in (demo_run / "results/eval/test/persona/predictions.jsonl").open()]
-    # The demo trains every persona in one pack: models/persona/<pack>/<persona_id>/.
-    assert all(r["adapter"] == f"models/persona/{PACK}/{r['persona_id']}" for r in persona_rows)
+    # An adapter's path names its method and unit, whatever the packing: models/persona/<persona_id>/.
+    assert all(r["adapter"] == f"models/persona/{r['persona_id']}" for r in persona_rows)
 
 
 def test_best_epoch_chosen_on_val(demo_run):
-    log = json.loads((demo_run / f"models/persona/{PACK}/persona_000/train_log.json").read_text())
+    log = json.loads((demo_run / "models/persona/persona_000/train_log.json").read_text())
     assert log["personas"] == ["persona_000"] and log["n_train_dialogs"] == 30 and log["n_val_dialogs"] == 10
     assert log["best_epoch"] == min(range(len(log["val_loss"])), key=log["val_loss"].__getitem__)
+
+
+def test_train_logs_record_the_recipe_and_nothing_else_of_the_params(demo_run):
+    """Every trained adapter's train_log.json holds its recipe (the keys of its config section, no
+    prompt text, code digest or pack list) and seed; the method's manifest lists every unit with
+    them, and is what evaluation read."""
+    from adaptcommand.methods import kind_of, load_methods, recipe_section
+    from adaptcommand.settings import RECIPES
+
+    table = load_methods(REPO / "workflow" / "methods.yaml")
+    logs = 0
+    for method in DEMO_METHODS + DEMO_CONTROLS:
+        entry = table[method]
+        if not kind_of(entry).trains:
+            continue
+        section = DEMO_CONFIG["train"][recipe_section(method, entry)]
+        manifest = json.loads((demo_run / f"models/{method}/adapters.json").read_text())
+        for unit, spec in manifest["units"].items():
+            log = json.loads((demo_run / spec["dir"] / "train_log.json").read_text())
+            fields = {f.name for f in dataclasses.fields(RECIPES[log["recipe"]["adapter"]])}
+            assert set(log["recipe"]) == fields and set(section) <= fields, (method, unit)
+            assert log["seed"] == DEMO_CONFIG["train"]["seed"] == spec["seed"]
+            assert spec["recipe"] == log["recipe"] and spec["best_epoch"] == log["best_epoch"]
+            assert spec["dir"] == f"models/{method}/{unit}"
+            logs += 1
+    assert logs >= 4 * N_PERSONAS
+
+
+def test_the_pack_size_is_scheduling_only(demo_run):
+    """resources.pack_size changes which job trains which adapters, never where they are: on a
+    finished demo any pack size plans nothing."""
+    for size in (1, 4):
+        overlay = _overlay(demo_run, f"overlay_pack_{size}", {"resources": {"pack_size": size}})
+        proc = snakemake(demo_run, "-n", configfiles=(DEMO, overlay))
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "Nothing to be done" in proc.stdout + proc.stderr, planned_jobs(proc)
 
 
 def test_second_run_has_nothing_to_do(demo_run):
@@ -307,7 +343,7 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
         )
         return path
 
-    own_jobs = {"train_persona_r4": 1, "evaluate": 1, "compare": 1, "method_card": 1}  # pack_size 0: one pack
+    own_jobs = {"train_persona_r4": 1, "adapter_manifest": 1, "evaluate": 1, "compare": 1, "method_card": 1}
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(4))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
@@ -316,12 +352,31 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
     summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")
     assert summary.loc["persona_r4", "role"] == "method"
     assert summary.loc["persona_r4", "n_turns"] == summary.loc["persona", "n_turns"]
-    configs = list((run / "models" / "persona_r4").glob("*/persona_*/adapter_config.json"))
+    configs = list((run / "models" / "persona_r4").glob("persona_*/adapter_config.json"))
     assert len(configs) == N_PERSONAS
     assert {json.loads(c.read_text())["r"] for c in configs} == {4}
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(2))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
+
+
+def test_the_headline_is_a_config_key(demo_run, tmp_path):
+    """compare.headline: similarity on a finished demo re-runs routing's choice and the comparison
+    only (no training, no generation), and summary.md and the figure are ranked by similarity."""
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
+    overlay = _overlay(run, "overlay_headline", {"compare": {"headline": "similarity"}})
+    jobs = _planned(run, overlay)
+    assert set(jobs) <= EVALUATION_RULES - {"evaluate"}, jobs
+    proc = snakemake(run, configfiles=(DEMO, overlay))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")
+    assert summary["similarity_persona_mean"].is_monotonic_decreasing
+    assert not summary[f"{HEADLINE}_persona_mean"].is_monotonic_decreasing  # the order did change
+    md = (run / "results/comparison/summary.md").read_text()
+    rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ")][1:]
+    assert rows[: len(summary)] == list(summary.index)
+    assert json.loads((run / "results/routing/choices.json").read_text())["metric"] == "similarity"
 
 
 # ---- new users (cold start) ---------------------------------------------------------------------------
@@ -340,14 +395,12 @@ def test_new_users_are_held_out_and_evaluated_apart(demo_run):
     named = set()
     for log in (demo_run / "models").rglob("train_log.json"):
         text = log.read_text()
-        named |= {p for p in NEW_USERS if p in text and "new_users" not in str(log)}
+        named |= {p for p in NEW_USERS if p in text and log.parent.name not in NEW_USERS}
     clusters = (demo_run / "results/clusters/assignments.json").read_text()
     assert not named and not any(p in clusters for p in NEW_USERS), named
     # The new users' merges use known personas only, their weight chosen on other known personas.
     for p in NEW_USERS:
-        log = json.loads(
-            next((demo_run / "models/merge/new_users").glob(f"*/{p}/train_log.json")).read_text()
-        )
+        log = json.loads((demo_run / f"models/merge_neighbors/{p}/train_log.json").read_text())
         used = json.dumps(log)
         assert not any(q in used for q in NEW_USERS if q != p) and log.get("val_personas")
         assert set(log["val_personas"]) <= set(KNOWN) and p not in log["val_personas"]
@@ -359,8 +412,8 @@ def test_new_users_are_held_out_and_evaluated_apart(demo_run):
     rows = [json.loads(x) for x in (demo_run / "results/eval/cold_start/cluster/predictions.jsonl").open()]
     assignment = json.loads((demo_run / "results/cold_start/assignments.json").read_text())["assignment"]
     assert {r["persona_id"] for r in rows} == set(NEW_USERS)
-    # the demo trains every cluster in one pack job (pack_size 0, cluster.k_max 4): models/cluster/c0-c3/<id>
-    assert all(r["adapter"] == f"models/cluster/c0-c3/{assignment[r['persona_id']]}" for r in rows)
+    # the adapter of the cluster nearest to the new user: models/cluster/<cluster_id>
+    assert all(r["adapter"] == f"models/cluster/{assignment[r['persona_id']]}" for r in rows)
     history = [json.loads(x) for x in (demo_run / "results/history/cold_start.jsonl").open()]
     first = DEMO_CONFIG["history"]["cold_start_sessions"]
     assert history and all(e["session_id"] < first for h in history for e in h["exchanges"])

@@ -183,7 +183,7 @@ class Assistant:
             "meta": dict(context or {}),
             "messages": messages,
         }
-        pc = PromptConfig.from_config(self.card["prompt"])
+        pc = PromptConfig.from_section(self.card["prompt"], f"{CARDS}/{self.method}.json: prompt")
         return generation_prompt(self.tokenizer, dialog, len(messages) - 1, pc, self._retrieved(dialog))
 
     def reply(self, message: str, history: list[dict] | None = None, context: dict | None = None) -> str:
@@ -227,14 +227,25 @@ def card(
     method: str,
     about: str,
     base: str,
-    merge: str,
-    routes: dict[str, str],
+    serves: dict[str, list[str]],
+    personas: list[str],
     characters: dict[str, str],
     prompt: dict,
     max_new_tokens: int,
     history: dict | None = None,
 ) -> dict:
-    """A method card (what rule method_card writes); paths relative to the run directory."""
+    """A method card (what rule method_card writes); paths relative to the run directory.
+
+    `serves`: {manifest: the personas it serves} (adaptcommand.adapters): every persona's adapter and
+    the adapter merged into the base come from the method's manifests; `personas` without one get
+    the base (the base method)."""
+    from adaptcommand.adapters import read_manifest, routes_of
+
+    routes, merge = dict.fromkeys(personas, ""), ""
+    for path, served in serves.items():
+        doc = read_manifest(path)
+        routes.update(routes_of(doc, served))
+        merge = doc["merge"]
     return {
         "method": method,
         "about": about,
@@ -251,7 +262,7 @@ def card(
 def write_card(
     path: str | Path, spec: dict, choices: str | Path | None = None, log: str | Path | None = None
 ) -> dict:
-    """Rule method_card: the card of `spec` (the `card` fields), or for routing (`choices`: its
+    """Rule method_card: the card of `spec` (the `card` arguments), or for routing (`choices`: its
     results/routing/choices.json) the method chosen per persona; written atomically."""
     from adaptcommand.data.io import write_json_atomic
 

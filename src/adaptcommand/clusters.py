@@ -225,28 +225,6 @@ def nearest_neighbors(similarity_path: str, persona_id: str, k: int) -> list[str
     return [q for q, _ in ranked[: min(k, len(ranked))]]
 
 
-class ClusterPacks:
-    """Which job trains (or merges) which clusters: packs of `size` consecutive cluster ids (0 = all),
-    named by the id range they own: "c0-c3", or "c2" for a pack of one. The names follow from the
-    config alone (ids are below `max_clusters`: cluster.k, or k_max when k is chosen), so a cluster's
-    pack is known before the clustering has run; a pack owns the clusters of its range that exist."""
-
-    def __init__(self, size: int, max_clusters: int):
-        self.size = int(size) or int(max_clusters)
-        self.max_clusters = int(max_clusters)
-
-    def name_of(self, cluster_id: str) -> str:
-        i = int(cluster_id[1:])
-        first = i - i % self.size
-        last = max(min(first + self.size, self.max_clusters) - 1, i)
-        return f"c{first}" if first == last else f"c{first}-c{last}"
-
-    @staticmethod
-    def ids_in(pack: str) -> list[str]:
-        first, _, last = pack.partition("-")
-        return [f"c{i}" for i in range(int(first[1:]), int((last or first)[1:]) + 1)]
-
-
 class ClusterCheckpoint:
     """What the rule files read from the ``cluster_personas`` checkpoint (``checkpoints.cluster_personas``).
 
@@ -255,15 +233,11 @@ class ClusterCheckpoint:
     that read the assignment must therefore list `assignments_file` as an input.
     """
 
-    def __init__(self, checkpoint, packs: ClusterPacks | None = None):
+    def __init__(self, checkpoint):
         self.checkpoint = checkpoint
-        self.packs = packs or ClusterPacks(1, 1)
 
     def assignments_file(self, wildcards=None) -> str:
         return self.checkpoint.get().output.assignments
-
-    def similarity_file(self, wildcards=None) -> str:
-        return self.checkpoint.get().output.similarity
 
     def doc(self) -> dict:
         with open(self.assignments_file()) as f:
@@ -276,41 +250,9 @@ class ClusterCheckpoint:
     def ids(self) -> list[str]:
         return sorted(set(self.assignment().values()), key=lambda c: int(c[1:]))
 
-    def members(self, cluster_id: str) -> list[str]:
-        members = self.doc()["clusters"].get(cluster_id)
+    def members_param(self, wildcards) -> dict[str, list[str]]:
+        """{cluster_id: its members} of the job's `wildcards.cluster_id` (a params function)."""
+        members = self.doc()["clusters"].get(wildcards.cluster_id)
         if not members:
-            raise ValueError(f"no cluster {cluster_id!r} in the assignment")
-        return members
-
-    def pack_param(self, wildcards) -> dict[str, list[str]]:
-        """{cluster_id: members} of the clusters of pack `wildcards.cluster_pack` (a params function)."""
-        clusters = self.doc()["clusters"]
-        return {c: clusters[c] for c in self.packs.ids_in(wildcards.cluster_pack) if c in clusters}
-
-    def neighbors(self, persona_id: str, k: int) -> list[str]:
-        """The k personas most similar to `persona_id` (itself excluded), by the clustering features."""
-        return nearest_neighbors(self.similarity_file(), persona_id, k)
-
-    def routes(self, pattern: str, personas: list[str]):
-        """A routes() for register_method: per persona, `pattern` formatted with its cluster_id (and
-        that cluster's cluster_pack)."""
-
-        def routes() -> dict[str, str]:
-            assignment = self.assignment()
-            return {
-                p: pattern.format(cluster_id=assignment[p], cluster_pack=self.packs.name_of(assignment[p]))
-                for p in personas
-            }
-
-        return routes
-
-    def benchmarks(self, *patterns: str, extra: list[str] | tuple = ()):
-        """A train_benchmarks() for register_method: `extra` (e.g. the clustering's benchmark), then
-        each pattern with `{cluster_id}` / `{cluster_pack}` as a glob. A glob, not the cluster ids: the
-        list is a param of the comparison and must not depend on whether the checkpoint has been
-        evaluated yet (a dry run would otherwise see another list and re-run the comparison)."""
-
-        def files() -> list[str]:
-            return [*extra, *(p.format(cluster_id="*", cluster_pack="*") for p in patterns)]
-
-        return files
+            raise ValueError(f"no cluster {wildcards.cluster_id!r} in the assignment")
+        return {wildcards.cluster_id: members}

@@ -25,7 +25,7 @@ __all__ = [
 
 def variant_of(methods: dict[str, dict]) -> list[str]:
     """The methods a variant may vary: the LoRAs that the generic per-persona and per-cluster
-    training rules train (rules/persona.smk, rules/cluster.smk: rule train_<name> for every such
+    training rules train (rules/train.smk: rule train_<name> for every such
     method of the table, variants included). Prefix methods share one recipe (train.prefix)."""
     return [
         m
@@ -63,10 +63,12 @@ def validated_config(config: dict, workflow_dir: str | os.PathLike) -> dict[str,
     return methods
 
 
-def load_config(*paths: str | os.PathLike) -> dict:
+def load_config(*paths: str | os.PathLike, workflow_dir: str | os.PathLike | None = None) -> dict:
     """The YAML files merged in order, as `snakemake --configfile A B` merges them onto the Snakefile's
     configfile: nested mappings merge key by key, any other value (lists included) replaces the
-    earlier one. `load_config("config/config.yaml", "config/demo.yaml")` is the demo's config."""
+    earlier one. `load_config("config/config.yaml", "config/demo.yaml")` is the demo's config. With
+    `workflow_dir` (the repository) it is also checked and completed as the workflow does it
+    (`validated_config`: the schema's defaults filled in), so its sections build settings."""
     import yaml
 
     def merge(into: dict, new: dict) -> None:
@@ -79,6 +81,8 @@ def load_config(*paths: str | os.PathLike) -> dict:
     config: dict = {}
     for path in paths:
         merge(config, yaml.safe_load(Path(path).read_text()) or {})
+    if workflow_dir is not None:
+        validated_config(config, workflow_dir)
     return config
 
 
@@ -179,10 +183,11 @@ def check_config(
     metrics routing may decide on (default: those of `adaptcommand.metrics.scoring`).
     """
     problems = list(_integer_fields(schema, config, schema))
+    methods_table_names = set(methods)
+    from adaptcommand.methods import kind_of, recipe_section
+
     no_recipe = [
-        m
-        for m, e in methods.items()
-        if e["role"] == "method" and e["adapter"] == "lora" and m not in config["train"]
+        m for m, e in methods.items() if kind_of(e).trains and recipe_section(m, e) not in config["train"]
     ]
     if no_recipe:
         problems.append(
@@ -257,12 +262,21 @@ def check_config(
         from adaptcommand.metrics.scoring import metric_names as _names
 
         metric_names = set(_names())
-    metric = config["routing"]["metric"]
-    if metric not in metric_names or metric.endswith("numeric_mae"):
-        problems.append(
-            f"routing.metric = {metric!r}: not a per-persona metric where higher is better "
-            f"(one of {sorted(m for m in metric_names if not m.endswith('numeric_mae'))})"
-        )
+    compare = config["compare"]
+    for key in ("headline", "second"):
+        metric = compare[key]
+        if metric not in metric_names or metric.endswith("numeric_mae"):
+            problems.append(
+                f"compare.{key} = {metric!r}: not a per-persona metric where higher is better "
+                f"(one of {sorted(m for m in metric_names if not m.endswith('numeric_mae'))})"
+            )
+    for key, names in (
+        ("references", compare["references"]),
+        ("positive_control", [compare["positive_control"]]),
+    ):
+        unknown = [m for m in names if m not in methods_table_names]
+        if unknown:
+            problems.append(f"compare.{key}: {unknown} are not methods of workflow/methods.yaml")
     unknown = [c for c in config["routing"]["candidates"] if c not in methods]
     if "routing" in methods and unknown:
         problems.append(

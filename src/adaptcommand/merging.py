@@ -184,6 +184,7 @@ def _merge_one(model, tokenizer, spec, dialogs, splits, pc, scales, combination,
         log.info("%s, scale %.3g: val loss %.4f (base %.4f)", target, scale, loss, base_loss)
     best = min(candidates, key=lambda c: (c["val_loss"], c["scale"]))
     info = {
+        "recipe": {"adapter": "merge", "combination": combination, "weight_scales": list(scales)},
         "target": target,
         "sources": {label: str(d) for label, d in sources.items()},
         "combination": combination,

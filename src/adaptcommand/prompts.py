@@ -15,22 +15,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adaptcommand.schema import DEFAULT_SYSTEM_PROMPT
+from adaptcommand.settings import Section
 
 IGNORE_INDEX = -100
 HISTORY_HEADER = "Past exchanges with this user:"
 
 
 @dataclass(frozen=True)
-class PromptConfig:
+class PromptConfig(Section):
+    """The config's `prompt` section (`PromptConfig.from_section(config["prompt"])`)."""
+
     system: str = DEFAULT_SYSTEM_PROMPT
     persona_in_system: bool = False  # one switch, applied to training and evaluation alike
     include_context: bool = True  # session meta (time of day, weather, ...) in the system message
     context_messages: int = 10  # evaluation: last N ground-truth messages before the target
     max_length: int = 512  # training: tokens per example (oldest turns dropped first)
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> PromptConfig:
-        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
 
 
 def history_block(history: list[dict]) -> str:

@@ -231,45 +231,13 @@ def read_scores(per_persona_csv: str | Path, metric: str) -> dict[str, float]:
 
 
 class RoutingPlan:
-    """The workflow's view of routing (rules/routing.smk): candidates, metric, the files it reads.
-
-    Candidates must be registered methods that the generic evaluate rule evaluates (they are in
-    eval.methods), because routing reads their val and test evaluations.
-    """
+    """The workflow's view of routing (rules/routing.smk): its candidates, the metric it decides on
+    (the protocol's headline) and the files it reads."""
 
     def __init__(self, candidates: Sequence[str], metric: str):
         self.candidates = parse_candidates(candidates)
         self.metric = metric
 
-    @classmethod
-    def from_config(cls, routing_cfg: Mapping) -> RoutingPlan:
-        return cls(routing_cfg["candidates"], routing_cfg["metric"])
-
-    def checked(self, registered: Iterable[str] | None = None, evaluated: Iterable[str] | None = None):
-        """self, after checking the candidates against the registered / evaluated methods."""
-        if registered is not None:
-            unknown = [c for c in self.candidates if c not in set(registered)]
-            if unknown:
-                raise RoutingError(f"routing.candidates: no rule produces method(s) {unknown}")
-        if evaluated is not None:
-            absent = [c for c in self.candidates if c not in set(evaluated)]
-            if absent:
-                raise RoutingError(
-                    f"routing.candidates {absent} must also be in eval.methods "
-                    "(routing reads their val and test evaluations)"
-                )
-        return self
-
     def files(self, pattern: str) -> list[str]:
         """`pattern` (a path with `{method}`) for every candidate, in candidate order."""
         return [pattern.format(method=c) for c in self.candidates]
-
-    def cost_files(self, method_benchmarks, route_benchmark: str) -> list[str]:
-        """Benchmark files of every job behind routing's numbers: the route job's, each candidate's val
-        evaluation and everything behind its test results (`method_benchmarks(method, split)`, which
-        includes its training). Duplicates (the unified training behind several candidates) once."""
-        files = [route_benchmark]
-        for c in self.candidates:
-            files += list(method_benchmarks(c, "val"))[:1]  # its val evaluation
-            files += list(method_benchmarks(c, "test"))
-        return list(dict.fromkeys(files))

@@ -1,4 +1,4 @@
-"""Checkpoint assign_new_users: each new user's nearest cluster and known personas by character text."""
+"""Rule assign_new_users: each new user's nearest cluster and known personas by character text."""
 
 from adaptcommand.runtime import rule_context
 

@@ -10,17 +10,17 @@ with rule_context(snakemake) as log:
     from adaptcommand.data.io import load_dialogs, load_splits, write_json_atomic
 
     s = snakemake
-    p = s.params
+    c = s.params.clustering
     doc, similarity = cluster_personas(
         load_dialogs(s.input.dialogs),
         load_splits(s.input.splits),
-        list(p.personas),
-        features=p.features,
-        k=int(p.k),
-        k_min=int(p.k_min),
-        k_max=int(p.k_max),
-        seed=int(p.seed),
-        minilm=p.minilm,
+        list(s.params.personas),
+        features=c["features"],
+        k=int(c["k"]),
+        k_min=int(c["k_min"]),
+        k_max=int(c["k_max"]),
+        seed=int(c["seed"]),
+        minilm=s.params.minilm,
     )
     with open(s.output.silhouette, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=["k", "silhouette", "chosen", "sizes"])

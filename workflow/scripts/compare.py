@@ -1,8 +1,10 @@
 """Rule compare: summary tables (CSV, Markdown, LaTeX), the comparison figure, the per-persona gains
-and, with new users, the cold-start table, from every method's test results."""
+and, with new users, the cold-start table, from every method's test results, by the config's
+protocol (compare: headline, references, positive control)."""
 
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
+from adaptcommand.settings import Protocol
 
 with rule_context(snakemake) as log:
     s = snakemake
@@ -22,8 +24,7 @@ with rule_context(snakemake) as log:
         list(s.input.per_persona),
         benchmarks,
         dict(s.output.items()),
-        s.params.resamples,
-        s.params.seed,
+        Protocol.from_section(s.params.protocol, "compare"),
         oracle=s.input.oracle[0] if s.input.oracle else "",
         new_users=new_users,
     )

@@ -1,23 +1,34 @@
-"""Rule evaluate: one method on one split through the shared harness.
+"""Rule evaluate: one method on one evaluation set through the shared harness.
 
-A method with retrieved history (input `history`) also gets each dialogue's past exchanges in its prompts.
+Its adapters are found through its manifest (input manifest; none for the base); a method with
+retrieved history (input history) also gets each dialogue's past exchanges in its prompts.
 """
 
 from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():
+    from adaptcommand.adapters import read_manifest, routes_of
     from adaptcommand.evaluate.run import evaluate_method
+    from adaptcommand.prompts import PromptConfig
     from adaptcommand.retrieval import load_history
+    from adaptcommand.settings import Generation, Scoring
 
     s = snakemake
+    routes, merge = {}, ""
+    if s.input.manifest:
+        manifest = read_manifest(s.input.manifest[0])
+        routes, merge = routes_of(manifest, list(s.params.personas)), manifest["merge"]
     summary = evaluate_method(
         method=s.params.method,
         split=s.wildcards.split,
         data_split=s.params.data_split,
-        params=dict(s.params.items()),
-        routes=dict(s.params.routes),
-        merge=s.params.merge,
+        base=s.params.base,
+        prompt=PromptConfig.from_section(s.params.prompt, "prompt"),
+        generation=Generation.from_section(s.params.generation, "generation"),
+        scoring=Scoring.from_section(s.params.scoring, "metrics"),
+        routes=routes,
+        merge=merge,
         dialogs_path=s.input.dialogs,
         splits_path=s.input.splits,
         targets_path=s.input.targets,

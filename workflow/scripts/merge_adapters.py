@@ -1,61 +1,54 @@
-"""Rules merge_neighbors / merge_cluster: persona LoRAs merged in weight-update space, scale chosen on val.
+"""Merge rules (rules/merge.smk, rules/cold_start.smk): persona LoRAs merged in weight-update space,
+the total weight chosen on val, one merge per output directory models/<method>/<unit>.
 
-merge_neighbors merges, for every persona of its pack (params.pack), the LoRAs of its K most similar
-OTHER personas into <output>/<persona_id>; merge_cluster merges, for every cluster of its pack
-(params.clusters), the cluster's members into <output>/<cluster_id>;
-merge_new_users (params.val_neighbors = V) merges a new user's K nearest known personas and chooses the
-weight on the val split of the next V (the new user's own dialogues are never read).
+A unit with members (params.members: a cluster) merges its members' LoRAs; otherwise the unit is a
+persona whose merge.neighbors_k nearest OTHER personas (input similarity) are merged, the weight chosen
+on its own val split, or, for a new user (params.val_neighbors = V > 0), on the val split of the next V
+nearest known personas (the new user's own dialogues are never read). The persona LoRAs are found
+through their manifest (input adapters).
 """
 
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:
-    import json
-    from pathlib import Path
-
+    from adaptcommand.adapters import read_manifest, routes_of
     from adaptcommand.clusters import nearest_neighbors
-    from adaptcommand.data.io import atomic_directory
+    from adaptcommand.layout import units_of
     from adaptcommand.merging import merge_many_on_val
     from adaptcommand.prompts import PromptConfig
+    from adaptcommand.settings import MergeSettings
 
     s = snakemake
-    p = dict(s.params.items())
-    # The persona LoRAs: {persona_id: <pack>/<persona_id>/} (rule persona_adapters_manifest).
-    by_persona = json.loads(Path(s.input.adapters).read_text())
-    with atomic_directory(s.output[0]) as out:
-        if "neighbors_k" in p:  # every persona adapter is an input; the K nearest are merged
-            units, out_dirs = {}, {}
-            k, v = int(p["neighbors_k"]), int(p.get("val_neighbors", 0))
-            for persona in p["pack"]:
-                ranked = nearest_neighbors(s.input.similarity, persona, k + v)
-                units[persona] = {
-                    "sources": {q: by_persona[q] for q in ranked[:k]},
-                    "val_personas": ranked[k:] if v else [persona],
-                    "target": f"neighbors of {persona}",
-                }
-                out_dirs[persona] = out / persona
-        else:  # merge_cluster: per cluster of the pack ({cluster_id: members}), its members' LoRAs
-            units = {
-                cluster: {
-                    "sources": {q: by_persona[q] for q in members},
-                    "val_personas": list(members),
-                    "target": f"cluster {cluster}",
-                }
-                for cluster, members in p["clusters"].items()
-            }
-            out_dirs = {cluster: out / cluster for cluster in units}
-        logs = merge_many_on_val(
-            p["base"],
-            units,
-            s.input.dialogs,
-            s.input.splits,
-            PromptConfig.from_config(p),
-            [float(x) for x in p["scales"]],
-            p["combination"],
-            out_dirs,
-            batch_size=int(p["batch_size"]),
-            workers=s.threads,  # on a CPU, the pack's merges over the job's cores
-        )
+    settings = MergeSettings.from_section(s.params.merge, "merge")
+    manifest = read_manifest(s.input.adapters)
+    members = s.params.get("members")
+    units, out_dirs = units_of(s.output, members)
+    specs = {}
+    for unit, personas in units.items():
+        if members:  # a cluster: its members' LoRAs, weight chosen on their val split
+            sources, val_personas, target = personas, personas, f"cluster {unit}"
+        else:  # a persona: its nearest others' LoRAs
+            k, v = settings.neighbors_k, int(s.params.val_neighbors)
+            ranked = nearest_neighbors(s.input.similarity, unit, k + v)
+            sources, val_personas = ranked[:k], (ranked[k:] if v else [unit])
+            target = f"neighbors of {unit}"
+        specs[unit] = {
+            "sources": routes_of(manifest, sources),
+            "val_personas": list(val_personas),
+            "target": target,
+        }
+    logs = merge_many_on_val(
+        s.params.base,
+        specs,
+        s.input.dialogs,
+        s.input.splits,
+        PromptConfig.from_section(s.params.prompt, "prompt"),
+        list(settings.weight_scales),
+        settings.combination,
+        out_dirs,
+        batch_size=int(s.params.val_batch_size),
+        workers=s.threads,  # on a CPU, the pack's merges over the job's cores
+    )
     for info in logs.values():
         log.info(
             "%s: scale %s chosen on val (losses %s)",

@@ -1,9 +1,15 @@
-"""Collect every method's results into summary.csv / summary.md / controls.json and the comparison figure.
+"""Collect every method's results into summary.csv / summary.md / summary.tex / controls.json and the
+comparison figure.
 
 Rows are methods, then controls (labelled, never methods: `persona_swapped` evaluates each persona with
-another persona's adapter), then the routing oracle (an upper bound chosen on test). The headline is
-the personalisation metric, parameter F1 on routine turns (`routine_param_f1`): the turns whose right
-reply needs the user's own routine values, which the dialogue does not state.
+another persona's adapter), then the routing oracle (an upper bound chosen on test). What is claimed
+and checked is the config's protocol (`settings.Protocol`, config `compare`): the headline metric (by
+default parameter F1 on routine turns, the turns whose right reply needs the user's own routine values),
+the reference rows of every difference and the positive control.
+
+The numbers live in one long table (method, role, seed, metric, statistic, value); summary.csv is its
+wide form (one row per method, a column per metric and statistic: `wide_name`), and summary.md /
+summary.tex are rendered from it by pandas (`DataFrame.to_markdown`, `Styler.to_latex`).
 """
 
 from __future__ import annotations
@@ -23,13 +29,7 @@ import pandas as pd  # noqa: E402
 from adaptcommand.compare.stats import paired_bootstrap  # noqa: E402
 from adaptcommand.metrics.scoring import KIND_PREFIXES  # noqa: E402
 from adaptcommand.routing import ORACLE_LABEL  # noqa: E402
-
-REFERENCES = ("unified", "base")
-HEADLINE = "routine_param_f1"  # the personalisation metric
-SECOND = "similarity"  # overall similarity, shown next to it
-# What a control must show (on the difference to base of the headline metric, paired 95% CI):
-# the per-persona LoRA must beat base (CI above 0), a swapped adapter must not (CI not above 0).
-POSITIVE_CONTROL = "persona"
+from adaptcommand.settings import Protocol  # noqa: E402
 
 # Per-persona metrics that get a bootstrap CI: every per-turn metric, on all turns and on each kind.
 BASE_CI_METRICS = (
@@ -78,40 +78,74 @@ def oracle_table(oracle_path: str, per_persona: dict[str, pd.DataFrame]) -> pd.D
     )
 
 
-def summarize(rows_meta: dict[str, dict], per_persona, costs, resamples: int, seed: int) -> pd.DataFrame:
-    """One row per entry of `rows_meta` ({name: {"role", "n_turns", micro..., macro_...}}): then for every
-    CI metric the mean over personas, its 95% paired-bootstrap CI and the difference to unified and
-    to base with their CIs (the same persona draws for every row)."""
+def wide_name(metric: str, statistic: str) -> str:
+    """The summary.csv column of (metric, statistic): the micro value and plain values under the
+    metric's own name, the macro value as macro_<metric>, any other statistic as <metric>_<statistic>."""
+    if statistic in ("micro", "value"):
+        return metric
+    if statistic == "macro":
+        return f"macro_{metric}"
+    return f"{metric}_{statistic}"
+
+
+def summary_long(
+    rows_meta: dict[str, dict], per_persona, costs, protocol: Protocol, seed: str = "all"
+) -> pd.DataFrame:
+    """The long table: (method, role, seed, metric, statistic, value) for every entry of `rows_meta`
+    ({name: {"role", "n_turns", "n_personas", "micro": {...}, "macro": {...}}}): its counts, micro and
+    macro values and, for every CI metric, the mean over personas with its 95% paired-bootstrap CI and
+    the difference to each reference row with its CI (the same persona draws for every row); then its
+    cost. `seed`: the training seeds the values are over."""
     names = list(rows_meta)
-    rows = {m: {"method": m, **rows_meta[m]} for m in names}
+    records = []
+
+    def add(m, metric, statistic, value):
+        records.append((m, rows_meta[m]["role"], seed, metric, statistic, value))
+
+    for m in names:
+        for key in ("n_turns", "n_personas"):
+            if key in rows_meta[m]:
+                add(m, key, "value", rows_meta[m][key])
+        for metric, v in rows_meta[m].get("micro", {}).items():
+            add(m, metric, "micro", v)
+        for metric, v in rows_meta[m].get("macro", {}).items():
+            add(m, metric, "macro", v)
+    references = tuple(protocol.references)
     for metric in CI_METRICS:
         if not all(metric in per_persona[m] for m in names):
             continue
         table = pd.DataFrame({m: per_persona[m][metric] for m in names}).astype(float)
         if table.dropna().empty:
             continue
-        boot = paired_bootstrap(table, resamples, seed, REFERENCES)
+        boot = paired_bootstrap(table, protocol.bootstrap_resamples, protocol.seed, references)
         for m in names:
             b = boot.loc[m]
-            rows[m].update(
-                {
-                    f"{metric}_persona_mean": b["mean"],
-                    f"{metric}_ci_low": b["ci_low"],
-                    f"{metric}_ci_high": b["ci_high"],
-                }
-            )
-            for ref in REFERENCES:
+            add(m, metric, "persona_mean", b["mean"])
+            add(m, metric, "ci_low", b["ci_low"])
+            add(m, metric, "ci_high", b["ci_high"])
+            for ref in references:
                 if f"diff_{ref}" in b:
-                    rows[m].update(
-                        {
-                            f"{metric}_diff_{ref}": b[f"diff_{ref}"],
-                            f"{metric}_diff_{ref}_low": b[f"diff_{ref}_low"],
-                            f"{metric}_diff_{ref}_high": b[f"diff_{ref}_high"],
-                        }
-                    )
+                    for stat in (f"diff_{ref}", f"diff_{ref}_low", f"diff_{ref}_high"):
+                        add(m, metric, stat, b[stat])
     for m in names:
-        rows[m].update(costs.get(m, dict.fromkeys(COST_COLUMNS, math.nan)))
-    return pd.DataFrame(list(rows.values())).set_index("method")
+        for column, v in costs.get(m, dict.fromkeys(COST_COLUMNS, math.nan)).items():
+            add(m, column, "value", v)
+    long = pd.DataFrame.from_records(
+        records, columns=["method", "role", "seed", "metric", "statistic", "value"]
+    )
+    return long.astype({"value": float})
+
+
+def to_wide(long: pd.DataFrame) -> pd.DataFrame:
+    """summary.csv: one row per method (in the long table's order), `role`, then a column per (metric,
+    statistic) in the long table's order (`wide_name`)."""
+    long = long.assign(
+        column=[wide_name(m, st) for m, st in zip(long["metric"], long["statistic"], strict=True)]
+    )
+    wide = long.pivot(index="method", columns="column", values="value")
+    wide = wide.loc[list(dict.fromkeys(long["method"])), list(dict.fromkeys(long["column"]))]
+    roles = long.drop_duplicates("method").set_index("method")["role"]
+    return pd.concat([roles.loc[wide.index], wide], axis=1).rename_axis("method")
 
 
 # Wall seconds of the jobs behind a row, split by the kind of rule (GPU rules run the model and ask a
@@ -126,22 +160,20 @@ def method_costs(benchmarks: dict[str, list[str]]) -> dict[str, float]:
     return dict(zip(COST_COLUMNS, (gpu_wall, cpu_wall, gpu_wall + cpu_wall, gpu_cpu + cpu_cpu), strict=True))
 
 
-def control_checks(summary: pd.DataFrame, controls: list[str], metric: str = HEADLINE) -> dict:
-    """Did the controls come out as they must? On `metric` minus base (paired 95% CI):
-    the positive control (per-persona LoRA) above 0, every negative control (swapped) not above 0."""
+def control_checks(summary: pd.DataFrame, controls: list[str], protocol: Protocol) -> dict:
+    """Did the controls come out as they must? On the headline minus base (paired 95% CI): the
+    protocol's positive control above 0, every negative control (the config's eval.controls) not."""
+    metric = protocol.headline
 
     def diff(m):
-        r = summary.loc[m]
-        return {
-            k: float(r[f"{metric}_diff_base{s}"])
-            for k, s in (("diff", ""), ("low", "_low"), ("high", "_high"))
-        }
+        return {k: float(summary.loc[m, wide_name(metric, f"diff_base{s}")]) for k, s in _DIFF_PARTS}
 
     out = {"metric": metric, "reference": "base", "checks": []}
-    if POSITIVE_CONTROL in summary.index and "base" in summary.index:
-        d = diff(POSITIVE_CONTROL)
+    positive = protocol.positive_control
+    if positive in summary.index and "base" in summary.index:
+        d = diff(positive)
         out["checks"].append(
-            {"name": POSITIVE_CONTROL, "kind": "positive", "must": "CI above 0", "passed": d["low"] > 0, **d}
+            {"name": positive, "kind": "positive", "must": "CI above 0", "passed": d["low"] > 0, **d}
         )
     for c in controls:
         d = diff(c)
@@ -152,70 +184,91 @@ def control_checks(summary: pd.DataFrame, controls: list[str], metric: str = HEA
     return out
 
 
+_DIFF_PARTS = (("diff", ""), ("low", "_low"), ("high", "_high"))
+
+
 def _ci(r, metric: str) -> str:
-    if f"{metric}_persona_mean" not in r or pd.isna(r[f"{metric}_persona_mean"]):
+    mean = r.get(wide_name(metric, "persona_mean"))
+    if mean is None or pd.isna(mean):
         return "n/a"
-    return f"{r[f'{metric}_persona_mean']:.3f} [{r[f'{metric}_ci_low']:.3f}, {r[f'{metric}_ci_high']:.3f}]"
+    return f"{mean:.3f} [{r[wide_name(metric, 'ci_low')]:.3f}, {r[wide_name(metric, 'ci_high')]:.3f}]"
 
 
 def _diff(r, metric: str, ref: str) -> str:
-    key = f"{metric}_diff_{ref}"
-    if key not in r or pd.isna(r[key]):
+    d = r.get(wide_name(metric, f"diff_{ref}"))
+    if d is None or pd.isna(d):
         return "n/a"
-    return f"{r[key]:+.3f} [{r[key + '_low']:+.3f}, {r[key + '_high']:+.3f}]"
+    low, high = r[wide_name(metric, f"diff_{ref}_low")], r[wide_name(metric, f"diff_{ref}_high")]
+    return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
 
 
 def _num(v, fmt: str) -> str:
-    return "—" if pd.isna(v) else format(v, fmt)
+    return "—" if v is None or pd.isna(v) else format(v, fmt)
 
 
-# The columns of summary.md and summary.tex: (header, cell of a summary row). Means over personas
-# with 95% paired-bootstrap CIs unless the header says otherwise.
-def _columns() -> list[tuple[str, object]]:
-    return [
-        ("role", lambda r: r["role"]),
-        ("routine turns", lambda r: _num(r.get("routine_n_turns"), ".0f")),
-        ("**routine param F1** [95% CI]", lambda r: _ci(r, HEADLINE)),
-        ("vs base", lambda r: _diff(r, HEADLINE, "base")),
-        ("vs unified", lambda r: _diff(r, HEADLINE, "unified")),
-        ("routine param F1, pooled turns", lambda r: _num(r.get(HEADLINE), ".3f")),
-        ("similarity [95% CI]", lambda r: _ci(r, SECOND)),
-        ("vs base", lambda r: _diff(r, SECOND, "base")),
-        ("ROUGE-L", lambda r: _ci(r, "rougeL")),
-        ("param F1 (all)", lambda r: _ci(r, "param_f1")),
-        ("stated param F1", lambda r: _ci(r, "stated_param_f1")),
-        ("routine MAE", lambda r: _ci(r, "routine_numeric_mae")),
-        ("MAE (all)", lambda r: _ci(r, "numeric_mae")),
-        ("macro sim.", lambda r: _num(r.get("macro_similarity"), ".3f")),
-        ("GPU-rule s", lambda r: _num(r.get("cost_gpu_job_s"), ".0f")),
-        ("CPU-rule s", lambda r: _num(r.get("cost_cpu_job_s"), ".0f")),
-    ]
+LABELS = {
+    "rougeL": "ROUGE-L",
+    "param_f1": "param F1 (all)",
+    "routine_numeric_mae": "routine MAE",
+    "numeric_mae": "MAE (all)",
+}
 
 
-def _markdown_table(summary: pd.DataFrame) -> list[str]:
-    columns = _columns()
-    lines = ["| method | " + " | ".join(h for h, _ in columns) + " |", "|---" * (len(columns) + 1) + "|"]
-    for m, r in summary.iterrows():
-        lines.append(f"| {m} | " + " | ".join(cell(r) for _, cell in columns) + " |")
-    return lines
+def _label(metric: str) -> str:
+    """A metric's name for a table header: routine_param_f1 -> "routine param F1"."""
+    if metric in LABELS:
+        return LABELS[metric]
+    return metric.replace("_", " ").replace("f1", "F1").replace("rougeL", "ROUGE-L").replace("mae", "MAE")
 
 
-def to_markdown(summary: pd.DataFrame, checks: dict, new_users: pd.DataFrame | None = None) -> str:
-    lines = _markdown_table(summary)
+def display_table(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """The columns of summary.md and summary.tex, as text: the headline (mean over personas with its
+    95% paired-bootstrap CI, its differences to the reference rows, its pooled-turn value), the second
+    metric, then a fixed set of others and the cost."""
+    head, second = protocol.headline, protocol.second
+    columns = {
+        "role": lambda r: r["role"],
+        "routine turns": lambda r: _num(r.get("routine_n_turns"), ".0f"),
+        f"{_label(head)} [95% CI] (headline)": lambda r: _ci(r, head),
+        **{
+            f"{_label(head)} vs {ref}": (lambda r, ref=ref: _diff(r, head, ref))
+            for ref in protocol.references
+        },
+        f"{_label(head)}, pooled turns": lambda r: _num(r.get(head), ".3f"),
+        f"{_label(second)} [95% CI]": lambda r: _ci(r, second),
+        f"{_label(second)} vs base": lambda r: _diff(r, second, "base"),
+        **{
+            _label(m): (lambda r, m=m: _ci(r, m))
+            for m in ("rougeL", "param_f1", "stated_param_f1", "routine_numeric_mae", "numeric_mae")
+            if m not in (head, second)
+        },
+        "macro sim.": lambda r: _num(r.get("macro_similarity"), ".3f"),
+        "GPU-rule s": lambda r: _num(r.get("cost_gpu_job_s"), ".0f"),
+        "CPU-rule s": lambda r: _num(r.get("cost_cpu_job_s"), ".0f"),
+    }
+    rows = {m: {h: cell(r) for h, cell in columns.items()} for m, r in summary.iterrows()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
+
+
+def to_markdown(
+    summary: pd.DataFrame, checks: dict, protocol: Protocol, new_users: pd.DataFrame | None = None
+) -> str:
+    head = protocol.headline
     verdicts = [
-        f"- {c['kind']} control `{c['name']}`: {HEADLINE} − base = {c['diff']:+.3f} "
+        f"- {c['kind']} control `{c['name']}`: {head} − base = {c['diff']:+.3f} "
         f"[{c['low']:+.3f}, {c['high']:+.3f}], must be {c['must']}: "
         f"**{'passed' if c['passed'] else 'FAILED'}**"
         for c in checks["checks"]
     ]
     note = " ".join(
         [
-            "\nRows are ordered by the headline, **parameter F1 on routine turns**: assistant turns whose",
-            "reference states a value of the session's applied routine that no context message states, so",
-            "only the user's own history can supply it. Every row is scored on the same test turns (same",
-            "prompts, greedy decoding). Values: mean over personas (the macro value) of the per-persona",
-            "metric with a 95% paired bootstrap CI over personas; 'pooled turns': the micro value, over all",
-            "routine turns at once; 'vs base' / 'vs unified': the difference of the means with its paired",
+            f"\nRows are ordered by the headline, **{_label(head)}** (config compare.headline; routine",
+            "turns: assistant turns whose reference states a value of the session's applied routine that no",
+            "context message states, so only the user's own history can supply it). Every row is scored on",
+            "the same test turns (same prompts, greedy decoding). Values: mean over personas (the macro",
+            "value) of the per-persona metric with a 95% paired bootstrap CI over personas; 'pooled turns':",
+            "the micro value, over all those turns at once; 'vs base' / 'vs unified': the difference of the",
+            "means with its paired",
             "CI (an interval excluding 0 is a difference the data supports). Similarity: MiniLM cosine over",
             "all turns; stated param F1: turns confirming values the user gave (the generic skill); MAE:",
             "mean absolute error of numeric values (routine turns / all turns). Roles: *control* rows check",
@@ -225,85 +278,59 @@ def to_markdown(summary: pd.DataFrame, checks: dict, new_users: pd.DataFrame | N
             "macro, with every CI.\n",
         ]
     )
-    text = "\n".join(lines) + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
+    table = display_table(summary, protocol).to_markdown()
+    text = table + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
     if new_users is not None:
         n = int(new_users["n_personas"].iloc[0])
         text += (
             f"\n## New users (cold start)\n\n{n} personas held out of everything that learns, scored on "
             "their test split by the methods that can serve a user they never trained on "
-            "(results/comparison/cold_start.csv):\n\n" + "\n".join(_markdown_table(new_users)) + "\n"
+            "(results/comparison/cold_start.csv):\n\n"
+            + display_table(new_users, protocol).to_markdown()
+            + "\n"
         )
     return text
 
 
-_LATEX_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "{": r"\{",
-    "}": r"\}",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
+def _latex_table(summary: pd.DataFrame, protocol: Protocol, caption: str, label: str) -> str:
+    """One booktabs table (pandas Styler: LaTeX escaping and rules done by the library)."""
+    table = display_table(summary, protocol).reset_index()
+    table = table.map(lambda v: v.replace("—", "--").replace("−", "-").replace("n/a", "--"))
+    styler = table.style.hide(axis="index").format_index(escape="latex", axis=1).format(escape="latex")
+    return styler.to_latex(
+        caption=caption,
+        label=label,
+        hrules=True,
+        position="t",
+        position_float="centering",
+        column_format="l" * len(table.columns),
+    )
 
 
-def latex_escape(text: str) -> str:
-    """`text` with LaTeX's special characters escaped (method names have underscores)."""
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in str(text))
-
-
-def _latex_cell(text: str) -> str:
-    text = text.replace("**", "").replace("—", "--").replace("−", "-").replace("n/a", "--")
-    return latex_escape(text)
-
-
-def _latex_table(summary: pd.DataFrame, caption: str, label: str) -> list[str]:
-    columns = _columns()
-    spec = "l" + "l" * len(columns)
-    lines = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\scriptsize",
-        rf"\caption{{{latex_escape(caption)}}}",
-        rf"\label{{{label}}}",
-        r"\resizebox{\linewidth}{!}{%",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(["method"] + [_latex_cell(h) for h, _ in columns]) + r" \\",
-        r"\midrule",
-    ]
-    for m, r in summary.iterrows():
-        lines.append(" & ".join([latex_escape(m)] + [_latex_cell(cell(r)) for _, cell in columns]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", r"\end{table}"]
-    return lines
-
-
-def to_latex(summary: pd.DataFrame, new_users: pd.DataFrame | None = None) -> str:
-    """summary.tex: booktabs tables to \\input into a paper (needs \\usepackage{booktabs,graphicx})."""
+def to_latex(summary: pd.DataFrame, protocol: Protocol, new_users: pd.DataFrame | None = None) -> str:
+    """summary.tex: booktabs tables to \\input into a paper (needs \\usepackage{booktabs})."""
     n = int(summary["n_personas"].dropna().iloc[0])
-    lines = [
-        "% AdaptCommand comparison (results/comparison/summary.csv). Needs \\usepackage{booktabs,graphicx}.",
-        *_latex_table(
+    parts = [
+        "% AdaptCommand comparison (results/comparison/summary.csv). Needs \\usepackage{booktabs}.",
+        _latex_table(
             summary,
+            protocol,
             f"Every method on the same test turns of {n} personas. Mean over personas with 95% paired "
-            "bootstrap CI; routine param F1 is the headline (turns that need the user's own routine values).",
+            f"bootstrap CI; {_label(protocol.headline)} is the headline.",
             "tab:adaptcommand",
         ),
     ]
     if new_users is not None:
         k = int(new_users["n_personas"].iloc[0])
-        lines += [
-            "",
-            *_latex_table(
+        parts.append(
+            _latex_table(
                 new_users,
+                protocol,
                 f"New users (cold start): {k} personas held out of all training, on their test split.",
                 "tab:adaptcommand-cold-start",
-            ),
-        ]
-    return "\n".join(lines) + "\n"
+            )
+        )
+    return "\n".join(parts)
 
 
 ROLE_STYLE = {
@@ -313,8 +340,9 @@ ROLE_STYLE = {
 }
 
 
-def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str) -> None:
-    """Methods on the y axis (one per row, so names never overlap), mean and 95% CI as a dot and a bar."""
+def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str, references=()) -> None:
+    """Methods on the y axis (one per row, so names never overlap), mean and 95% CI as a dot and a bar;
+    the `references` rows' means as vertical lines."""
     for y, (_, r) in enumerate(summary.iterrows()):
         mean = r.get(f"{metric}_persona_mean")
         if pd.isna(mean):
@@ -336,7 +364,7 @@ def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str) 
             fontsize=8,
             va="center",
         )
-    for ref, ls in (("base", ":"), ("unified", "--")):
+    for ref, ls in zip(references, (":", "--", "-."), strict=False):
         if ref in summary.index and not pd.isna(summary.loc[ref].get(f"{metric}_persona_mean")):
             ax.axvline(summary.loc[ref, f"{metric}_persona_mean"], color="gray", lw=0.8, ls=ls, label=ref)
     ax.set_title(title, fontsize=10)
@@ -355,12 +383,14 @@ def figure(
     summary: pd.DataFrame,
     per_persona: dict[str, pd.DataFrame],
     path: str,
+    protocol: Protocol,
     new_users: pd.DataFrame | None = None,
 ) -> None:
-    """Four panels sharing one method order (by the headline): routine-turn parameter F1, overall
-    similarity, per-persona gain over base on routine turns, and cost; with `new_users` (the
-    cold-start table) a fifth: the headline of the methods that serve new users, on them."""
-    order = summary.sort_values(f"{HEADLINE}_persona_mean", ascending=True, na_position="first")
+    """Four panels sharing one method order (by the headline): the headline, the second metric, the
+    per-persona gain over base on the headline, and cost; with `new_users` (the cold-start table) a
+    fifth: the headline of the methods that serve new users, on them."""
+    head, second, refs = protocol.headline, protocol.second, protocol.references
+    order = by_headline(summary, protocol).iloc[::-1]
     short = {"method": "{}", "control": "{} (control)", "bound": "routing oracle (test bound)"}
     labels = [short[r["role"]].format(m) for m, r in order.iterrows()]
     height = max(6.0, 0.38 * len(order) + 2.5)
@@ -373,14 +403,14 @@ def figure(
         a.tick_params(labelleft=False)
     ys = range(len(order))
     _dot_panel(
-        axes[0], order, HEADLINE, "Routine turns: parameter F1 (headline)", "parameter F1, mean over personas"
+        axes[0], order, head, f"{_label(head)} (headline)", f"{_label(head)}, mean over personas", refs
     )
-    _dot_panel(axes[1], order, SECOND, "All turns: embedding similarity", "MiniLM cosine, mean over personas")
+    _dot_panel(axes[1], order, second, _label(second), f"{_label(second)}, mean over personas", refs)
     ax = axes[2]
     if "base" in per_persona:
-        base = per_persona["base"][HEADLINE].astype(float)
+        base = per_persona["base"][head].astype(float)
         gains = [
-            (per_persona[m][HEADLINE].astype(float) - base).dropna()
+            (per_persona[m][head].astype(float) - base).dropna()
             if m in per_persona
             else pd.Series(dtype=float)
             for m in order.index
@@ -396,8 +426,8 @@ def figure(
         for y, g in zip(ys, gains, strict=True):
             ax.scatter(g, y + rng.uniform(-0.15, 0.15, len(g)), s=9, alpha=0.6, color="tab:gray")
         ax.axvline(0, color="black", lw=0.8)
-    ax.set_title("Routine param F1 gain over base, per persona", fontsize=10)
-    ax.set_xlabel("persona's routine param F1 minus base's")
+    ax.set_title(f"{_label(head)} gain over base, per persona", fontsize=10)
+    ax.set_xlabel(f"persona's {_label(head)} minus base's")
     ax = axes[3]
     gpu, cpu = order["cost_gpu_job_s"].fillna(0.0), order["cost_cpu_job_s"].fillna(0.0)
     ax.barh(list(ys), gpu, color="tab:purple", label="GPU-rule jobs")
@@ -408,14 +438,15 @@ def figure(
     axes[0].set_yticks(list(ys), labels)
     if new_users is not None:
         ax = axes[4]
-        cold = new_users.sort_values(f"{HEADLINE}_persona_mean", ascending=True, na_position="first")
+        cold = by_headline(new_users, protocol).iloc[::-1]
         n_new = int(cold["n_personas"].iloc[0])
         _dot_panel(
             ax,
             cold,
-            HEADLINE,
-            f"New users (cold start, {n_new} held-out personas): routine param F1",
-            "parameter F1, mean over new users",
+            head,
+            f"New users (cold start, {n_new} held-out personas): {_label(head)}",
+            f"{_label(head)}, mean over new users",
+            refs,
         )
         ax.set_yticks(range(len(cold)), list(cold.index))
     for a in axes:
@@ -432,7 +463,9 @@ def figure(
     _save(fig, path)
 
 
-def per_persona_figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str) -> None:
+def per_persona_figure(
+    summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str, protocol: Protocol
+) -> None:
     """Who gains and who loses: per persona (rows) and method (columns, in the figure's order), the
     persona's headline minus base's, on a diverging scale centred on 0 (values written when they fit)."""
     names = [m for m in summary.index if m in per_persona and m != "base"]
@@ -442,8 +475,9 @@ def per_persona_figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFram
         ax.axis("off")
         _save(fig, path)
         return
-    base = per_persona["base"][HEADLINE].astype(float)
-    gains = pd.DataFrame({m: per_persona[m][HEADLINE].astype(float) - base for m in names})
+    head = protocol.headline
+    base = per_persona["base"][head].astype(float)
+    gains = pd.DataFrame({m: per_persona[m][head].astype(float) - base for m in names})
     gains = gains.loc[sorted(gains.index)]
     limit = float(np.nanmax(np.abs(gains.to_numpy()))) if np.isfinite(gains.to_numpy()).any() else 1.0
     fig, ax = plt.subplots(figsize=(1.0 * len(names) + 3, 0.28 * len(gains) + 2.5))
@@ -458,10 +492,10 @@ def per_persona_figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFram
             for j, v in enumerate(row):
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=6)
-    fig.colorbar(image, ax=ax, label="routine param F1 minus base's (per persona)")
+    fig.colorbar(image, ax=ax, label=f"{_label(head)} minus base's (per persona)")
     wins = (gains > 0).sum()
     ax.set_title(
-        "Per persona: routine param F1 gain over base (blue: gains, red: losses). Personas gaining: "
+        f"Per persona: {_label(head)} gain over base (blue: gains, red: losses). Personas gaining: "
         + ", ".join(f"{m} {wins[m]}/{gains[m].notna().sum()}" for m in names[:6])
         + (" ..." if len(names) > 6 else ""),
         fontsize=9,
@@ -471,18 +505,23 @@ def per_persona_figure(summary: pd.DataFrame, per_persona: dict[str, pd.DataFram
 
 
 def _rows_meta(names: list[str], controls: list[str], metrics: dict[str, dict]) -> dict[str, dict]:
-    """{name: role, n_turns, n_personas, micro metrics, macro_ metrics} of every row."""
-    meta = {}
-    for m in names:
-        role = "control" if m in controls else "method"
-        meta[m] = {"role": role, "n_turns": metrics[m]["n_turns"], "n_personas": metrics[m]["n_personas"]}
-        meta[m].update(metrics[m]["micro"])
-        meta[m].update({f"macro_{k}": v for k, v in metrics[m]["macro"].items()})
-    return meta
+    """{name: role, n_turns, n_personas, micro, macro} of every row."""
+    return {
+        m: {
+            "role": "control" if m in controls else "method",
+            "n_turns": metrics[m]["n_turns"],
+            "n_personas": metrics[m]["n_personas"],
+            "micro": metrics[m]["micro"],
+            "macro": metrics[m]["macro"],
+        }
+        for m in names
+    }
 
 
-def _by_headline(summary: pd.DataFrame) -> pd.DataFrame:
-    return summary.sort_values(f"{HEADLINE}_persona_mean", ascending=False, na_position="last", kind="stable")
+def by_headline(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+    """Rows ranked by the headline's mean over personas (best first; ties keep their order)."""
+    key = wide_name(protocol.headline, "persona_mean")
+    return summary.sort_values(key, ascending=False, na_position="last", kind="stable")
 
 
 def _write_csv(table: pd.DataFrame, path: str) -> None:
@@ -496,14 +535,13 @@ def new_user_summary(
     metrics_files: list[str],
     per_persona_files: list[str],
     benchmarks: dict[str, dict[str, list[str]]],
-    resamples: int,
-    seed: int,
+    protocol: Protocol,
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The cold-start table (the columns of summary.csv) of `methods` on the new users' test split."""
     metrics, per_persona = load_results(methods, metrics_files, per_persona_files)
     costs = {m: method_costs(benchmarks[m]) for m in methods if m in benchmarks}
-    summary = summarize(_rows_meta(methods, [], metrics), per_persona, costs, resamples, seed)
-    return _by_headline(summary), per_persona
+    long = summary_long(_rows_meta(methods, [], metrics), per_persona, costs, protocol)
+    return by_headline(to_wide(long), protocol), per_persona
 
 
 def write_comparison(
@@ -513,15 +551,15 @@ def write_comparison(
     per_persona_files: list[str],
     benchmarks: dict[str, dict[str, list[str]]],
     out: dict[str, str],
-    resamples: int,
-    seed: int,
+    protocol: Protocol,
     oracle: str = "",
     new_users: dict | None = None,
 ) -> pd.DataFrame:
     """`methods` then `controls` (metrics/per-persona files in that order); `benchmarks`: {method:
-    {"gpu": [...], "cpu": [...]}} benchmark files of the jobs behind it; `oracle`: oracle.json or "";
-    `new_users`: {"methods", "metrics", "per_persona", "benchmarks"} of the cold-start evaluation
-    (written to out["cold_start"] and drawn as the figure's last panel), or None.
+    {"gpu": [...], "cpu": [...]}} benchmark files of the jobs behind it; `protocol`: what is claimed
+    and checked (config compare); `oracle`: oracle.json or ""; `new_users`: {"methods", "metrics",
+    "per_persona", "benchmarks"} of the cold-start evaluation (written to out["cold_start"] and drawn
+    as the figure's last panel), or None.
 
     `out`: figure, summary (CSV), markdown, latex, per_persona (figure), controls (JSON), cold_start."""
     names = list(methods) + list(controls)
@@ -532,8 +570,8 @@ def write_comparison(
         tables[ORACLE_LABEL] = oracle_table(oracle, per_persona)
         meta[ORACLE_LABEL] = {"role": "bound", "n_personas": len(tables[ORACLE_LABEL])}
     costs = {m: method_costs(benchmarks[m]) for m in names if m in benchmarks}
-    summary = _by_headline(summarize(meta, tables, costs, resamples, seed))
-    checks = control_checks(summary, list(controls))
+    summary = by_headline(to_wide(summary_long(meta, tables, costs, protocol)), protocol)
+    checks = control_checks(summary, list(controls), protocol)
     cold = None
     if new_users:
         cold, _ = new_user_summary(
@@ -541,14 +579,13 @@ def write_comparison(
             new_users["metrics"],
             new_users["per_persona"],
             new_users["benchmarks"],
-            resamples,
-            seed,
+            protocol,
         )
         _write_csv(cold, out["cold_start"])
     _write_csv(summary, out["summary"])
-    Path(out["markdown"]).write_text(to_markdown(summary, checks, cold))
-    Path(out["latex"]).write_text(to_latex(summary, cold))
+    Path(out["markdown"]).write_text(to_markdown(summary, checks, protocol, cold))
+    Path(out["latex"]).write_text(to_latex(summary, protocol, cold))
     Path(out["controls"]).write_text(json.dumps(checks, indent=2) + "\n")
-    figure(summary, per_persona, out["figure"], cold)
-    per_persona_figure(summary, per_persona, out["per_persona"])
+    figure(summary, per_persona, out["figure"], protocol, cold)
+    per_persona_figure(summary, per_persona, out["per_persona"], protocol)
     return summary

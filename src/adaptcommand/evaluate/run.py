@@ -16,6 +16,7 @@ from adaptcommand.data.splits import split_dialogs
 from adaptcommand.evaluate.harness import run_harness, write_results
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig
+from adaptcommand.settings import Generation, Scoring
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,10 @@ def evaluate_method(
     *,
     method: str,
     split: str,
-    params: dict,
+    base: str,
+    prompt: PromptConfig,
+    generation: Generation,
+    scoring: Scoring,
     routes: dict[str, str],
     merge: str,
     dialogs_path: str,
@@ -59,7 +63,9 @@ def evaluate_method(
     history: dict | None = None,
     data_split: str | None = None,
 ) -> dict:
-    """`history`: {(persona_id, session_id): retrieved exchanges} put into every prompt (None = none);
+    """`routes`: {persona: adapter directory} (adaptcommand.adapters.routes_of its manifest; {} = the
+    base), `merge`: the adapter merged into the base first ("" = none);
+    `history`: {(persona_id, session_id): retrieved exchanges} put into every prompt (None = none);
     `split`: the evaluation set's name, `data_split`: the split of the data it is (default `split`;
     the new users' set cold_start is their test split)."""
     start = time.perf_counter()
@@ -68,19 +74,19 @@ def evaluate_method(
     dialogs = split_dialogs(
         load_dialogs(dialogs_path), load_splits(splits_path), data_split or split, personas
     )
-    model, tokenizer, adapter_for, prompt_learning = build_method_model(params["base"], routes, merge)
+    model, tokenizer, adapter_for, prompt_learning = build_method_model(base, routes, merge)
     rows = run_harness(
         model,
         tokenizer,
         dialogs,
         targets,
-        pc=PromptConfig.from_config(params),
+        pc=prompt,
         adapter_for=adapter_for,
         prompt_learning=prompt_learning,
-        max_new_tokens=int(params["max_new_tokens"]),
-        batch_size=int(params["batch_size"]),
-        numeric_tolerance=int(params["numeric_tolerance"]),
-        minilm=params.get("minilm", ""),
+        max_new_tokens=int(generation.max_new_tokens),
+        batch_size=int(generation.batch_size),
+        numeric_tolerance=int(scoring.numeric_tolerance),
+        minilm=scoring.minilm,
         desc=f"{method}/{split}",
         history=history,
     )
@@ -90,7 +96,7 @@ def evaluate_method(
         "method": method,
         "split": split,
         "seconds": round(time.perf_counter() - start, 2),
-        "max_new_tokens": int(params["max_new_tokens"]),
+        "max_new_tokens": int(generation.max_new_tokens),
         "merged_into_base": merge,
         **({"history_in_prompt": True} if history is not None else {}),
     }

@@ -197,16 +197,16 @@ def _combined(chunks: list[tuple[int, list[dict]]], pad_id: int, device) -> tupl
 
 def train_many_loras(
     start_model,
-    recipe: dict,
+    recipe,
     examples: dict[str, tuple[list[dict], list[dict]]],
     tc: TrainConfig,
     pad_id: int,
     desc: str = "train (batched)",
 ):
-    """Train one LoRA (`recipe`) per unit of `examples` ({unit: (train examples, val examples)}) on
-    `start_model` (left unchanged), all units in the same batches. Returns (peft_model, {unit:
-    (TrainResult, {LoRA parameter name: tensor})}): load a unit's tensors into the PEFT model
-    (`load_unit`) to save it as an ordinary adapter."""
+    """Train one LoRA (`recipe`, a `settings.LoraRecipe`) per unit of `examples` ({unit: (train
+    examples, val examples)}) on `start_model` (left unchanged), all units in the same batches.
+    Returns (peft_model, {unit: (TrainResult, {LoRA parameter name: tensor})}): load a unit's tensors
+    into the PEFT model (`load_unit`) to save it as an ordinary adapter."""
     from tqdm.auto import tqdm
 
     from adaptcommand.adapters import attach_adapter

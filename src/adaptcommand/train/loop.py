@@ -22,6 +22,9 @@ from adaptcommand.prompts import IGNORE_INDEX
 
 @dataclass(frozen=True)
 class TrainConfig:
+    """The loop's settings: from an adapter recipe (`settings.LoraRecipe.train_config(seed)`) or set
+    directly (the demo base's pretraining)."""
+
     epochs: int  # the cap; early stopping usually ends training before it
     lr: float
     patience: int = 0  # stop after this many epochs without a new best val loss (0 = run every epoch)
@@ -31,10 +34,6 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     max_grad_norm: float = 1.0
     seed: int = 0
-
-    @classmethod
-    def from_config(cls, cfg: dict) -> TrainConfig:
-        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
 
 
 @dataclass

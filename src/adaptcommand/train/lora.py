@@ -19,6 +19,7 @@ from adaptcommand.data.splits import split_dialogs
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig, training_example
 from adaptcommand.retrieval import history_for
+from adaptcommand.settings import LoraRecipe, PrefixRecipe
 from adaptcommand.train.loop import TrainConfig, train
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ def train_adapters(
     splits_path: str,
     units: Mapping[str, list[str]],
     pc: PromptConfig,
-    recipe: dict,
-    tc: TrainConfig,
+    recipe: LoraRecipe | PrefixRecipe,
+    seed: int,
     out_dirs: Mapping[str, str | Path],
     name: str = "default",
     merge: str = "",
@@ -55,7 +56,8 @@ def train_adapters(
     processes, each of them trains its units one after another (or, `batched`, its share of the units
     in the same batches): the same adapters, both cores busy (`adaptcommand.parallel`). Ignored on a GPU.
 
-    `recipe` is the adapter recipe (LoRA: r/alpha/dropout/target_modules; prefix: num_virtual_tokens).
+    `recipe` is the adapter recipe (`adaptcommand.settings`: LoRA or prefix tuning, and how it is
+    trained); `seed` draws the adapter's initialisation, the data order and dropout.
     With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
     With `history` ({(persona_id, session_id): retrieved train exchanges}, covering the train and val
     dialogues) every example carries its dialogue's retrieved exchanges in the system message.
@@ -75,10 +77,10 @@ def train_adapters(
         )
         for unit, personas in units.items()
     }
-    batched = batched and len(units) > 1 and "num_virtual_tokens" not in recipe
+    batched = batched and len(units) > 1 and recipe.adapter == "lora"
     n_workers = workers_for(workers, len(units), next(start_model.parameters()).device.type)
     one_copy_each = len(units) > 1  # each unit on a fresh copy: the start model stays as loaded
-    setting = _Setting(tokenizer, pc, recipe, tc, out_dirs, name, merge, history)
+    setting = _Setting(tokenizer, pc, recipe, recipe.train_config(seed), out_dirs, name, merge, history)
 
     def run(group: list[str]) -> dict[str, dict]:
         if batched and len(group) > 1:
@@ -101,7 +103,7 @@ class _Setting:
 
     tokenizer: object
     pc: PromptConfig
-    recipe: dict
+    recipe: LoraRecipe | PrefixRecipe
     tc: TrainConfig
     out_dirs: Mapping[str, str | Path]
     name: str
@@ -136,7 +138,7 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
         st.tokenizer.pad_token_id,
         desc=f"train {unit}",
     )
-    info = _unit_log(personas, train_d, val_d, st.recipe, st.merge, st.history, result)
+    info = _unit_log(personas, train_d, val_d, st, result)
     log.info(
         "%s: best epoch %d of %d, val loss %s",
         unit,
@@ -148,15 +150,19 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
     return info
 
 
-def _unit_log(personas, train_d, val_d, recipe, merge, history, result) -> dict:
+def _unit_log(personas, train_d, val_d, st: _Setting, result) -> dict:
+    """train_log.json: the recipe and seed the adapter was trained with, on what, and how it went."""
+    outcome = result.to_dict()
+    outcome.pop("config")  # the recipe and the seed say it
     return {
+        "recipe": st.recipe.to_dict(),
+        "seed": st.tc.seed,
         "personas": list(personas),
         "n_train_dialogs": len(train_d),
         "n_val_dialogs": len(val_d),
-        "adapter": dict(recipe),
-        "merged_into_base": merge,
-        **({"history_in_prompt": True} if history is not None else {}),
-        **result.to_dict(),
+        "merged_into_base": st.merge,
+        **({"history_in_prompt": True} if st.history is not None else {}),
+        **outcome,
     }
 
 
@@ -179,7 +185,7 @@ def _train_batched(start_model, data: dict, st: _Setting) -> dict[str, dict]:
     for unit, (result, state) in trained.items():
         personas, train_d, val_d = data[unit]
         info = {
-            **_unit_log(personas, train_d, val_d, st.recipe, st.merge, st.history, result),
+            **_unit_log(personas, train_d, val_d, st, result),
             "batched_with": len(data),
         }
         log.info("%s: best epoch %d of %d (batched)", unit, result.best_epoch, len(result.val_loss) - 1)
@@ -195,8 +201,8 @@ def train_lora_adapter(
     splits_path: str,
     personas: list[str],
     pc: PromptConfig,
-    lora: dict,
-    tc: TrainConfig,
+    recipe: LoraRecipe | PrefixRecipe,
+    seed: int,
     out_dir: str | Path,
     name: str = "default",
     merge: str = "",
@@ -209,8 +215,8 @@ def train_lora_adapter(
         splits_path,
         {"adapter": personas},
         pc,
-        lora,
-        tc,
+        recipe,
+        seed,
         {"adapter": out_dir},
         name=name,
         merge=merge,

@@ -1,0 +1,148 @@
+"""Where learned files live (adaptcommand.layout) and the manifests later steps find adapters by
+(adaptcommand.adapters): paths follow the unit, never the packing of jobs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import REPO
+
+from adaptcommand import layout
+from adaptcommand.adapters import method_manifest, new_user_manifest, read_manifest, routes_of
+from adaptcommand.methods import load_methods
+
+TABLE = load_methods(REPO / "workflow" / "methods.yaml")
+PERSONAS = [f"persona_{i:03d}" for i in range(5)]
+
+
+def test_packs_name_jobs_and_cover_every_persona_once():
+    assert layout.packs(PERSONAS, 2) == {
+        "persona_000-persona_001": ["persona_000", "persona_001"],
+        "persona_002-persona_003": ["persona_002", "persona_003"],
+        "persona_004": ["persona_004"],
+    }
+    assert layout.packs(PERSONAS, 0) == {"persona_000-persona_004": PERSONAS}
+    for size in (0, 1, 2, 3, 7):
+        members = [p for pack in layout.packs(PERSONAS, size).values() for p in pack]
+        assert members == PERSONAS
+
+
+def test_an_adapter_path_names_its_method_and_unit_only():
+    # whatever the pack size, persona_003's LoRA is models/persona/persona_003
+    assert layout.unit_dir("persona", "persona_003") == "models/persona/persona_003"
+    assert layout.unit_dir("unified", layout.ALL) == "models/unified/all"
+    units, dirs = layout.units_of(["models/persona/persona_002", "models/persona/persona_003"])
+    assert units == {"persona_002": ["persona_002"], "persona_003": ["persona_003"]}
+    assert dirs["persona_003"] == "models/persona/persona_003"
+    units, _ = layout.units_of(["models/cluster/c1"], {"c1": ["persona_000", "persona_004"]})
+    assert units == {"c1": ["persona_000", "persona_004"]}
+
+
+def test_which_manifest_an_evaluation_reads():
+    assert layout.manifest_for("base", TABLE["base"], "test") == []
+    assert layout.manifest_for("routing", TABLE["routing"], "test") == []
+    assert layout.manifest_for("hybrid", TABLE["hybrid"], "val") == ["models/hybrid/adapters.json"]
+    # new users: their own adapters where the method chooses some for them, else the shared one
+    assert layout.manifest_for("cluster", TABLE["cluster"], "cold_start") == ["models/cluster/new_users.json"]
+    assert layout.manifest_for("unified", TABLE["unified"], "cold_start") == ["models/unified/adapters.json"]
+
+
+def test_a_methods_cost_is_the_rules_the_table_lists():
+    assert layout.cost_rules("hybrid", TABLE, "test") == [
+        "evaluate/test_hybrid",
+        "train_unified",
+        "train_hybrid",
+    ]
+    # new users served by a merge of their nearest known personas: the assignment and their merges too
+    assert layout.cost_rules("merge_neighbors", TABLE, "cold_start")[-2:] == [
+        "assign_new_users",
+        "merge_neighbors_new_users",
+    ]
+    # routing: everything behind each candidate's val and test results, each rule once
+    routing = layout.cost_rules("routing", TABLE, "test", ["unified", "hybrid"])
+    assert routing == [
+        "evaluate/test_routing",
+        "route",
+        "evaluate/val_unified",
+        "evaluate/test_unified",
+        "train_unified",
+        "evaluate/val_hybrid",
+        "evaluate/test_hybrid",
+        "train_hybrid",
+    ]
+    assert layout.benchmark_globs("train_persona") == [
+        "results/benchmarks/train_persona.tsv",
+        "results/benchmarks/train_persona/*.tsv",
+    ]
+
+
+def _adapter(root: Path, method: str, unit: str, personas: list[str], weights: bytes = b"w") -> str:
+    d = root / layout.unit_dir(method, unit)
+    d.mkdir(parents=True)
+    (d / "adapter_model.safetensors").write_bytes(weights)
+    recipe = {"adapter": "lora", "r": 4}
+    (d / "train_log.json").write_text(
+        json.dumps({"recipe": recipe, "seed": 7, "personas": personas, "best_epoch": 2})
+    )
+    return str(d)
+
+
+def test_manifests_say_which_adapter_serves_whom(tmp_path):
+    units = [_adapter(tmp_path, "persona", p, [p], p.encode()) for p in PERSONAS]
+    doc = method_manifest(tmp_path / "persona.json", "persona", TABLE["persona"], PERSONAS, units=units)
+    assert doc["units"]["persona_001"]["recipe"] == {"adapter": "lora", "r": 4}
+    assert doc["units"]["persona_001"]["seed"] == 7 and doc["units"]["persona_001"]["best_epoch"] == 2
+    assert routes_of(doc, ["persona_003"]) == {"persona_003": units[3]}
+    # the negative control: the persona LoRAs, each persona given the next one's
+    swapped = method_manifest(
+        tmp_path / "swapped.json",
+        "persona_swapped",
+        TABLE["persona_swapped"],
+        PERSONAS,
+        borrowed=tmp_path / "persona.json",
+    )
+    got = routes_of(swapped, PERSONAS)
+    assert got["persona_000"] == units[1] and got["persona_004"] == units[0]
+    assert sorted(got.values()) == sorted(units) and all(got[p] != units[i] for i, p in enumerate(PERSONAS))
+    # one adapter for everybody (scope all), new users included
+    shared = method_manifest(
+        tmp_path / "unified.json",
+        "unified",
+        TABLE["unified"],
+        PERSONAS,
+        units=[_adapter(tmp_path, "unified", "all", PERSONAS)],
+    )
+    assert set(routes_of(shared, ["persona_000", "persona_099"]).values()) == {
+        str(tmp_path / "models/unified/all")
+    }
+    with pytest.raises(KeyError, match="persona has no adapter for"):
+        routes_of(doc, ["persona_099"])
+    # a changed adapter changes its manifest (what evaluation reads is what was trained)
+    Path(units[0], "adapter_model.safetensors").write_bytes(b"retrained")
+    again = method_manifest(tmp_path / "persona2.json", "persona", TABLE["persona"], PERSONAS, units=units)
+    assert again["units"]["persona_000"]["digest"] != doc["units"]["persona_000"]["digest"]
+
+
+def test_cluster_manifests_route_by_the_assignment_for_known_and_new_users(tmp_path):
+    assignment = {"persona_000": "c0", "persona_001": "c1", "persona_002": "c0"}
+    clusters = tmp_path / "assignments.json"
+    clusters.write_text(json.dumps({"assignment": assignment}))
+    units = [_adapter(tmp_path, "cluster", c, []) for c in ("c0", "c1")]
+    doc = method_manifest(
+        tmp_path / "m.json", "cluster", TABLE["cluster"], list(assignment), units=units, assignments=clusters
+    )
+    assert routes_of(doc, ["persona_001"]) == {"persona_001": units[1]}
+    new = tmp_path / "new.json"
+    new.write_text(json.dumps({"assignment": {"persona_009": "c1"}}))
+    served = new_user_manifest(
+        tmp_path / "n.json",
+        "cluster",
+        TABLE["cluster"],
+        ["persona_009"],
+        known=tmp_path / "m.json",
+        assignments=new,
+    )
+    assert routes_of(served, ["persona_009"]) == {"persona_009": units[1]}
+    assert read_manifest(tmp_path / "n.json") == served
