@@ -98,35 +98,30 @@ def card_inputs(wildcards):
 
 
 def card_param(wildcards):
-    """The card's content (adaptcommand.chat.write_card), paths relative to the run directory."""
+    """The card's content (adaptcommand.chat.card), paths relative to the run directory."""
     method = wildcards.method
     entry = METHOD_TABLE[method]
     if not kind_of(entry).generates:
         return dict(method=method, about=entry["about"])
-    new = NEW_USERS if method in NEW_USER_METHODS else []
     history = None
     if kind_of(entry).history:
         history = dict(
             k=config["history"]["k"],
             query_turns=config["eval"]["skip_assistant_turns"] + 1,
             minilm=config["metrics"]["minilm"],
-            # (the pool's dialogues are in the persona's `characters` file)
-            pools={p: dict(splits=SPLITS, pool_sessions=0) for p in PERSONAS}
-            | {
-                p: dict(
-                    splits=NEW_SPLITS,
-                    pool_sessions=config["history"]["cold_start_sessions"],
-                )
-                for p in new
-            },
+            cold_start_sessions=config["history"]["cold_start_sessions"],
         )
     return dict(
         method=method,
         about=entry["about"],
         base=config["model"]["base"],
         serves=card_manifests(method),
-        personas=PERSONAS + new,
-        characters={p: CLEAN for p in PERSONAS} | {p: NEW_DIALOGS for p in new},
+        known=dict(personas=PERSONAS, dialogs=CLEAN, splits=SPLITS),
+        new_users=dict(
+            personas=NEW_USERS if method in NEW_USER_METHODS else [],
+            dialogs=NEW_DIALOGS,
+            splits=NEW_SPLITS,
+        ),
         prompt=PROMPT,
         max_new_tokens=config["eval"]["max_new_tokens"],
         history=history,

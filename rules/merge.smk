@@ -28,32 +28,45 @@ MERGE_INPUTS = dict(
 MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 
 
-for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
-    for _pack, _members in PACKS.items():
+# Per persona: the known personas' merges (the weight chosen on the persona's own val split), and for
+# a method serving new users (cold_start nearest_personas) theirs, from the known personas nearest
+# to their character text (rule <method>_new_users, the weight chosen on the val split of the next
+# neighbors_k nearest known personas; rules/cold_start.smk).
+def merge_jobs(method):
+    """(rule family, packs, similarity file, val_neighbors) of the persona merges of `method`."""
+    yield method, PACKS, "results/clusters/similarity.json", 0
+    if METHOD_TABLE[method]["cold_start"] == "nearest_personas":
+        k = config["merge"]["neighbors_k"]
+        yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/similarity.json", k
 
-        rule:
-            name:
-                f"{_method}.{_pack}"
-            input:
-                **MERGE_INPUTS,
-                similarity="results/clusters/similarity.json",
-            output:
-                [directory(layout.unit_dir(_method, p)) for p in _members],
-            log:
-                f"logs/{_method}/{_pack}.log",
-            benchmark:
-                f"results/benchmarks/{_method}/{_pack}.tsv"
-            group:
-                _method
-            conda:
-                "../envs/train.yaml"
-            threads: RES["threads"]
-            resources:
-                **model_cpu_resources(len(_members)),
-            params:
-                **merge_params(val_neighbors=0),
-            script:
-                "../workflow/scripts/merge_adapters.py"
+
+for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
+    for _family, _packs, _similarity, _val_neighbors in merge_jobs(_method):
+        for _pack, _members in _packs.items():
+
+            rule:
+                name:
+                    f"{_family}.{_pack}"
+                input:
+                    **MERGE_INPUTS,
+                    similarity=_similarity,
+                output:
+                    [directory(layout.unit_dir(_method, p)) for p in _members],
+                log:
+                    f"logs/{_family}/{_pack}.log",
+                benchmark:
+                    f"results/benchmarks/{_family}/{_pack}.tsv"
+                group:
+                    _family
+                conda:
+                    "../envs/train.yaml"
+                threads: RES["threads"]
+                resources:
+                    **model_cpu_resources(len(_members)),
+                params:
+                    **merge_params(val_neighbors=_val_neighbors),
+                script:
+                    "../workflow/scripts/merge_adapters.py"
 
 
 for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "cluster"]:

@@ -2,6 +2,16 @@
 # comparison claims and checks (headline, references, positive control) is config: compare.*.
 
 
+def in_report(name, caption, label):
+    """results/comparison/<name>, shown in `snakemake --report` with workflow/report/<caption>.rst."""
+    return report(
+        f"results/comparison/{name}",
+        caption=f"../workflow/report/{caption}.rst",
+        category="Comparison",
+        labels={"result": label},
+    )
+
+
 rule compare:
     input:
         # Methods, then controls (labelled as controls, never ranked as methods).
@@ -19,45 +29,19 @@ rule compare:
     output:
         **(
             {
-                "cold_start": report(
-                    "results/comparison/cold_start.csv",
-                    caption="../workflow/report/cold_start.rst",
-                    category="Comparison",
-                    labels={"result": "new users (cold start)"},
+                "cold_start": in_report(
+                    "cold_start.csv", "cold_start", "new users (cold start)"
                 )
             }
             if NEW_USER_METHODS
             else {}
         ),
-        figure=report(
-            "results/comparison/comprehensive.png",
-            caption="../workflow/report/comparison.rst",
-            category="Comparison",
-            labels={"result": "figure"},
-        ),
-        summary=report(
-            "results/comparison/summary.csv",
-            caption="../workflow/report/summary.rst",
-            category="Comparison",
-            labels={"result": "summary table (CSV)"},
-        ),
-        markdown=report(
-            "results/comparison/summary.md",
-            caption="../workflow/report/summary.rst",
-            category="Comparison",
-            labels={"result": "summary table (Markdown)"},
-        ),
-        latex=report(
-            "results/comparison/summary.tex",
-            caption="../workflow/report/summary.rst",
-            category="Comparison",
-            labels={"result": "summary table (LaTeX, booktabs)"},
-        ),
-        per_persona=report(
-            "results/comparison/per_persona.png",
-            caption="../workflow/report/per_persona.rst",
-            category="Comparison",
-            labels={"result": "gain over base per persona"},
+        figure=in_report("comprehensive.png", "comparison", "figure"),
+        summary=in_report("summary.csv", "summary", "summary table (CSV)"),
+        markdown=in_report("summary.md", "summary", "summary table (Markdown)"),
+        latex=in_report("summary.tex", "summary", "summary table (LaTeX, booktabs)"),
+        per_persona=in_report(
+            "per_persona.png", "per_persona", "gain over base per persona"
         ),
         controls="results/comparison/controls.json",
     log:

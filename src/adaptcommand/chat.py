@@ -228,8 +228,8 @@ def card(
     about: str,
     base: str,
     serves: dict[str, list[str]],
-    personas: list[str],
-    characters: dict[str, str],
+    known: dict,
+    new_users: dict,
     prompt: dict,
     max_new_tokens: int,
     history: dict | None = None,
@@ -237,22 +237,31 @@ def card(
     """A method card (what rule method_card writes); paths relative to the run directory.
 
     `serves`: {manifest: the personas it serves} (adaptcommand.adapters): every persona's adapter and
-    the adapter merged into the base come from the method's manifests; `personas` without one get
-    the base (the base method)."""
+    the adapter merged into the base come from the method's manifests; personas without one get the
+    base (the base method). `known` / `new_users`: {personas, dialogs, splits} of the two populations
+    (a method that cannot serve new users has none); `history` ({k, query_turns, minilm,
+    cold_start_sessions}): where a history method retrieves from, per persona (a known persona's
+    train split, a new user's first sessions)."""
     from adaptcommand.adapters import read_manifest, routes_of
 
-    routes, merge = dict.fromkeys(personas, ""), ""
+    populations = [(known, 0), (new_users, (history or {}).get("cold_start_sessions", 0))]
+    routes, merge = {p: "" for pop, _ in populations for p in pop["personas"]}, ""
     for path, served in serves.items():
         doc = read_manifest(path)
         routes.update(routes_of(doc, served))
         merge = doc["merge"]
+    if history is not None:
+        pools = {
+            p: dict(splits=pop["splits"], pool_sessions=n) for pop, n in populations for p in pop["personas"]
+        }
+        history = {k: v for k, v in history.items() if k != "cold_start_sessions"} | {"pools": pools}
     return {
         "method": method,
         "about": about,
         "base": base,
         "merge": merge,
         "routes": dict(sorted(routes.items())),
-        "characters": dict(sorted(characters.items())),
+        "characters": dict(sorted((p, pop["dialogs"]) for pop, _ in populations for p in pop["personas"])),
         "prompt": prompt,
         "max_new_tokens": int(max_new_tokens),
         "history": history,
