@@ -37,5 +37,5 @@ rule all:
     input:
         "results/comparison/comprehensive.png",
         "results/comparison/summary.csv",
-        # what `adaptcommand chat` loads: one card per scored method
-        expand("results/methods/{method}.json", method=SCORED),
+        # what `adaptcommand chat` loads: one card per scored method and run (training seed)
+        [f"results/methods/{m}/{r}.json" for m in SCORED for r in runs(m)],

@@ -18,7 +18,6 @@ if config["model"]["build_demo_base"]:
         params:
             prompt=PROMPT,
             demo=plain(config["model"]["demo"]),
-            seed=config["train"]["seed"],
             code=script_hash("build_demo_base.py"),
         script:
             "../workflow/scripts/build_demo_base.py"

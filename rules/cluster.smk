@@ -1,6 +1,7 @@
-# Personas grouped by behaviour (train split only) or character text. k may be chosen from the data
-# (silhouette), so the clustering is a checkpoint: which per-cluster jobs exist (train_<method> in
-# rules/train.smk, merge_cluster) is read from its output through adaptcommand.clusters.ClusterCheckpoint.
+# Personas grouped by behaviour (train split only) or character text, one clustering per seed (the
+# k-means initialisation is drawn from the seed). k may be chosen from the data (silhouette), so the
+# clustering is a checkpoint: which per-cluster jobs exist (train_<method> in rules/train.smk,
+# merge_cluster) is read from its output through adaptcommand.clusters.ClusterCheckpoint.
 from adaptcommand.clusters import ClusterCheckpoint
 
 
@@ -9,23 +10,19 @@ checkpoint cluster_personas:
         dialogs=CLEAN,
         splits=SPLITS,
     output:
-        assignments="results/clusters/assignments.json",
-        silhouette="results/clusters/silhouette.csv",
-        similarity="results/clusters/similarity.json",
+        assignments="results/clusters/seed{seed}/assignments.json",
+        silhouette="results/clusters/seed{seed}/silhouette.csv",
+        similarity="results/clusters/seed{seed}/similarity.json",
     log:
-        "logs/cluster_personas.log",
+        "logs/cluster_personas/seed{seed}.log",
     benchmark:
-        "results/benchmarks/cluster_personas.tsv"
+        "results/benchmarks/cluster_personas/seed{seed}.tsv"
     conda:
         "../envs/eval.yaml"
     threads: RES["threads"]
     params:
-        clustering=plain(
-            {
-                k: config["cluster"][k]
-                for k in ("features", "k", "k_min", "k_max", "seed")
-            }
-        ),
+        clustering=plain(config["cluster"]),
+        seed=lambda wc: int(wc.seed),
         minilm=config["metrics"]["minilm"],
         code=script_hash("cluster_personas.py"),
         personas=PERSONAS,
@@ -36,6 +33,7 @@ checkpoint cluster_personas:
 CLUSTERS = ClusterCheckpoint(checkpoints.cluster_personas)
 
 
-def cluster_dirs(method):
-    """The adapter directories of every cluster of per-cluster `method` (after the checkpoint)."""
-    return [layout.unit_dir(method, c) for c in CLUSTERS.ids()]
+def cluster_dirs(method, wildcards):
+    """The adapter directories of every cluster of per-cluster `method` and the job's seed (after the
+    checkpoint)."""
+    return [layout.unit_dir(method, wildcards.seed, c) for c in CLUSTERS.ids(wildcards)]

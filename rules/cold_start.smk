@@ -7,7 +7,8 @@
 #   nearest_personas:  a merge of the LoRAs of the merge.neighbors_k known personas closest to the
 #                      user's character text, its total weight chosen on the val split of the next
 #                      neighbors_k closest known personas (never on the new user).
-# What is known of a new user: the character text (data/cold_start/characters.json). Their merges:
+# What is known of a new user: the character text (data/cold_start/characters.json). Per seed (the
+# clusters are the seed's). Their merges:
 # rules/merge.smk; which adapters serve them: models/<method>/new_users.json (rules/adapters.smk).
 
 
@@ -15,14 +16,14 @@ rule assign_new_users:
     input:
         dialogs=CLEAN,
         characters=NEW_CHARACTERS,
-        assignments="results/clusters/assignments.json",
+        assignments="results/clusters/seed{seed}/assignments.json",
     output:
-        assignments="results/cold_start/assignments.json",
-        similarity="results/cold_start/similarity.json",
+        assignments="results/cold_start/seed{seed}/assignments.json",
+        similarity="results/cold_start/seed{seed}/similarity.json",
     log:
-        "logs/assign_new_users.log",
+        "logs/assign_new_users/seed{seed}.log",
     benchmark:
-        "results/benchmarks/assign_new_users.tsv"
+        "results/benchmarks/assign_new_users/seed{seed}.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1

@@ -32,6 +32,9 @@ NEW_USER_METHODS = [
     m for m in METHODS if NEW_USERS and METHOD_TABLE[m]["cold_start"] != "none"
 ]
 RES = config["resources"]
+# Seeds are a dimension of the experiment: everything that learns from data is drawn again per seed
+# (adapters' initialisation, data order and dropout, the clustering, merges, routing's choices).
+SEEDS = config["train"]["seeds"]
 # Per-persona jobs: `resources.pack_size` personas per job (0 = all), {label: members}. A pack job
 # declares its members' directories models/<method>/<persona_id> as its outputs: the label names the
 # job (rule, log, benchmark), never a result.
@@ -67,6 +70,8 @@ def eval_personas(wildcards):
 wildcard_constraints:
     persona_id=r"persona_\d{3}",
     cluster_id=r"c\d+",
+    seed=r"\d+",
+    run=rf"{layout.UNTRAINED}|seed\d+",
     split=f"val|test|{COLD}",
     method="|".join(METHOD_TABLE),
 
@@ -125,23 +130,27 @@ def on_unified(method):
     return METHOD_TABLE[method]["start"] == "unified"
 
 
-UNIFIED = layout.unit_dir("unified", layout.ALL)
+def unified(seed):
+    """The unified adapter of `seed` (a number, or "{seed}" in a rule's pattern)."""
+    return layout.unit_dir("unified", seed, layout.ALL)
 
 
-def train_inputs(method):
-    """Inputs of the training of the table's `method`: data, base, and unified if it starts there."""
+def train_inputs(method, seed="{seed}"):
+    """Inputs of the training of the table's `method` with `seed`: data, base, and the unified
+    adapter of the same seed if it starts there."""
     inputs = dict(dialogs=CLEAN, splits=SPLITS, base=base_model_input())
-    return inputs | ({"unified": UNIFIED} if on_unified(method) else {})
+    return inputs | ({"unified": unified(seed)} if on_unified(method) else {})
 
 
-def train_params(method):
-    """Params of the training of `method`: its recipe, the prompt, the seed, how a pack is trained,
-    the script digest, the base and the model it starts from."""
+def train_params(method, seed=None):
+    """Params of the training of `method`: its recipe, the prompt, the seed (`seed`, or the job's
+    wildcard), how a pack is trained, the script digest, the base and the model it starts from.
+    """
     start = {"merge": lambda wc, input: input.unified} if on_unified(method) else {}
     return dict(
         recipe=recipe(method),
         prompt=PROMPT,
-        seed=config["train"]["seed"],
+        seed=seed if seed is not None else lambda wc: int(wc.seed),
         batched=RES["batched_training"],
         code=script_hash("train_lora.py"),
         base=base_model_param(),
@@ -195,9 +204,16 @@ def check_method_rules():
 
 
 def manifest_inputs(wildcards):
-    """The manifest of `wildcards.method` for evaluation set `wildcards.split` ([] for the base)."""
+    """The manifest of `wildcards.method`'s run for evaluation set `wildcards.split` ([] for the base)."""
     method = wildcards.method
-    return layout.manifest_for(method, METHOD_TABLE[method], wildcards.split)
+    return layout.manifest_for(
+        method, METHOD_TABLE[method], wildcards.split, wildcards.run
+    )
+
+
+def runs(method):
+    """The runs of `method`: seed<s> for every seed if it learns, else `untrained`."""
+    return layout.runs(METHOD_TABLE[method], SEEDS)
 
 
 def history_inputs(wildcards):

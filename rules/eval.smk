@@ -37,13 +37,13 @@ rule evaluate:
         manifest=manifest_inputs,
         history=history_inputs,
     output:
-        predictions="results/eval/{split}/{method}/predictions.jsonl",
-        per_persona="results/eval/{split}/{method}/per_persona.csv",
-        metrics="results/eval/{split}/{method}/metrics.json",
+        predictions="results/eval/{split}/{method}/{run}/predictions.jsonl",
+        per_persona="results/eval/{split}/{method}/{run}/per_persona.csv",
+        metrics="results/eval/{split}/{method}/{run}/metrics.json",
     log:
-        "logs/evaluate/{split}_{method}.log",
+        "logs/evaluate/{split}_{method}/{run}.log",
     benchmark:
-        "results/benchmarks/evaluate/{split}_{method}.tsv"
+        "results/benchmarks/evaluate/{split}_{method}/{run}.tsv"
     wildcard_constraints:
         method="|".join(GENERATED),
     conda:
@@ -67,32 +67,37 @@ rule evaluate:
 # Method cards: what `adaptcommand chat` loads to talk to a method as one persona (the base, the
 # adapter merged into it, each persona's adapter from the method's manifests, new users included
 # where the method serves them, the prompt and generation settings, where history is retrieved
-# from). A card's inputs are the method's manifests, so `snakemake results/methods/<method>.json`
-# builds what chatting needs.
-def card_manifests(method):
+# from), one card per run (seed) of a method: results/methods/<method>/<run>.json. A card's inputs
+# are the method's manifests, so `snakemake results/methods/<method>/<run>.json` builds what chatting
+# needs.
+def card_manifests(method, run):
     """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
     entry, serves = METHOD_TABLE[method], {}
     for split, personas in (("test", PERSONAS), (COLD, NEW_USERS)):
         if split == COLD and method not in NEW_USER_METHODS:
             continue
-        for path in layout.manifest_for(method, entry, split):
+        for path in layout.manifest_for(method, entry, split, run):
             serves[path] = serves.get(path, []) + personas
     return serves
 
 
 def card_inputs(wildcards):
-    """A card's inputs: the method's manifests (and the data the chat reads); for routing the choice
-    and the candidates' cards."""
-    method = wildcards.method
+    """A card's inputs: the method's manifests (and the data the chat reads); for routing the seed's
+    choice and the candidates' cards of that seed."""
+    method, run = wildcards.method, wildcards.run
     if not kind_of(METHOD_TABLE[method]).generates:
         return dict(
-            choices="results/routing/choices.json",
-            cards=expand("results/methods/{c}.json", c=config["routing"]["candidates"]),
+            choices=f"results/routing/{run}/choices.json",
+            cards=expand(
+                "results/methods/{c}/{run}.json",
+                c=config["routing"]["candidates"],
+                run=run,
+            ),
         )
     new = method in NEW_USER_METHODS
     return dict(
         base=base_model_input(),
-        manifests=list(card_manifests(method)),
+        manifests=list(card_manifests(method, run)),
         dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
     )
 
@@ -102,7 +107,7 @@ def card_param(wildcards):
     method = wildcards.method
     entry = METHOD_TABLE[method]
     if not kind_of(entry).generates:
-        return dict(method=method, about=entry["about"])
+        return dict(method=method, about=entry["about"], run=wildcards.run)
     history = None
     if kind_of(entry).history:
         history = dict(
@@ -114,8 +119,9 @@ def card_param(wildcards):
     return dict(
         method=method,
         about=entry["about"],
+        run=wildcards.run,
         base=config["model"]["base"],
-        serves=card_manifests(method),
+        serves=card_manifests(method, wildcards.run),
         known=dict(personas=PERSONAS, dialogs=CLEAN, splits=SPLITS),
         new_users=dict(
             personas=NEW_USERS if method in NEW_USER_METHODS else [],
@@ -132,11 +138,11 @@ rule method_card:
     input:
         unpack(card_inputs),
     output:
-        "results/methods/{method}.json",
+        "results/methods/{method}/{run}.json",
     log:
-        "logs/method_card/{method}.log",
+        "logs/method_card/{method}/{run}.log",
     benchmark:
-        "results/benchmarks/method_card/{method}.tsv"
+        "results/benchmarks/method_card/{method}/{run}.tsv"
     # In the Snakemake process (a JSON file from the params): no interpreter start per card.
     localrule: True
     threads: 1

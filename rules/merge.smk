@@ -4,7 +4,9 @@
 #                 LoRAs (similarity of the clustering features); packs of personas, as training;
 #   scope cluster (merge_cluster):   per cluster, its members' LoRAs.
 # Uniform weights; the total weight is chosen among merge.weight_scales by the lowest VAL loss
-# (adaptcommand.merging). The persona LoRAs are found through their manifest.
+# (adaptcommand.merging). Per seed: a seed's merges are made of that seed's persona LoRAs, found
+# through their manifest, with that seed's clustering.
+from itertools import product
 
 
 def merge_params(**extra):
@@ -19,12 +21,16 @@ def merge_params(**extra):
     )
 
 
-MERGE_INPUTS = dict(
-    dialogs=CLEAN,
-    splits=SPLITS,
-    base=base_model_input(),
-    adapters=layout.manifest("persona"),
-)
+def merge_inputs(seed="{seed}"):
+    """Data, base and the persona LoRAs of `seed` (their manifest)."""
+    return dict(
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        adapters=layout.manifest("persona", seed),
+    )
+
+
 MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 
 
@@ -34,28 +40,28 @@ MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 # neighbors_k nearest known personas; rules/cold_start.smk).
 def merge_jobs(method):
     """(rule family, packs, similarity file, val_neighbors) of the persona merges of `method`."""
-    yield method, PACKS, "results/clusters/similarity.json", 0
+    yield method, PACKS, "results/clusters/seed{seed}/similarity.json", 0
     if METHOD_TABLE[method]["cold_start"] == "nearest_personas":
         k = config["merge"]["neighbors_k"]
-        yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/similarity.json", k
+        yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/seed{seed}/similarity.json", k
 
 
 for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
     for _family, _packs, _similarity, _val_neighbors in merge_jobs(_method):
-        for _pack, _members in _packs.items():
+        for _seed, (_pack, _members) in product(SEEDS, _packs.items()):
 
             rule:
                 name:
-                    f"{_family}.{_pack}"
+                    f"{_family}.seed{_seed}.{_pack}"
                 input:
-                    **MERGE_INPUTS,
-                    similarity=_similarity,
+                    **merge_inputs(_seed),
+                    similarity=_similarity.format(seed=_seed),
                 output:
-                    [directory(layout.unit_dir(_method, p)) for p in _members],
+                    [directory(layout.unit_dir(_method, _seed, p)) for p in _members],
                 log:
-                    f"logs/{_family}/{_pack}.log",
+                    f"logs/{_family}/seed{_seed}/{_pack}.log",
                 benchmark:
-                    f"results/benchmarks/{_family}/{_pack}.tsv"
+                    f"results/benchmarks/{_family}/seed{_seed}/{_pack}.tsv"
                 group:
                     _family
                 conda:
@@ -75,14 +81,14 @@ for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "cluster"]:
         name:
             _method
         input:
-            **MERGE_INPUTS,
+            **merge_inputs(),
             assignments=CLUSTERS.assignments_file,
         output:
-            directory(layout.unit_dir(_method, "{cluster_id}")),
+            directory(layout.unit_dir(_method, "{seed}", "{cluster_id}")),
         log:
-            f"logs/{_method}/{{cluster_id}}.log",
+            f"logs/{_method}/seed{{seed}}/{{cluster_id}}.log",
         benchmark:
-            f"results/benchmarks/{_method}/{{cluster_id}}.tsv"
+            f"results/benchmarks/{_method}/seed{{seed}}/{{cluster_id}}.tsv"
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]

@@ -12,20 +12,26 @@ def in_report(name, caption, label):
     )
 
 
+def eval_files(split, methods, name):
+    """`name` (metrics.json, per_persona.csv) of every run of every method of `methods` on `split`,
+    in the order of params runs / new_user_runs."""
+    return [f"results/eval/{split}/{m}/{r}/{name}" for m in methods for r in runs(m)]
+
+
 rule compare:
     input:
-        # Methods, then controls (labelled as controls, never ranked as methods).
-        metrics=expand("results/eval/test/{method}/metrics.json", method=SCORED),
-        per_persona=expand("results/eval/test/{method}/per_persona.csv", method=SCORED),
+        # Methods, then controls (labelled as controls, never ranked as methods); every run (seed).
+        metrics=eval_files("test", SCORED, "metrics.json"),
+        per_persona=eval_files("test", SCORED, "per_persona.csv"),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
-        oracle=["results/routing/oracle.json"] if "routing" in METHODS else [],
+        oracle=(
+            expand("results/routing/seed{seed}/oracle.json", seed=SEEDS)
+            if "routing" in METHODS
+            else []
+        ),
         # The new users' evaluation (personas.cold_start > 0), by the methods that can serve them.
-        new_user_metrics=expand(
-            f"results/eval/{COLD}/{{method}}/metrics.json", method=NEW_USER_METHODS
-        ),
-        new_user_per_persona=expand(
-            f"results/eval/{COLD}/{{method}}/per_persona.csv", method=NEW_USER_METHODS
-        ),
+        new_user_metrics=eval_files(COLD, NEW_USER_METHODS, "metrics.json"),
+        new_user_per_persona=eval_files(COLD, NEW_USER_METHODS, "per_persona.csv"),
     output:
         **(
             {
@@ -44,6 +50,8 @@ rule compare:
             "per_persona.png", "per_persona", "gain over base per persona"
         ),
         controls="results/comparison/controls.json",
+        # each seed's own table (summary.csv's columns, that seed's runs only)
+        seeds=expand("results/comparison/seeds/seed{seed}.csv", seed=SEEDS),
     log:
         "logs/compare.log",
     benchmark:
@@ -55,6 +63,9 @@ rule compare:
         code=script_hash("compare.py"),
         methods=METHODS,
         controls=CONTROLS,
+        # {method: its runs} in the order of the inputs (seed<s> per seed, or untrained)
+        runs={m: runs(m) for m in SCORED},
+        new_user_runs={m: runs(m) for m in NEW_USER_METHODS},
         # one line per scored method (workflow/methods.yaml), for the figure's caption in the report
         about={m: METHOD_TABLE[m]["about"] for m in SCORED},
         # {method: {"gpu": [...], "cpu": [...]}}: benchmark files of its GPU-rule and CPU-rule jobs

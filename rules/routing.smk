@@ -1,9 +1,10 @@
-# Routing: per persona, the candidate method (routing.candidates) with the best VAL score on the
-# protocol's headline (compare.headline, higher is better; ties -> the first candidate in config
-# order), then its test results composed from the candidates' own test predictions (same targets,
-# greedy decoding: the routed prediction for a persona IS its chosen method's prediction). The oracle
-# (per persona the best candidate on TEST) is an upper bound, not a method: it is computed after
-# evaluate_routing and nothing reads it back.
+# Routing, per seed: per persona, the candidate method (routing.candidates) with the best VAL score on
+# the protocol's headline (compare.headline) replaces the default candidate (routing.default) only
+# when its advantage is beyond noise (a paired bootstrap over the persona's val dialogues,
+# routing.confidence); then its test results composed from the candidates' own test predictions of
+# the same seed (same targets, greedy decoding: the routed prediction for a persona IS its chosen
+# method's prediction). The oracle (per persona the best candidate on TEST) is an upper bound and a
+# diagnostic, not a method: it is computed after evaluate_routing and nothing reads it back.
 from adaptcommand.routing import RoutingPlan
 
 ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headline"])
@@ -15,18 +16,23 @@ ROUTE_PARAMS = dict(
 
 rule route:
     input:
-        val=ROUTING.files("results/eval/val/{method}/per_persona.csv"),
+        val=ROUTING.files("results/eval/val/{method}/seed{{seed}}/per_persona.csv"),
+        val_predictions=ROUTING.files(
+            "results/eval/val/{method}/seed{{seed}}/predictions.jsonl"
+        ),
     output:
-        "results/routing/choices.json",
+        "results/routing/seed{seed}/choices.json",
     log:
-        "logs/routing/route.log",
+        "logs/routing/seed{seed}/route.log",
     benchmark:
-        "results/benchmarks/route.tsv"
+        "results/benchmarks/route/seed{seed}.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1
     params:
         **ROUTE_PARAMS,
+        noise=plain({k: v for k, v in config["routing"].items() if k != "candidates"}),
+        seed=lambda wc: int(wc.seed),
         personas=PERSONAS,
     script:
         "../workflow/scripts/route.py"
@@ -34,18 +40,20 @@ rule route:
 
 rule evaluate_routing:
     input:
-        choices="results/routing/choices.json",
+        choices="results/routing/seed{seed}/choices.json",
         targets="results/eval/test/targets.jsonl",
-        predictions=ROUTING.files("results/eval/test/{method}/predictions.jsonl"),
-        metrics=ROUTING.files("results/eval/test/{method}/metrics.json"),
+        predictions=ROUTING.files(
+            "results/eval/test/{method}/seed{{seed}}/predictions.jsonl"
+        ),
+        metrics=ROUTING.files("results/eval/test/{method}/seed{{seed}}/metrics.json"),
     output:
-        predictions="results/eval/test/routing/predictions.jsonl",
-        per_persona="results/eval/test/routing/per_persona.csv",
-        metrics="results/eval/test/routing/metrics.json",
+        predictions="results/eval/test/routing/seed{seed}/predictions.jsonl",
+        per_persona="results/eval/test/routing/seed{seed}/per_persona.csv",
+        metrics="results/eval/test/routing/seed{seed}/metrics.json",
     log:
-        "logs/evaluate/test_routing.log",
+        "logs/evaluate/test_routing/seed{seed}.log",
     benchmark:
-        "results/benchmarks/evaluate/test_routing.tsv"
+        "results/benchmarks/evaluate_routing/test_routing/seed{seed}.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1
@@ -57,15 +65,15 @@ rule evaluate_routing:
 
 rule routing_oracle:
     input:
-        choices="results/routing/choices.json",
-        routed="results/eval/test/routing/per_persona.csv",
-        test=ROUTING.files("results/eval/test/{method}/per_persona.csv"),
+        choices="results/routing/seed{seed}/choices.json",
+        routed="results/eval/test/routing/seed{seed}/per_persona.csv",
+        test=ROUTING.files("results/eval/test/{method}/seed{{seed}}/per_persona.csv"),
     output:
-        "results/routing/oracle.json",
+        "results/routing/seed{seed}/oracle.json",
     log:
-        "logs/routing/oracle.log",
+        "logs/routing/seed{seed}/oracle.log",
     benchmark:
-        "results/benchmarks/routing_oracle.tsv"
+        "results/benchmarks/routing_oracle/seed{seed}.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1

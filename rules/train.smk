@@ -1,11 +1,11 @@
 # Training, written once per scope for every method of the table whose kind trains (LoRA, prefix
 # tuning, LoRA with history in the prompt; variants included): rule train_<method>. Each adapter is
-# models/<method>/<unit>/, its epoch chosen on the val split of the unit's personas; a method starting
-# from unified trains on the frozen unified model (merged into the base).
-#   scope all:     one adapter on every known persona, models/<method>/all
-#   scope persona: one per persona, `resources.pack_size` personas per job (rules train_<method>.<pack>);
-#                  a pack job's outputs are its members' directories
-#   scope cluster: one per cluster (rules/cluster.smk's checkpoint says which exist)
+# models/<method>/seed<s>/<unit>/, its epoch chosen on the val split of the unit's personas; a method
+# starting from unified trains on the frozen unified model of the same seed (merged into the base).
+#   scope all:     one adapter on every known persona, models/<method>/seed<s>/all
+#   scope persona: one per persona, `resources.pack_size` personas of one seed per job (rules
+#                  train_<method>.seed<s>.<pack>); a pack job's outputs are its members' directories
+#   scope cluster: one per cluster of the seed's clustering (rules/cluster.smk's checkpoint)
 
 
 def history_train_inputs(method):
@@ -27,11 +27,11 @@ for _method in trained(METHOD_TABLE, "all"):
             **train_inputs(_method),
             **history_train_inputs(_method),
         output:
-            directory(layout.unit_dir(_method, layout.ALL)),
+            directory(layout.unit_dir(_method, "{seed}", layout.ALL)),
         log:
-            f"logs/train_{_method}.log",
+            f"logs/train_{_method}/seed{{seed}}.log",
         benchmark:
-            f"results/benchmarks/train_{_method}.tsv"
+            f"results/benchmarks/train_{_method}/seed{{seed}}.tsv"
         # On the critical path (hybrid, prefix on unified, routing wait for unified): start them first.
         priority: 10
         conda:
@@ -47,33 +47,34 @@ for _method in trained(METHOD_TABLE, "all"):
 
 
 for _method in trained(METHOD_TABLE, "persona"):
-    for _pack, _members in PACKS.items():
+    for _seed in SEEDS:
+        for _pack, _members in PACKS.items():
 
-        rule:
-            name:
-                f"train_{_method}.{_pack}"
-            input:
-                **train_inputs(_method),
-            output:
-                [directory(layout.unit_dir(_method, p)) for p in _members],
-            log:
-                f"logs/train_{_method}/{_pack}.log",
-            benchmark:
-                f"results/benchmarks/train_{_method}/{_pack}.tsv"
-            # Behind every per-persona evaluation, both merges and routing: start persona early.
-            priority: 5 if _method == "persona" else 0
-            # On a cluster, profiles/slurm submits a family's pack jobs together (group-components).
-            group:
-                f"train_{_method}"
-            conda:
-                "../envs/train.yaml"
-            threads: RES["threads"]
-            resources:
-                **gpu_resources("train_runtime_min", len(_members)),
-            params:
-                **train_params(_method),
-            script:
-                "../workflow/scripts/train_lora.py"
+            rule:
+                name:
+                    f"train_{_method}.seed{_seed}.{_pack}"
+                input:
+                    **train_inputs(_method, _seed),
+                output:
+                    [directory(layout.unit_dir(_method, _seed, p)) for p in _members],
+                log:
+                    f"logs/train_{_method}/seed{_seed}/{_pack}.log",
+                benchmark:
+                    f"results/benchmarks/train_{_method}/seed{_seed}/{_pack}.tsv"
+                # Behind every per-persona evaluation, both merges and routing: start persona early.
+                priority: 5 if _method == "persona" else 0
+                # On a cluster, profiles/slurm submits a family's pack jobs together (group-components).
+                group:
+                    f"train_{_method}"
+                conda:
+                    "../envs/train.yaml"
+                threads: RES["threads"]
+                resources:
+                    **gpu_resources("train_runtime_min", len(_members)),
+                params:
+                    **train_params(_method, _seed),
+                script:
+                    "../workflow/scripts/train_lora.py"
 
 
 for _method in trained(METHOD_TABLE, "cluster"):
@@ -85,11 +86,11 @@ for _method in trained(METHOD_TABLE, "cluster"):
             **train_inputs(_method),
             assignments=CLUSTERS.assignments_file,
         output:
-            directory(layout.unit_dir(_method, "{cluster_id}")),
+            directory(layout.unit_dir(_method, "{seed}", "{cluster_id}")),
         log:
-            f"logs/train_{_method}/{{cluster_id}}.log",
+            f"logs/train_{_method}/seed{{seed}}/{{cluster_id}}.log",
         benchmark:
-            f"results/benchmarks/train_{_method}/{{cluster_id}}.tsv"
+            f"results/benchmarks/train_{_method}/seed{{seed}}/{{cluster_id}}.tsv"
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]

@@ -1,7 +1,7 @@
 """Talk to a trained method: the evaluation's model, prompt builder and generation, for one user.
 
-A finished run describes every scored method in a *method card*, ``results/methods/<method>.json``
-(rule method_card): the base model, the adapter merged into it first, the adapter of every persona
+A finished run describes every scored method in a *method card* per run (training seed),
+``results/methods/<method>/seed<s>.json`` (``untrained.json`` for the base; rule method_card): the base model, the adapter merged into it first, the adapter of every persona
 (new users included where the method serves them), the prompt settings and, for the history method,
 where its past exchanges are retrieved from. `Assistant` loads one persona's model from a card
 exactly as the evaluation builds it (`evaluate.run.build_method_model`), renders the conversation
@@ -41,20 +41,30 @@ class ChatError(ValueError):
     """A request `chat` cannot serve; the message says what to run or choose instead."""
 
 
-def card_path(workdir: str | Path, method: str) -> Path:
-    return Path(workdir) / CARDS / f"{method}.json"
+def card_path(workdir: str | Path, method: str, run: str) -> Path:
+    return Path(workdir) / CARDS / method / f"{run}.json"
 
 
 def _available(workdir: Path) -> list[str]:
-    return sorted(p.stem for p in (workdir / CARDS).glob("*.json"))
+    return sorted(p.name for p in (workdir / CARDS).iterdir() if p.is_dir()) if (workdir / CARDS).is_dir() else []
 
 
-def load_card(workdir: str | Path, method: str) -> dict:
-    """The card of `method` in the run at `workdir`; a clear `ChatError` if there is none."""
+def load_card(workdir: str | Path, method: str, seed: int | str | None = None) -> dict:
+    """The card of `method` in the run at `workdir`: of training seed `seed` (default: its first
+    seed), or of its untrained run; a clear `ChatError` if there is none."""
     workdir = Path(workdir)
-    path = card_path(workdir, method)
-    if path.exists():
-        return json.loads(path.read_text())
+    cards = sorted((workdir / CARDS / method).glob("*.json"), key=lambda p: (p.stem != "untrained", len(p.stem), p.stem))
+    if seed is not None:
+        wanted = card_path(workdir, method, f"seed{seed}")
+        if wanted.exists():
+            return json.loads(wanted.read_text())
+        if cards and cards[0].stem != "untrained":
+            raise ChatError(
+                f"no seed {seed} of {method} in {workdir / CARDS / method} "
+                f"(seeds of this run: {', '.join(p.stem.removeprefix('seed') for p in cards)})"
+            )
+    if cards:
+        return json.loads(cards[0].read_text())
     known = _available(workdir)
     if not known:
         raise ChatError(
@@ -64,7 +74,7 @@ def load_card(workdir: str | Path, method: str) -> dict:
     raise ChatError(
         f"no card for method {method!r} in {workdir / CARDS} (methods of this run: {', '.join(known)}). "
         f"If {method!r} is a method of workflow/methods.yaml, add it to eval.methods and run "
-        f"`snakemake {CARDS}/{method}.json` with the run's --configfile: that builds its models"
+        f"`snakemake {CARDS}/{method}/seed<s>.json` with the run's --configfile: that builds its models"
     )
 
 
@@ -109,13 +119,14 @@ class Assistant:
     history_pool: list[dict] | None  # the persona's dialogues history is retrieved from (history method)
 
     @classmethod
-    def load(cls, method: str, persona: str, workdir: str | Path = ".") -> Assistant:
+    def load(cls, method: str, persona: str, workdir: str | Path = ".", seed: int | str | None = None) -> Assistant:
+        """`seed`: which training seed's models (default: the first of the run)."""
         workdir = Path(workdir)
-        card = load_card(workdir, method)
-        if card.get("choices"):  # routing: the method chosen on val for this persona
+        card = load_card(workdir, method, seed)
+        if card.get("choices"):  # routing: the method chosen on val for this persona, of the same seed
             if persona not in card["choices"]:
                 raise ChatError(_unknown_persona(method, persona, card["choices"]))
-            card = load_card(workdir, card["choices"][persona])
+            card = load_card(workdir, card["choices"][persona], card["run"].removeprefix("seed"))
         routes = card["routes"]
         if persona not in routes:
             raise ChatError(_unknown_persona(method, persona, routes))
@@ -125,7 +136,7 @@ class Assistant:
         if missing:
             raise ChatError(
                 f"{', '.join(missing)} (needed by {method} for {persona}) missing in {workdir}: run "
-                f"`snakemake {CARDS}/{method}.json` with the run's --configfile"
+                f"`snakemake {CARDS}/{method}/{card['run']}.json` with the run's --configfile"
             )
         from adaptcommand.data.io import load_dialogs, load_splits  # (torch only for a valid request)
         from adaptcommand.evaluate.run import build_method_model
@@ -217,15 +228,17 @@ def reply(
     workdir: str | Path = ".",
     history: list[dict] | None = None,
     context: dict | None = None,
+    seed: int | str | None = None,
 ) -> str:
     """One answer (loads the model each call; keep an `Assistant` for a conversation)."""
-    return Assistant.load(method, persona, workdir).reply(message, history, context)
+    return Assistant.load(method, persona, workdir, seed).reply(message, history, context)
 
 
 def card(
     *,
     method: str,
     about: str,
+    run: str,
     base: str,
     serves: dict[str, list[str]],
     known: dict,
@@ -258,6 +271,7 @@ def card(
     return {
         "method": method,
         "about": about,
+        "run": run,
         "base": base,
         "merge": merge,
         "routes": dict(sorted(routes.items())),

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     chat = sub.add_parser("chat", help="talk to a trained method as one persona", description=__doc__)
     chat.add_argument("message", help="the user's message")
-    chat.add_argument("--method", required=True, help="a method of the run (results/methods/<method>.json)")
+    chat.add_argument("--method", required=True, help="a method of the run (results/methods/<method>/)")
     chat.add_argument("--persona", required=True, help="persona id, e.g. persona_003")
     chat.add_argument("--history", metavar="FILE", help="earlier turns: JSON list of {role, text}")
     chat.add_argument(
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="session context for the system message, e.g. --context time_of_day=evening (repeatable)",
     )
+    chat.add_argument("--seed", help="which training seed's models (default: the run's first)")
     chat.add_argument("--workdir", default=".", help="the finished workflow directory (default: here)")
     args = parser.parse_args(argv)
 
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         context = _context(args.context)
         history = read_history(args.history) if args.history else None
-        bot = Assistant.load(args.method, args.persona, args.workdir)
+        bot = Assistant.load(args.method, args.persona, args.workdir, args.seed)
         print(bot.reply(args.message, history, context))
     except (ChatError, argparse.ArgumentTypeError, FileNotFoundError) as exc:
         print(f"adaptcommand chat: {exc}", file=sys.stderr)

@@ -226,7 +226,8 @@ def nearest_neighbors(similarity_path: str, persona_id: str, k: int) -> list[str
 
 
 class ClusterCheckpoint:
-    """What the rule files read from the ``cluster_personas`` checkpoint (``checkpoints.cluster_personas``).
+    """What the rule files read from the ``cluster_personas`` checkpoint (``checkpoints.cluster_personas``),
+    one clustering per training seed (wildcard ``seed``).
 
     Every method goes through ``checkpoint.get()``, so before the clustering has run Snakemake gets
     its IncompleteCheckpointException and schedules the checkpoint first; input functions and params
@@ -236,23 +237,23 @@ class ClusterCheckpoint:
     def __init__(self, checkpoint):
         self.checkpoint = checkpoint
 
-    def assignments_file(self, wildcards=None) -> str:
-        return self.checkpoint.get().output.assignments
+    def assignments_file(self, wildcards) -> str:
+        return self.checkpoint.get(seed=wildcards.seed).output.assignments
 
-    def doc(self) -> dict:
-        with open(self.assignments_file()) as f:
+    def doc(self, wildcards) -> dict:
+        with open(self.assignments_file(wildcards)) as f:
             return json.load(f)
 
-    def assignment(self) -> dict[str, str]:
+    def assignment(self, wildcards) -> dict[str, str]:
         """{persona_id: cluster_id ("c0", "c1", ...)} of every clustered persona."""
-        return self.doc()["assignment"]
+        return self.doc(wildcards)["assignment"]
 
-    def ids(self) -> list[str]:
-        return sorted(set(self.assignment().values()), key=lambda c: int(c[1:]))
+    def ids(self, wildcards) -> list[str]:
+        return sorted(set(self.assignment(wildcards).values()), key=lambda c: int(c[1:]))
 
     def members_param(self, wildcards) -> dict[str, list[str]]:
         """{cluster_id: its members} of the job's `wildcards.cluster_id` (a params function)."""
-        members = self.doc()["clusters"].get(wildcards.cluster_id)
+        members = self.doc(wildcards)["clusters"].get(wildcards.cluster_id)
         if not members:
             raise ValueError(f"no cluster {wildcards.cluster_id!r} in the assignment")
         return {wildcards.cluster_id: members}

@@ -277,6 +277,11 @@ def check_config(
         unknown = [m for m in names if m not in methods_table_names]
         if unknown:
             problems.append(f"compare.{key}: {unknown} are not methods of workflow/methods.yaml")
+    if config["routing"]["default"] not in config["routing"]["candidates"]:
+        problems.append(
+            f"routing.default = {config['routing']['default']!r}: not one of routing.candidates "
+            f"{config['routing']['candidates']}"
+        )
     unknown = [c for c in config["routing"]["candidates"] if c not in methods]
     if "routing" in methods and unknown:
         problems.append(

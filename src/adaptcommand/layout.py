@@ -1,13 +1,18 @@
 """Where a run's learned files live, and how per-persona jobs are cut.
 
-A path names what a file is, never how the job that wrote it was scheduled:
+A path names what a file is (method, seed, unit), never how the job that wrote it was scheduled:
 
-- the adapter of one unit of a method: ``models/<method>/<unit>/`` (unit = a persona id, a cluster
-  id, or ``all`` for one adapter shared by every persona);
-- the manifest of a method, ``models/<method>/adapters.json`` (unit -> directory, recipe, seed, what
-  was selected on val; and which unit serves which persona): the only thing that later steps read to
-  find its adapters; ``models/<method>/new_users.json`` the same for the new users where the method
-  serves them with adapters of their own or a cluster's.
+- the adapter of one unit of a method trained with one seed: ``models/<method>/seed<s>/<unit>/``
+  (unit = a persona id, a cluster id, or ``all`` for one adapter shared by every persona);
+- the manifest of a method and seed, ``models/<method>/seed<s>/adapters.json`` (unit -> directory,
+  recipe, seed, what was selected on val; and which unit serves which persona): the only thing that
+  later steps read to find its adapters; ``new_users.json`` beside it the same for the new users
+  where the method serves them with adapters of their own or a cluster's;
+- one evaluation of a method: ``results/eval/<split>/<method>/<run>/``, run = ``seed<s>`` for a
+  method that learns, ``untrained`` for one that does not (the base): `runs`.
+
+Seeds are a dimension of the experiment (config ``train.seeds``): everything that learns from data is
+drawn again per seed, and adding a seed adds paths without touching the others'.
 
 `packs` says which personas one job trains (``resources.pack_size``): a pack job declares its
 members' directories as its outputs, so changing the pack size renames nothing and re-runs nothing.
@@ -21,6 +26,10 @@ from adaptcommand.methods import kind_of
 
 __all__ = [
     "ALL",
+    "UNTRAINED",
+    "run_of",
+    "runs",
+    "seed_of",
     "COLD_START_RULES",
     "benchmark_globs",
     "cost_rules",
@@ -35,16 +44,34 @@ ALL = "all"  # the unit of a method with one adapter for every persona (scope al
 COLD = "cold_start"  # the evaluation set of the new users
 
 
-def unit_dir(method: str, unit: str) -> str:
-    return f"models/{method}/{unit}"
+UNTRAINED = "untrained"  # the run of a method that learns nothing (the base)
 
 
-def manifest(method: str) -> str:
-    return f"models/{method}/adapters.json"
+def run_of(seed: int | str) -> str:
+    """The run directory of one seed: seed<s>."""
+    return f"seed{seed}"
 
 
-def new_user_manifest(method: str) -> str:
-    return f"models/{method}/new_users.json"
+def seed_of(run: str) -> int | None:
+    """The seed of a run directory (None for an untrained method's)."""
+    return None if run == UNTRAINED else int(run.removeprefix("seed"))
+
+
+def runs(entry: dict, seeds) -> list[str]:
+    """The runs of a method: one per seed if it learns, else one untrained run."""
+    return [run_of(s) for s in seeds] if entry["adapter"] != "none" else [UNTRAINED]
+
+
+def unit_dir(method: str, seed: int | str, unit: str) -> str:
+    return f"models/{method}/{run_of(seed)}/{unit}"
+
+
+def manifest(method: str, seed: int | str) -> str:
+    return f"models/{method}/{run_of(seed)}/adapters.json"
+
+
+def new_user_manifest(method: str, seed: int | str) -> str:
+    return f"models/{method}/{run_of(seed)}/new_users.json"
 
 
 # What serving the new users takes besides the method's own adapters, by the table's cold_start field:
@@ -55,19 +82,22 @@ COLD_START_RULES = {
 }
 
 
-def manifest_for(method: str, entry: dict, split: str) -> list[str]:
-    """The manifest an evaluation of `method` on evaluation set `split` reads ([] for the base)."""
+def manifest_for(method: str, entry: dict, split: str, run: str) -> list[str]:
+    """The manifest an evaluation of `method` (its `run`) on evaluation set `split` reads ([] for the
+    base)."""
     if not kind_of(entry).adapters:
         return []
+    seed = seed_of(run)
     if split == COLD and entry["cold_start"] in COLD_START_RULES:
-        return [new_user_manifest(method)]
-    return [manifest(method)]
+        return [new_user_manifest(method, seed)]
+    return [manifest(method, seed)]
 
 
 def packs(ids: Sequence[str], size: int) -> dict[str, list[str]]:
     """{label: members}: `ids` in consecutive packs of `size` (0 = one pack of all), labelled by their
     first and last member ("persona_000-persona_003", or "persona_007" for a pack of one). The label
-    names the job (its rule, log and benchmark), never an output."""
+    names the job (its rule, log and benchmark), never an output; a pack never spans seeds (adding a
+    seed adds jobs, it changes none)."""
     size = size or len(ids)
     chunks = [list(ids[i : i + size]) for i in range(0, len(ids), size)]
     return {c[0] if len(c) == 1 else f"{c[0]}-{c[-1]}": c for c in chunks}
@@ -83,9 +113,9 @@ def cost_rules(method: str, table: dict[str, dict], split: str, candidates: Sequ
     """The rules whose jobs a method's results on `split` took: its training-side rules (the table's
     `rules`), what serving new users took (cold_start), and for a method that composes its candidates'
     predictions (routing) everything behind each candidate's val and test results. Evaluation jobs
-    are listed as "evaluate/<split>_<method>"."""
+    are listed as "<evaluation rule>/<split>_<method>"."""
     entry = table[method]
-    rules = [f"evaluate/{split}_{method}", *entry["rules"]]
+    rules = [f"{kind_of(entry).evaluation}/{split}_{method}", *entry["rules"]]
     if split == COLD and entry["cold_start"] in COLD_START_RULES:
         rules += COLD_START_RULES[entry["cold_start"]](method)
     if not kind_of(entry).generates:
@@ -96,7 +126,7 @@ def cost_rules(method: str, table: dict[str, dict], split: str, candidates: Sequ
 
 def units_of(outputs: Sequence[str], members: dict[str, list[str]] | None = None):
     """({unit: its personas}, {unit: its directory}) of a training or merge job from its output
-    directories (models/<method>/<unit>): `members` gives a cluster's or an all-persona unit's
+    directories (models/<method>/seed<s>/<unit>): `members` gives a cluster's or an all-persona unit's
     personas; without it every output is a persona of a pack, trained alone."""
     from pathlib import Path
 

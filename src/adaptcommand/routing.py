@@ -124,6 +124,65 @@ def choose(
     }
 
 
+def within_noise(
+    choice: dict,
+    val_rows: Mapping[str, Sequence[dict]],
+    default: str,
+    confidence: float,
+    resamples: int,
+    seed: int,
+) -> dict:
+    """`choose`'s result with every pick that is not the `default` candidate kept only when its val
+    advantage over the default is beyond noise: resampling the persona's val dialogues (the same
+    dialogues for both, paired), the one-sided `confidence` lower bound of (pick - default) on the
+    metric must be above 0; otherwise the persona gets the default. `val_rows`: {candidate: its val
+    predictions.jsonl rows (per-turn scores)}. Each persona records its val-best candidate and the
+    bound; the result's "counts" are recounted."""
+    import numpy as np
+
+    from adaptcommand.metrics.scoring import aggregate
+
+    if default not in choice["candidates"]:
+        raise RoutingError(f"routing.default {default!r} is not one of the candidates {choice['candidates']}")
+    metric, rng = choice["metric"], np.random.default_rng(seed)
+    by = {
+        c: {p: _by_dialogue([r for r in rows if r["persona_id"] == p]) for p in choice["personas"]}
+        for c, rows in val_rows.items()
+    }
+    for p, v in choice["personas"].items():
+        best = v["method"]
+        v["val_best"], v["advantage_low"] = best, None
+        if best == default:
+            continue
+        sessions = sorted(by[best][p])
+        diffs = []
+        for _ in range(resamples):
+            draw = [sessions[i] for i in rng.integers(0, len(sessions), len(sessions))]
+            pick = aggregate([r for d in draw for r in by[best][p][d]])[metric]
+            base = aggregate([r for d in draw for r in by[default][p][d]])[metric]
+            if _is_number(pick) and _is_number(base):
+                diffs.append(pick - base)
+        low = float(np.quantile(diffs, 1 - confidence)) if diffs else math.nan
+        v["advantage_low"] = _number_or_none(low)
+        if not (low > 0):
+            v["method"] = default
+    counts = Counter(v["method"] for v in choice["personas"].values())
+    return {
+        **choice,
+        "default": default,
+        "rule": f"the val-best candidate replaces {default} when its paired bootstrap {confidence:.0%} lower "
+        f"bound over the persona's val dialogues ({resamples} resamples) is above 0",
+        "counts": {c: counts.get(c, 0) for c in choice["candidates"]},
+    }
+
+
+def _by_dialogue(rows: Sequence[dict]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for r in rows:
+        out.setdefault(r["session_id"], []).append(r)
+    return out
+
+
 def chosen_methods(choices: Mapping) -> dict[str, str]:
     """{persona_id: method} from a `choose` result (or choices.json)."""
     return {p: v["method"] for p, v in choices["personas"].items()}

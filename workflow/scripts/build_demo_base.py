@@ -12,7 +12,7 @@ with rule_context(snakemake) as log, gpu_slot():
         s.output[0],
         PromptConfig.from_section(s.params.prompt, "prompt"),
         dict(s.params.demo),
-        seed=s.params.seed,
+        seed=s.params.demo["seed"],  # fixed: the base is not re-drawn per training seed
     )
     log.info(
         "demo base: %d parameters, best epoch %d, val loss %s",

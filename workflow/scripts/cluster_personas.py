@@ -19,7 +19,7 @@ with rule_context(snakemake) as log:
         k=int(c["k"]),
         k_min=int(c["k_min"]),
         k_max=int(c["k_max"]),
-        seed=int(c["seed"]),
+        seed=int(s.params.seed),
         minilm=s.params.minilm,
     )
     with open(s.output.silhouette, "w", newline="") as f:

@@ -1,6 +1,6 @@
-"""Rule compare: summary tables (CSV, Markdown, LaTeX), the comparison figure, the per-persona gains
-and, with new users, the cold-start table, from every method's test results, by the config's
-protocol (compare: headline, references, positive control)."""
+"""Rule compare: summary tables (CSV, Markdown, LaTeX; one CSV per seed), the comparison figure, the
+per-persona gains and, with new users, the cold-start table, from every run (seed) of every method's
+test results, by the config's protocol (compare: headline, references, positive control)."""
 
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
@@ -8,24 +8,25 @@ from adaptcommand.settings import Protocol
 
 with rule_context(snakemake) as log:
     s = snakemake
-    benchmarks = dict(s.params.benchmarks)  # {method: {"gpu": [files], "cpu": [files]}}
     new_users = None
     if s.params.new_user_methods:
         new_users = {
-            "methods": list(s.params.new_user_methods),
+            "runs": dict(s.params.new_user_runs),
             "metrics": list(s.input.new_user_metrics),
             "per_persona": list(s.input.new_user_per_persona),
             "benchmarks": dict(s.params.new_user_benchmarks),
         }
+    outputs = dict(s.output.items())
+    outputs["seeds"] = list(s.output.seeds)
     summary = write_comparison(
-        list(s.params.methods),
+        dict(s.params.runs),
         list(s.params.controls),
         list(s.input.metrics),
         list(s.input.per_persona),
-        benchmarks,
-        dict(s.output.items()),
+        dict(s.params.benchmarks),  # {method: {"gpu": [files], "cpu": [files]}}
+        outputs,
         Protocol.from_section(s.params.protocol, "compare"),
-        oracle=s.input.oracle[0] if s.input.oracle else "",
+        oracle=list(s.input.oracle),
         new_users=new_users,
     )
     log.info("\n%s", summary.to_string())

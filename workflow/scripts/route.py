@@ -1,8 +1,8 @@
 """Rules route, evaluate_routing and routing_oracle (rules/routing.smk): routing's three steps.
 
-route:            val per_persona.csv of every candidate -> results/routing/choices.json
-evaluate_routing: choices + the candidates' test predictions -> results/eval/test/routing/*
-routing_oracle:   the candidates' test per_persona.csv -> results/routing/oracle.json (not a method)
+route:            val per_persona.csv and predictions of every candidate -> results/routing/seed<s>/choices.json
+evaluate_routing: choices + the candidates' test predictions -> results/eval/test/routing/seed<s>/*
+routing_oracle:   the candidates' test per_persona.csv -> results/routing/seed<s>/oracle.json (not a method)
 """
 
 import json
@@ -20,6 +20,7 @@ from adaptcommand.routing import (
     oracle,
     parse_candidates,
     read_scores,
+    within_noise,
 )
 from adaptcommand.runtime import rule_context
 
@@ -32,6 +33,13 @@ with rule_context(snakemake) as log:
         files = dict(zip(candidates, s.input.val, strict=True))
         scores = {c: read_scores(f, metric) for c, f in files.items()}
         result = choose(scores, candidates, metric, personas=list(s.params.personas))
+        rows = {
+            c: [r for _, r in read_jsonl(f)] for c, f in zip(candidates, s.input.val_predictions, strict=True)
+        }
+        noise = s.params.noise
+        result = within_noise(
+            result, rows, noise["default"], noise["confidence"], noise["resamples"], s.params.seed
+        )
         result["read"] = files  # provenance: val files only
         write_json_atomic(s.output[0], result)
         log.info("routing on val %s: %s", metric, result["counts"])

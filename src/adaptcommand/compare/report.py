@@ -5,18 +5,17 @@ Rows are methods, then controls (labelled, never methods: `persona_swapped` eval
 another persona's adapter), then the routing oracle (an upper bound chosen on test). What is claimed
 and checked is the config's protocol (`settings.Protocol`, config `compare`): the headline metric (by
 default parameter F1 on routine turns, the turns whose right reply needs the user's own routine values),
-the reference rows of every difference and the positive control.
+the reference rows of every difference and the positive control. Every learned method has one run per
+training seed; intervals count personas and seeds (`compare.table`, `compare.stats`).
 
-The numbers live in one long table (method, role, seed, metric, statistic, value); summary.csv is its
-wide form (one row per method, a column per metric and statistic: `wide_name`), and summary.md /
-summary.tex are rendered from it by pandas (`DataFrame.to_markdown`, `Styler.to_latex`).
+The numbers live in one long table (`compare.table.summary_long`); summary.csv is its pooled wide form,
+results/comparison/seeds/seed<s>.csv each seed's, and summary.md / summary.tex are rendered from it by
+pandas (`DataFrame.to_markdown`, `Styler.to_latex`).
 """
 
 from __future__ import annotations
 
-import glob
 import json
-import math
 from pathlib import Path
 
 import matplotlib
@@ -26,159 +25,46 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from adaptcommand.compare.stats import paired_bootstrap  # noqa: E402
-from adaptcommand.metrics.scoring import KIND_PREFIXES  # noqa: E402
+from adaptcommand.compare.stats import MIN_UNITS  # noqa: E402
+from adaptcommand.compare.table import (  # noqa: E402
+    POOLED,
+    load_runs,
+    method_costs,
+    oracle_tables,
+    seed_spread,
+    summary_long,
+    tied_with,
+    to_wide,
+    wide_name,
+)
 from adaptcommand.routing import ORACLE_LABEL  # noqa: E402
 from adaptcommand.settings import Protocol  # noqa: E402
 
-# Per-persona metrics that get a bootstrap CI: every per-turn metric, on all turns and on each kind.
-BASE_CI_METRICS = (
-    "similarity",
-    "rouge1",
-    "rouge2",
-    "rougeL",
-    "device_f1",
-    "param_f1",
-    "numeric_exact_rate",
-    "numeric_within_tol_rate",
-    "numeric_mae",
-    "categorical_accuracy",
-)
-CI_METRICS = BASE_CI_METRICS + tuple(f"{k}_{m}" for k in KIND_PREFIXES for m in BASE_CI_METRICS)
 
-
-def job_seconds(benchmark_files: list[str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) summed over the Snakemake `benchmark:` files (globs allowed) that exist."""
-    wall = cpu = 0.0
-    files = sorted({f for pattern in benchmark_files for f in glob.glob(pattern)})
-    for f in files:
-        if Path(f).exists():
-            t = pd.read_csv(f, sep="\t")
-            wall += float(t["s"].mean())
-            cpu += float(t["cpu_time"].mean()) if "cpu_time" in t else 0.0
-    return wall, cpu
-
-
-def load_results(methods: list[str], metrics_files: list[str], per_persona_files: list[str]):
-    metrics = {m: json.loads(Path(f).read_text()) for m, f in zip(methods, metrics_files, strict=True)}
-    fingerprints = {m: v["targets_fingerprint"] for m, v in metrics.items()}
-    if len(set(fingerprints.values())) != 1:
-        raise AssertionError(f"methods were scored on different targets: {fingerprints}")
-    per_persona = {
-        m: pd.read_csv(f, index_col="persona_id") for m, f in zip(methods, per_persona_files, strict=True)
-    }
-    return metrics, per_persona
-
-
-def oracle_table(oracle_path: str, per_persona: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Per persona, every metric of the candidate the oracle picked ON TEST (an upper bound)."""
-    picks = {p: v["method"] for p, v in json.loads(Path(oracle_path).read_text())["personas"].items()}
-    return pd.DataFrame({p: per_persona[m].loc[p] for p, m in sorted(picks.items())}).T.rename_axis(
-        "persona_id"
-    )
-
-
-def wide_name(metric: str, statistic: str) -> str:
-    """The summary.csv column of (metric, statistic): the micro value and plain values under the
-    metric's own name, the macro value as macro_<metric>, any other statistic as <metric>_<statistic>."""
-    if statistic in ("micro", "value"):
-        return metric
-    if statistic == "macro":
-        return f"macro_{metric}"
-    return f"{metric}_{statistic}"
-
-
-def summary_long(
-    rows_meta: dict[str, dict], per_persona, costs, protocol: Protocol, seed: str = "all"
-) -> pd.DataFrame:
-    """The long table: (method, role, seed, metric, statistic, value) for every entry of `rows_meta`
-    ({name: {"role", "n_turns", "n_personas", "micro": {...}, "macro": {...}}}): its counts, micro and
-    macro values and, for every CI metric, the mean over personas with its 95% paired-bootstrap CI and
-    the difference to each reference row with its CI (the same persona draws for every row); then its
-    cost. `seed`: the training seeds the values are over."""
-    names = list(rows_meta)
-    records = []
-
-    def add(m, metric, statistic, value):
-        records.append((m, rows_meta[m]["role"], seed, metric, statistic, value))
-
-    for m in names:
-        for key in ("n_turns", "n_personas"):
-            if key in rows_meta[m]:
-                add(m, key, "value", rows_meta[m][key])
-        for metric, v in rows_meta[m].get("micro", {}).items():
-            add(m, metric, "micro", v)
-        for metric, v in rows_meta[m].get("macro", {}).items():
-            add(m, metric, "macro", v)
-    references = tuple(protocol.references)
-    for metric in CI_METRICS:
-        if not all(metric in per_persona[m] for m in names):
-            continue
-        table = pd.DataFrame({m: per_persona[m][metric] for m in names}).astype(float)
-        if table.dropna().empty:
-            continue
-        boot = paired_bootstrap(table, protocol.bootstrap_resamples, protocol.seed, references)
-        for m in names:
-            b = boot.loc[m]
-            add(m, metric, "persona_mean", b["mean"])
-            add(m, metric, "ci_low", b["ci_low"])
-            add(m, metric, "ci_high", b["ci_high"])
-            for ref in references:
-                if f"diff_{ref}" in b:
-                    for stat in (f"diff_{ref}", f"diff_{ref}_low", f"diff_{ref}_high"):
-                        add(m, metric, stat, b[stat])
-    for m in names:
-        for column, v in costs.get(m, dict.fromkeys(COST_COLUMNS, math.nan)).items():
-            add(m, column, "value", v)
-    long = pd.DataFrame.from_records(
-        records, columns=["method", "role", "seed", "metric", "statistic", "value"]
-    )
-    return long.astype({"value": float})
-
-
-def to_wide(long: pd.DataFrame) -> pd.DataFrame:
-    """summary.csv: one row per method (in the long table's order), `role`, then a column per (metric,
-    statistic) in the long table's order (`wide_name`)."""
-    long = long.assign(
-        column=[wide_name(m, st) for m, st in zip(long["metric"], long["statistic"], strict=True)]
-    )
-    wide = long.pivot(index="method", columns="column", values="value")
-    wide = wide.loc[list(dict.fromkeys(long["method"])), list(dict.fromkeys(long["column"]))]
-    roles = long.drop_duplicates("method").set_index("method")["role"]
-    return pd.concat([roles.loc[wide.index], wide], axis=1).rename_axis("method")
-
-
-# Wall seconds of the jobs behind a row, split by the kind of rule (GPU rules run the model and ask a
-# GPU where there is one; CPU rules never do), their sum, and the CPU time of all of them.
-COST_COLUMNS = ("cost_gpu_job_s", "cost_cpu_job_s", "cost_wall_s", "cost_cpu_time_s")
-
-
-def method_costs(benchmarks: dict[str, list[str]]) -> dict[str, float]:
-    """COST_COLUMNS from {"gpu": benchmark files of GPU-rule jobs, "cpu": of CPU-rule jobs}."""
-    gpu_wall, gpu_cpu = job_seconds(benchmarks.get("gpu", []))
-    cpu_wall, cpu_cpu = job_seconds(benchmarks.get("cpu", []))
-    return dict(zip(COST_COLUMNS, (gpu_wall, cpu_wall, gpu_wall + cpu_wall, gpu_cpu + cpu_cpu), strict=True))
-
-
-def control_checks(summary: pd.DataFrame, controls: list[str], protocol: Protocol) -> dict:
-    """Did the controls come out as they must? On the headline minus base (paired 95% CI): the
-    protocol's positive control above 0, every negative control (the config's eval.controls) not."""
+def control_checks(long: pd.DataFrame, controls: list[str], protocol: Protocol) -> dict:
+    """Did the controls come out as they must? On the headline minus base (95% interval), pooled over
+    the seeds AND in every seed: the protocol's positive control above 0, every negative control (the
+    config's eval.controls) not above 0."""
     metric = protocol.headline
-
-    def diff(m):
-        return {k: float(summary.loc[m, wide_name(metric, f"diff_base{s}")]) for k, s in _DIFF_PARTS}
-
+    seeds = [s for s in dict.fromkeys(long["seed"]) if s != POOLED]
     out = {"metric": metric, "reference": "base", "checks": []}
-    positive = protocol.positive_control
-    if positive in summary.index and "base" in summary.index:
-        d = diff(positive)
+    names = set(long["method"])
+    checks = [(protocol.positive_control, "positive")] if {protocol.positive_control, "base"} <= names else []
+    checks += [(c, "negative") for c in controls]
+    for name, kind in checks:
+        per_seed = {}
+        for seed in [POOLED, *seeds]:
+            wide = to_wide(long, seed)
+            if name not in wide.index:
+                continue
+            d = {k: float(wide.loc[name, wide_name(metric, f"diff_base{s}")]) for k, s in _DIFF_PARTS}
+            d["passed"] = d["low"] > 0 if kind == "positive" else not d["low"] > 0
+            per_seed[seed] = d
+        pooled = per_seed.pop(POOLED)
+        must = "CI above 0, pooled and in every seed" if kind == "positive" else "CI not above 0 in any seed"
+        passed = pooled["passed"] and all(d["passed"] for d in per_seed.values())
         out["checks"].append(
-            {"name": positive, "kind": "positive", "must": "CI above 0", "passed": d["low"] > 0, **d}
-        )
-    for c in controls:
-        d = diff(c)
-        out["checks"].append(
-            {"name": c, "kind": "negative", "must": "CI not above 0", "passed": d["low"] <= 0, **d}
+            {"name": name, "kind": kind, "must": must, **pooled, "passed": passed, "seeds": per_seed}
         )
     out["passed"] = all(c["passed"] for c in out["checks"])
     return out
@@ -191,7 +77,8 @@ def _ci(r, metric: str) -> str:
     mean = r.get(wide_name(metric, "persona_mean"))
     if mean is None or pd.isna(mean):
         return "n/a"
-    return f"{mean:.3f} [{r[wide_name(metric, 'ci_low')]:.3f}, {r[wide_name(metric, 'ci_high')]:.3f}]"
+    low, high = r[wide_name(metric, "ci_low")], r[wide_name(metric, "ci_high")]
+    return f"{mean:.3f}" if pd.isna(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def _diff(r, metric: str, ref: str) -> str:
@@ -199,7 +86,14 @@ def _diff(r, metric: str, ref: str) -> str:
     if d is None or pd.isna(d):
         return "n/a"
     low, high = r[wide_name(metric, f"diff_{ref}_low")], r[wide_name(metric, f"diff_{ref}_high")]
-    return f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
+    return f"{d:+.3f}" if pd.isna(low) else f"{d:+.3f} [{low:+.3f}, {high:+.3f}]"
+
+
+def _ranks(r, metric: str) -> str:
+    low, high = r.get(wide_name(metric, "rank_low")), r.get(wide_name(metric, "rank_high"))
+    if low is None or pd.isna(low):
+        return "—"
+    return f"{low:.0f}" if low == high else f"{low:.0f}–{high:.0f}"
 
 
 def _num(v, fmt: str) -> str:
@@ -222,18 +116,24 @@ def _label(metric: str) -> str:
 
 
 def display_table(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """The columns of summary.md and summary.tex, as text: the headline (mean over personas with its
-    95% paired-bootstrap CI, its differences to the reference rows, its pooled-turn value), the second
-    metric, then a fixed set of others and the cost."""
+    """The columns of summary.md and summary.tex, as text: the headline (mean over personas and seeds
+    with its 95% interval, the ranks the data allows and the rows it is tied with, its differences to
+    the reference rows, the difference to base it could detect, its pooled-turn value), the second
+    metric, then a fixed set of others and the cost per run."""
     head, second = protocol.headline, protocol.second
+    ties = tied_with(summary, protocol)
     columns = {
         "role": lambda r: r["role"],
+        "seeds": lambda r: _num(r.get("n_seeds"), ".0f"),
         "routine turns": lambda r: _num(r.get("routine_n_turns"), ".0f"),
         f"{_label(head)} [95% CI] (headline)": lambda r: _ci(r, head),
+        "rank": lambda r: _ranks(r, head),
+        "tied with": lambda r: ", ".join(ties.get(r.name, [])) or "—",
         **{
             f"{_label(head)} vs {ref}": (lambda r, ref=ref: _diff(r, head, ref))
             for ref in protocol.references
         },
+        "detectable vs base": lambda r: _num(r.get(wide_name(head, "detectable_base")), ".3f"),
         f"{_label(head)}, pooled turns": lambda r: _num(r.get(head), ".3f"),
         f"{_label(second)} [95% CI]": lambda r: _ci(r, second),
         f"{_label(second)} vs base": lambda r: _diff(r, second, "base"),
@@ -250,42 +150,87 @@ def display_table(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
 
 
-def to_markdown(
-    summary: pd.DataFrame, checks: dict, protocol: Protocol, new_users: pd.DataFrame | None = None
-) -> str:
-    head = protocol.headline
-    verdicts = [
+def _verdict(c: dict, head: str) -> str:
+    seeds = "; ".join(
+        f"seed {s}: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] {'ok' if d['passed'] else 'FAILED'}"
+        for s, d in c["seeds"].items()
+    )
+    return (
         f"- {c['kind']} control `{c['name']}`: {head} − base = {c['diff']:+.3f} "
-        f"[{c['low']:+.3f}, {c['high']:+.3f}], must be {c['must']}: "
+        f"[{c['low']:+.3f}, {c['high']:+.3f}] pooled ({seeds}), must be {c['must']}: "
         f"**{'passed' if c['passed'] else 'FAILED'}**"
-        for c in checks["checks"]
-    ]
+    )
+
+
+def to_markdown(
+    summary: pd.DataFrame,
+    checks: dict,
+    protocol: Protocol,
+    long: pd.DataFrame,
+    new_users: pd.DataFrame | None = None,
+    routing: dict[str, dict] | None = None,
+) -> str:
+    """summary.md: the pooled table, what it means, the seeds, routing's diagnostic, the controls and
+    the new users."""
+    head = protocol.headline
+    methods = summary[summary["role"] == "method"]
+    detectable = methods[wide_name(head, "detectable_base")].dropna()
     note = " ".join(
         [
             f"\nRows are ordered by the headline, **{_label(head)}** (config compare.headline; routine",
             "turns: assistant turns whose reference states a value of the session's applied routine that no",
             "context message states, so only the user's own history can supply it). Every row is scored on",
-            "the same test turns (same prompts, greedy decoding). Values: mean over personas (the macro",
-            "value) of the per-persona metric with a 95% paired bootstrap CI over personas; 'pooled turns':",
-            "the micro value, over all those turns at once; 'vs base' / 'vs unified': the difference of the",
-            "means with its paired",
-            "CI (an interval excluding 0 is a difference the data supports). Similarity: MiniLM cosine over",
-            "all turns; stated param F1: turns confirming values the user gave (the generic skill); MAE:",
-            "mean absolute error of numeric values (routine turns / all turns). Roles: *control* rows check",
-            "the measurement (never methods), *bound* is the routing oracle chosen on test. GPU-rule /",
-            "CPU-rule s: summed wall time of the jobs behind the row, of the rules that run the model (on",
-            "a GPU where there is one) and of the others. summary.csv holds every metric, micro and",
-            "macro, with every CI.\n",
+            "the same test turns (same prompts, greedy decoding), once per training seed ('seeds'). Values:",
+            "mean over personas and seeds of the per-persona metric with a 95% interval for personas AND",
+            "seeds (a t interval of the personas x seeds design, compare.stats.crossed_estimate; none below",
+            f"{MIN_UNITS} personas); 'vs base' / 'vs unified': the difference, per persona and seed, with its",
+            "interval (one that excludes 0 is a difference the data supports). 'rank': the ranks the data",
+            "allows (1 + the rows significantly better .. the rows not significantly worse); 'tied with':",
+            "the rows whose rank ranges overlap, which this run cannot order. 'detectable vs base': the",
+            "smallest difference to base it would detect with 80% power. 'pooled turns': the micro value,",
+            "over all those turns at once (mean over seeds). Similarity: MiniLM cosine over all turns; stated",
+            "param F1: turns confirming values the user gave (the generic skill); MAE: mean absolute error",
+            "of numeric values. Roles: *control* rows check the measurement (never methods), *bound* is the",
+            "routing oracle chosen on test. GPU-rule / CPU-rule s: wall time of the jobs behind one run of",
+            "the row. summary.csv holds every metric, micro and macro, with every interval;",
+            "results/comparison/seeds/seed<s>.csv the same for each seed alone.\n",
         ]
     )
-    table = display_table(summary, protocol).to_markdown()
-    text = table + "\n" + note + "\nControls:\n\n" + "\n".join(verdicts) + "\n"
+    text = display_table(summary, protocol).to_markdown() + "\n" + note
+    if len(detectable):
+        text += (
+            f"\nWith {int(summary['n_personas'].dropna().max())} personas and "
+            f"{int(summary['n_seeds'].max())} seeds this run detects, with 80% power, a difference to "
+            f"base of {detectable.min():.3f} to {detectable.max():.3f} on {_label(head)} "
+            f"(median {detectable.median():.3f}); smaller true differences read as ties.\n"
+        )
+    spread = seed_spread(long, head)
+    if spread.shape[1] > 2:
+        text += (
+            f"\n## Seeds\n\n{_label(head)} per seed (mean over personas) and its standard deviation "
+            "across seeds:\n\n" + spread.map(lambda v: _num(v, ".3f")).to_markdown() + "\n"
+        )
+    if routing:
+        text += (
+            "\n## Routing (diagnostic)\n\nPer seed, the share of personas for which routing's val-based "
+            "pick is the candidate that turned out best ON TEST (computed after the fact, never used to "
+            "choose), and how many personas kept the default:\n\n"
+            + pd.DataFrame(routing).T.rename_axis("seed").to_markdown()
+            + "\n"
+        )
+    text += "\nControls:\n\n" + "\n".join(_verdict(c, head) for c in checks["checks"]) + "\n"
     if new_users is not None:
-        n = int(new_users["n_personas"].iloc[0])
+        n = int(new_users["n_personas"].dropna().max())
+        why = (
+            f" With {n} new users (fewer than {MIN_UNITS}) no interval is given: the values are shown, "
+            "not compared."
+            if n < MIN_UNITS
+            else ""
+        )
         text += (
             f"\n## New users (cold start)\n\n{n} personas held out of everything that learns, scored on "
             "their test split by the methods that can serve a user they never trained on "
-            "(results/comparison/cold_start.csv):\n\n"
+            f"(results/comparison/cold_start.csv).{why}\n\n"
             + display_table(new_users, protocol).to_markdown()
             + "\n"
         )
@@ -315,8 +260,9 @@ def to_latex(summary: pd.DataFrame, protocol: Protocol, new_users: pd.DataFrame 
         _latex_table(
             summary,
             protocol,
-            f"Every method on the same test turns of {n} personas. Mean over personas with 95% paired "
-            f"bootstrap CI; {_label(protocol.headline)} is the headline.",
+            f"Every method on the same test turns of {n} personas, each learned method once per training "
+            "seed. Mean over personas and seeds with a 95% interval for both; "
+            f"{_label(protocol.headline)} is the headline.",
             "tab:adaptcommand",
         ),
     ]
@@ -340,14 +286,23 @@ ROLE_STYLE = {
 }
 
 
-def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str, references=()) -> None:
-    """Methods on the y axis (one per row, so names never overlap), mean and 95% CI as a dot and a bar;
+def _dot_panel(
+    ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str, references=(), seeds=None
+) -> None:
+    """Methods on the y axis (one per row, so names never overlap), mean and 95% interval as a dot and
+    a bar (no bar without an interval), each seed's mean as a small black tick (`seeds`: rows x seeds);
     the `references` rows' means as vertical lines."""
-    for y, (_, r) in enumerate(summary.iterrows()):
+    for y, (m, r) in enumerate(summary.iterrows()):
         mean = r.get(f"{metric}_persona_mean")
         if pd.isna(mean):
             continue
-        err = [[mean - r[f"{metric}_ci_low"]], [r[f"{metric}_ci_high"] - mean]]
+        if seeds is not None and m in seeds.index:
+            values = seeds.loc[m].drop("sd", errors="ignore").dropna()
+            ax.scatter(values, [y] * len(values), marker="|", s=60, color="black", zorder=3, lw=1)
+        low, high = r[f"{metric}_ci_low"], r[f"{metric}_ci_high"]
+        if pd.isna(low):
+            low = high = mean
+        err = [[mean - low], [high - mean]]
         ax.errorbar(
             [mean],
             [y],
@@ -358,7 +313,7 @@ def _dot_panel(ax, summary: pd.DataFrame, metric: str, title: str, xlabel: str, 
         )
         ax.annotate(
             f"{mean:.3f}",
-            (r[f"{metric}_ci_high"], y),
+            (max(high, values.max()) if seeds is not None and m in seeds.index and len(values) else high, y),
             xytext=(4, 0),
             textcoords="offset points",
             fontsize=8,
@@ -385,14 +340,19 @@ def figure(
     path: str,
     protocol: Protocol,
     new_users: pd.DataFrame | None = None,
+    seeds: pd.DataFrame | None = None,
 ) -> None:
-    """Four panels sharing one method order (by the headline): the headline, the second metric, the
-    per-persona gain over base on the headline, and cost; with `new_users` (the cold-start table) a
-    fifth: the headline of the methods that serve new users, on them."""
+    """Four panels sharing one method order (by the headline): the headline (each seed's value a tick,
+    the ranks the data allows in the labels), the second metric, the per-persona gain over base on the
+    headline, and cost; with `new_users` (the cold-start table) a fifth: the headline of the methods
+    that serve new users, on them. `per_persona`: {row: per-persona table, mean over its seeds}."""
     head, second, refs = protocol.headline, protocol.second, protocol.references
     order = by_headline(summary, protocol).iloc[::-1]
     short = {"method": "{}", "control": "{} (control)", "bound": "routing oracle (test bound)"}
-    labels = [short[r["role"]].format(m) for m, r in order.iterrows()]
+    labels = [
+        short[r["role"]].format(m) + (f"  [rank {_ranks(r, head)}]" if _ranks(r, head) != "—" else "")
+        for m, r in order.iterrows()
+    ]
     height = max(6.0, 0.38 * len(order) + 2.5)
     n_panels = 4 if new_users is None else 5
     fig, axes = plt.subplots(
@@ -403,9 +363,17 @@ def figure(
         a.tick_params(labelleft=False)
     ys = range(len(order))
     _dot_panel(
-        axes[0], order, head, f"{_label(head)} (headline)", f"{_label(head)}, mean over personas", refs
+        axes[0],
+        order,
+        head,
+        f"{_label(head)} (headline; ticks: each seed)",
+        f"{_label(head)}, mean over personas and seeds",
+        refs,
+        seeds,
     )
-    _dot_panel(axes[1], order, second, _label(second), f"{_label(second)}, mean over personas", refs)
+    _dot_panel(
+        axes[1], order, second, _label(second), f"{_label(second)}, mean over personas and seeds", refs
+    )
     ax = axes[2]
     if "base" in per_persona:
         base = per_persona["base"][head].astype(float)
@@ -504,22 +472,15 @@ def per_persona_figure(
     _save(fig, path)
 
 
-def _rows_meta(names: list[str], controls: list[str], metrics: dict[str, dict]) -> dict[str, dict]:
-    """{name: role, n_turns, n_personas, micro, macro} of every row."""
+def _rows_meta(controls: list[str], metrics: dict[str, dict[str, dict]]) -> dict[str, dict]:
+    """{name: {"role", "runs": {run: metrics.json}}} of every row."""
     return {
-        m: {
-            "role": "control" if m in controls else "method",
-            "n_turns": metrics[m]["n_turns"],
-            "n_personas": metrics[m]["n_personas"],
-            "micro": metrics[m]["micro"],
-            "macro": metrics[m]["macro"],
-        }
-        for m in names
+        m: {"role": "control" if m in controls else "method", "runs": runs} for m, runs in metrics.items()
     }
 
 
 def by_headline(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
-    """Rows ranked by the headline's mean over personas (best first; ties keep their order)."""
+    """Rows ranked by the headline's mean over personas and seeds (best first; ties keep their order)."""
     key = wide_name(protocol.headline, "persona_mean")
     return summary.sort_values(key, ascending=False, na_position="last", kind="stable")
 
@@ -530,52 +491,86 @@ def _write_csv(table: pd.DataFrame, path: str) -> None:
     tmp.replace(path)
 
 
+def _pooled_tables(tables: dict[str, dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """{row: per persona, every metric averaged over its runs (seeds)}."""
+    return {m: pd.concat(list(runs.values())).groupby(level=0).mean() for m, runs in tables.items()}
+
+
+def _summary(meta, tables, benchmarks, protocol: Protocol) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the long table, its pooled wide form ranked by the headline, with the rows it ties)."""
+    costs = {m: method_costs(benchmarks[m], len(tables[m])) for m in meta if m in benchmarks}
+    long = summary_long(meta, tables, costs, protocol)
+    summary = by_headline(to_wide(long), protocol)
+    ties = tied_with(summary, protocol)
+    summary["tied_with"] = [" ".join(ties.get(m, [])) for m in summary.index]
+    return long, summary
+
+
 def new_user_summary(
-    methods: list[str],
+    runs: dict[str, list[str]],
     metrics_files: list[str],
     per_persona_files: list[str],
     benchmarks: dict[str, dict[str, list[str]]],
     protocol: Protocol,
-) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The cold-start table (the columns of summary.csv) of `methods` on the new users' test split."""
-    metrics, per_persona = load_results(methods, metrics_files, per_persona_files)
-    costs = {m: method_costs(benchmarks[m]) for m in methods if m in benchmarks}
-    long = summary_long(_rows_meta(methods, [], metrics), per_persona, costs, protocol)
-    return by_headline(to_wide(long), protocol), per_persona
+) -> pd.DataFrame:
+    """The cold-start table (the columns of summary.csv) of the methods of `runs` on the new users' test
+    split (no intervals with fewer than 5 new users)."""
+    metrics, tables = load_runs(runs, metrics_files, per_persona_files)
+    return _summary(_rows_meta([], metrics), tables, benchmarks, protocol)[1]
+
+
+def routing_diagnostic(oracle_paths: list[str]) -> dict[str, dict]:
+    """{seed: routing's pick-vs-test-best rate and how many personas kept the default} (a diagnostic
+    read after the fact from each seed's oracle.json; never used to choose)."""
+    out = {}
+    for path in oracle_paths:
+        doc = json.loads(Path(path).read_text())
+        choices = json.loads((Path(path).parent / "choices.json").read_text())
+        kept = sum(v["method"] == choices.get("default") for v in choices["personas"].values())
+        out[Path(path).parent.name.removeprefix("seed")] = {
+            "pick = test-best": round(doc.get("routing_agrees_with_oracle", float("nan")), 3),
+            "personas": len(doc["personas"]),
+            "kept the default": kept,
+            "val-best != default": sum(
+                v.get("val_best", v["method"]) != choices.get("default") for v in choices["personas"].values()
+            ),
+        }
+    return out
 
 
 def write_comparison(
-    methods: list[str],
+    runs: dict[str, list[str]],
     controls: list[str],
     metrics_files: list[str],
     per_persona_files: list[str],
     benchmarks: dict[str, dict[str, list[str]]],
     out: dict[str, str],
     protocol: Protocol,
-    oracle: str = "",
+    oracle: list[str] = (),
     new_users: dict | None = None,
 ) -> pd.DataFrame:
-    """`methods` then `controls` (metrics/per-persona files in that order); `benchmarks`: {method:
-    {"gpu": [...], "cpu": [...]}} benchmark files of the jobs behind it; `protocol`: what is claimed
-    and checked (config compare); `oracle`: oracle.json or ""; `new_users`: {"methods", "metrics",
-    "per_persona", "benchmarks"} of the cold-start evaluation (written to out["cold_start"] and drawn
-    as the figure's last panel), or None.
+    """`runs`: {row: its runs} of the methods then the `controls` (metrics / per-persona files in that
+    order, run by run); `benchmarks`: {method: {"gpu": [...], "cpu": [...]}} benchmark files of the
+    jobs behind all its runs; `protocol`: what is claimed and checked (config compare); `oracle`: each
+    seed's oracle.json; `new_users`: {"runs", "metrics", "per_persona", "benchmarks"} of the cold-start
+    evaluation (written to out["cold_start"] and drawn as the figure's last panel), or None.
 
-    `out`: figure, summary (CSV), markdown, latex, per_persona (figure), controls (JSON), cold_start."""
-    names = list(methods) + list(controls)
-    metrics, per_persona = load_results(names, metrics_files, per_persona_files)
-    meta = _rows_meta(names, list(controls), metrics)
-    tables = dict(per_persona)
+    `out`: figure, summary (CSV), markdown, latex, per_persona (figure), controls (JSON), seeds (one CSV
+    per seed), cold_start."""
+    metrics, tables = load_runs(runs, metrics_files, per_persona_files)
+    meta = _rows_meta(list(controls), metrics)
     if oracle:
-        tables[ORACLE_LABEL] = oracle_table(oracle, per_persona)
-        meta[ORACLE_LABEL] = {"role": "bound", "n_personas": len(tables[ORACLE_LABEL])}
-    costs = {m: method_costs(benchmarks[m]) for m in names if m in benchmarks}
-    summary = by_headline(to_wide(summary_long(meta, tables, costs, protocol)), protocol)
-    checks = control_checks(summary, list(controls), protocol)
+        tables[ORACLE_LABEL] = oracle_tables(list(oracle), tables)
+        meta[ORACLE_LABEL] = {
+            "role": "bound",
+            "runs": {r: {"n_personas": len(t)} for r, t in tables[ORACLE_LABEL].items()},
+        }
+    long, summary = _summary(meta, tables, benchmarks, protocol)
+    checks = control_checks(long, list(controls), protocol)
     cold = None
     if new_users:
-        cold, _ = new_user_summary(
-            new_users["methods"],
+        cold = new_user_summary(
+            new_users["runs"],
             new_users["metrics"],
             new_users["per_persona"],
             new_users["benchmarks"],
@@ -583,9 +578,14 @@ def write_comparison(
         )
         _write_csv(cold, out["cold_start"])
     _write_csv(summary, out["summary"])
-    Path(out["markdown"]).write_text(to_markdown(summary, checks, protocol, cold))
+    for path in out.get("seeds", []):
+        seed = Path(path).stem.removeprefix("seed")
+        _write_csv(by_headline(to_wide(long, seed), protocol), path)
+    routing = routing_diagnostic(list(oracle)) if oracle else None
+    Path(out["markdown"]).write_text(to_markdown(summary, checks, protocol, long, cold, routing))
     Path(out["latex"]).write_text(to_latex(summary, protocol, cold))
     Path(out["controls"]).write_text(json.dumps(checks, indent=2) + "\n")
-    figure(summary, per_persona, out["figure"], protocol, cold)
-    per_persona_figure(summary, per_persona, out["per_persona"], protocol)
+    pooled = _pooled_tables(tables)
+    figure(summary, pooled, out["figure"], protocol, cold, seed_spread(long, protocol.headline))
+    per_persona_figure(summary, pooled, out["per_persona"], protocol)
     return summary

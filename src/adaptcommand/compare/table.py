@@ -1,0 +1,277 @@
+"""The comparison's numbers: one long table (method, role, seed, metric, statistic, value).
+
+Every learned method is evaluated once per training seed (a *run*: ``seed<s>``); a method that learns
+nothing (the base) once (``untrained``). For each row and metric the table holds, pooled over the
+runs (seed ``pooled``) and for each seed alone (seed ``<s>``):
+
+- ``persona_mean``: the mean over personas (and seeds) of the per-persona metric, with its 95%
+  interval ``ci_low`` / ``ci_high`` (`stats.crossed_estimate`: personas and seeds crossed, a t
+  interval; none below 5 personas) and ``se`` / ``df``;
+- ``diff_<ref>`` with ``_low`` / ``_high`` / ``_se`` / ``_df``: the difference to each reference row
+  of the protocol, per persona and seed (a seed's run paired with the reference's run of the same
+  seed, or its untrained run);
+- ``micro`` / ``macro``: the metrics.json values (mean over the runs when pooled);
+
+and pooled only, on the headline: ``rank_low`` / ``rank_high`` (the ranks the data allows: one plus
+the rows significantly better, the number of rows minus those significantly worse) and
+``detectable_base`` (the smallest difference to base this run detects with 80% power); then counts
+and cost. `to_wide` pivots it into summary.csv's columns.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adaptcommand.compare.stats import crossed_estimate, detectable_difference
+from adaptcommand.metrics.scoring import KIND_PREFIXES
+from adaptcommand.settings import Protocol
+
+# Per-persona metrics that get an interval: every per-turn metric, on all turns and on each kind.
+BASE_CI_METRICS = (
+    "similarity",
+    "rouge1",
+    "rouge2",
+    "rougeL",
+    "device_f1",
+    "param_f1",
+    "numeric_exact_rate",
+    "numeric_within_tol_rate",
+    "numeric_mae",
+    "categorical_accuracy",
+)
+CI_METRICS = BASE_CI_METRICS + tuple(f"{k}_{m}" for k in KIND_PREFIXES for m in BASE_CI_METRICS)
+POOLED = "pooled"
+COLUMNS = ["method", "role", "seed", "metric", "statistic", "value"]
+# Wall seconds of the jobs behind a row (per run), split by the kind of rule (GPU rules run the model
+# and ask a GPU where there is one; CPU rules never do), their sum, and the CPU time of all of them.
+COST_COLUMNS = ("cost_gpu_job_s", "cost_cpu_job_s", "cost_wall_s", "cost_cpu_time_s")
+
+
+def seed_label(run: str) -> str | None:
+    """The seed of a run directory as the table's label ("seed2" -> "2"; untrained -> None)."""
+    return run.removeprefix("seed") if run.startswith("seed") else None
+
+
+def wide_name(metric: str, statistic: str) -> str:
+    """The summary.csv column of (metric, statistic): the micro value and plain values under the
+    metric's own name, the macro value as macro_<metric>, any other statistic as <metric>_<statistic>."""
+    if statistic in ("micro", "value"):
+        return metric
+    if statistic == "macro":
+        return f"macro_{metric}"
+    return f"{metric}_{statistic}"
+
+
+def load_runs(runs: dict[str, list[str]], metrics_files: list[str], per_persona_files: list[str]):
+    """({method: {run: metrics.json}}, {method: {run: per-persona DataFrame}}) from the files in the
+    order of `runs` ({method: its runs}); every run must be scored on the same targets."""
+    order = [(m, r) for m, rs in runs.items() for r in rs]
+    if len(order) != len(metrics_files) or len(order) != len(per_persona_files):
+        raise ValueError(
+            f"{len(order)} runs, {len(metrics_files)} metrics files, {len(per_persona_files)} tables"
+        )
+    metrics: dict[str, dict] = {m: {} for m in runs}
+    tables: dict[str, dict] = {m: {} for m in runs}
+    for (m, r), mf, pf in zip(order, metrics_files, per_persona_files, strict=True):
+        metrics[m][r] = json.loads(Path(mf).read_text())
+        tables[m][r] = pd.read_csv(pf, index_col="persona_id")
+    fingerprints = {f"{m}/{r}": v["targets_fingerprint"] for m, rs in metrics.items() for r, v in rs.items()}
+    if len(set(fingerprints.values())) > 1:
+        raise AssertionError(f"methods were scored on different targets: {fingerprints}")
+    return metrics, tables
+
+
+def oracle_tables(
+    oracle_paths: list[str], tables: dict[str, dict[str, pd.DataFrame]]
+) -> dict[str, pd.DataFrame]:
+    """{run: per persona, every metric of the candidate the oracle picked ON TEST in that seed}."""
+    out = {}
+    for path in oracle_paths:
+        doc = json.loads(Path(path).read_text())
+        run = Path(path).parent.name  # results/routing/seed<s>/oracle.json
+        picks = {p: v["method"] for p, v in doc["personas"].items()}
+        out[run] = pd.DataFrame({p: tables[m][run].loc[p] for p, m in sorted(picks.items())}).T
+    return out
+
+
+def _matrix(runs: dict[str, pd.DataFrame], metric: str, seeds: list[str] | None) -> pd.DataFrame:
+    """Personas x seeds of one row's metric: its run of each seed in `seeds` (an untrained run stands
+    for every seed), or all its runs when `seeds` is None."""
+    if seeds is None:
+        return pd.DataFrame({r: t[metric] for r, t in runs.items()}).astype(float)
+    cols = {}
+    for s in seeds:
+        run = f"seed{s}" if f"seed{s}" in runs else next(iter(runs))
+        cols[s] = runs[run][metric]
+    return pd.DataFrame(cols).astype(float)
+
+
+def _seeds_of(runs: dict[str, pd.DataFrame]) -> list[str] | None:
+    labels = [seed_label(r) for r in runs]
+    return None if None in labels else labels
+
+
+def summary_long(
+    meta: dict[str, dict],
+    tables: dict[str, dict[str, pd.DataFrame]],
+    costs: dict[str, dict[str, float]],
+    protocol: Protocol,
+) -> pd.DataFrame:
+    """The long table of the rows `meta` ({name: {"role", "runs": {run: metrics.json or {}}}}) from
+    their per-persona tables ({name: {run: DataFrame}}); see the module docstring."""
+    records: list[tuple] = []
+    names = list(meta)
+
+    def add(m, seed, metric, statistic, value):
+        records.append((m, meta[m]["role"], seed, metric, statistic, float(value)))
+
+    all_seeds = sorted({s for m in names for r in tables[m] if (s := seed_label(r))}, key=int)
+    for m in names:
+        add(m, POOLED, "n_seeds", "value", len(tables[m]))
+        for run, doc in meta[m]["runs"].items():
+            for key in ("n_turns", "n_personas"):
+                if key in doc:
+                    add(m, seed_label(run) or POOLED, key, "value", doc[key])
+        for part in ("micro", "macro"):
+            values = pd.DataFrame([doc[part] for doc in meta[m]["runs"].values() if part in doc], dtype=float)
+            for metric, v in values.mean().items():
+                add(m, POOLED, metric, part, v)
+            for run, doc in meta[m]["runs"].items():
+                if seed_label(run) and part in doc:
+                    for metric, v in doc[part].items():
+                        add(m, seed_label(run), metric, part, math.nan if v is None else v)
+    for metric in CI_METRICS:
+        if not all(metric in t for m in names for t in tables[m].values()):
+            continue
+        for seed in [POOLED, *all_seeds]:
+            _estimates(add, names, tables, metric, seed, protocol)
+    _ranks(add, meta, tables, protocol)
+    for m in names:
+        for column, v in costs.get(m, dict.fromkeys(COST_COLUMNS, math.nan)).items():
+            add(m, POOLED, column, "value", v)
+    return pd.DataFrame.from_records(records, columns=COLUMNS)
+
+
+def _paired(tables, m: str, ref: str, metric: str, seed: str) -> pd.DataFrame:
+    """Per persona (and seed) m minus ref: a seed's run against the reference's run of that seed (or
+    its untrained run); pooled, over the seeds m (or ref) was run with."""
+    seeds = [seed] if seed != POOLED else (_seeds_of(tables[m]) or _seeds_of(tables[ref]) or [None])
+    if seeds == [None]:  # neither learns: one untrained run each
+        return _matrix(tables[m], metric, None) - _matrix(tables[ref], metric, None).to_numpy()
+    a, b = _matrix(tables[m], metric, seeds), _matrix(tables[ref], metric, seeds)
+    return a - b.loc[a.index]
+
+
+def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol) -> None:
+    for m in names:
+        runs = tables[m]
+        if seed != POOLED and f"seed{seed}" not in runs and _seeds_of(runs) is not None:
+            continue
+        x = _matrix(runs, metric, None if seed == POOLED else [seed])
+        e = crossed_estimate(x.to_numpy())
+        for stat, v in (
+            ("persona_mean", e.mean),
+            ("ci_low", e.low),
+            ("ci_high", e.high),
+            ("se", e.se),
+            ("df", e.df),
+        ):
+            add(m, seed, metric, stat, v)
+        for ref in protocol.references:
+            if ref not in tables or ref == m:
+                if ref == m:
+                    for stat in ("", "_low", "_high"):
+                        add(m, seed, metric, f"diff_{ref}{stat}", 0.0)
+                continue
+            d = crossed_estimate(_paired(tables, m, ref, metric, seed).to_numpy())
+            for stat, v in (("", d.mean), ("_low", d.low), ("_high", d.high), ("_se", d.se), ("_df", d.df)):
+                add(m, seed, metric, f"diff_{ref}{stat}", v)
+            if ref == "base" and metric == protocol.headline and seed == POOLED:
+                add(m, seed, metric, "detectable_base", detectable_difference(d.se, d.df))
+
+
+def _ranks(add, meta, tables, protocol: Protocol) -> None:
+    """rank_low / rank_high of every method and control on the pooled headline: pairwise differences
+    with the same interval; an interval that excludes 0 separates two rows, one that holds 0 ties them."""
+    head = protocol.headline
+    rows = [m for m in meta if meta[m]["role"] != "bound" and all(head in t for t in tables[m].values())]
+    better = {m: 0 for m in rows}
+    worse = {m: 0 for m in rows}
+    for i, a in enumerate(rows):
+        for b in rows[i + 1 :]:
+            d = crossed_estimate(_paired(tables, a, b, head, POOLED).to_numpy())
+            if not d.has_interval:
+                continue
+            if d.low > 0:  # a better than b
+                better[b] += 1
+                worse[a] += 1
+            elif d.high < 0:
+                better[a] += 1
+                worse[b] += 1
+    for m in rows:
+        add(m, POOLED, head, "rank_low", 1 + better[m])
+        add(m, POOLED, head, "rank_high", len(rows) - worse[m])
+
+
+def tied_with(summary: pd.DataFrame, protocol: Protocol) -> dict[str, list[str]]:
+    """{row: the rows whose rank ranges overlap its own} on the headline (rows the data cannot order)."""
+    low, high = wide_name(protocol.headline, "rank_low"), wide_name(protocol.headline, "rank_high")
+    ranked = summary.dropna(subset=[low, high]) if low in summary else summary.iloc[:0]
+    return {
+        m: [
+            o
+            for o in ranked.index
+            if o != m and ranked.loc[o, low] <= r[high] and r[low] <= ranked.loc[o, high]
+        ]
+        for m, r in ranked.iterrows()
+    }
+
+
+def to_wide(long: pd.DataFrame, seed: str = POOLED) -> pd.DataFrame:
+    """One row per method (in the long table's order), `role`, then a column per (metric, statistic)
+    of `seed`'s rows (`wide_name`): summary.csv for the pooled rows, a seed's own table otherwise."""
+    part = long[long["seed"] == seed]
+    part = part.assign(
+        column=[wide_name(m, st) for m, st in zip(part["metric"], part["statistic"], strict=True)]
+    )
+    wide = part.pivot(index="method", columns="column", values="value")
+    wide = wide.loc[list(dict.fromkeys(part["method"])), list(dict.fromkeys(part["column"]))]
+    roles = long.drop_duplicates("method").set_index("method")["role"]
+    return pd.concat([roles.loc[wide.index], wide], axis=1).rename_axis("method")
+
+
+def job_seconds(benchmark_files: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) summed over the Snakemake `benchmark:` files (globs allowed, `**`
+    for any depth) that exist."""
+    wall = cpu = 0.0
+    files = sorted({f for pattern in benchmark_files for f in glob.glob(pattern, recursive=True)})
+    for f in files:
+        t = pd.read_csv(f, sep="\t")
+        wall += float(t["s"].mean())
+        cpu += float(t["cpu_time"].mean()) if "cpu_time" in t else 0.0
+    return wall, cpu
+
+
+def method_costs(benchmarks: dict[str, list[str]], n_runs: int = 1) -> dict[str, float]:
+    """COST_COLUMNS per run from {"gpu": benchmark files of GPU-rule jobs, "cpu": of CPU-rule jobs}
+    behind all `n_runs` runs of a method."""
+    gpu_wall, gpu_cpu = (v / n_runs for v in job_seconds(benchmarks.get("gpu", [])))
+    cpu_wall, cpu_cpu = (v / n_runs for v in job_seconds(benchmarks.get("cpu", [])))
+    return dict(zip(COST_COLUMNS, (gpu_wall, cpu_wall, gpu_wall + cpu_wall, gpu_cpu + cpu_cpu), strict=True))
+
+
+def seed_spread(long: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per row, its per-seed mean over personas of `metric` (a column per seed) and their standard
+    deviation across seeds (the seed-to-seed spread)."""
+    part = long[(long["metric"] == metric) & (long["statistic"] == "persona_mean") & (long["seed"] != POOLED)]
+    table = part.pivot(index="method", columns="seed", values="value")
+    table = table.loc[[m for m in dict.fromkeys(long["method"]) if m in table.index]]
+    table = table[sorted(table.columns, key=int)]
+    table["sd"] = table.std(axis=1, ddof=1) if table.shape[1] > 1 else np.nan
+    return table
