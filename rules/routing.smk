@@ -45,7 +45,7 @@ rule evaluate_routing:
     log:
         "logs/evaluate/test_routing.log",
     benchmark:
-        "results/benchmarks/evaluate/test_routing.tsv"
+        "results/benchmarks/evaluate_routing/test_routing.tsv"
     conda:
         "../envs/eval.yaml"
     threads: 1

@@ -63,7 +63,7 @@ def test_a_methods_cost_is_the_rules_the_table_lists():
     # routing: everything behind each candidate's val and test results, each rule once
     routing = layout.cost_rules("routing", TABLE, "test", ["unified", "hybrid"])
     assert routing == [
-        "evaluate/test_routing",
+        "evaluate_routing/test_routing",
         "route",
         "evaluate/val_unified",
         "evaluate/test_unified",

@@ -83,9 +83,9 @@ def cost_rules(method: str, table: dict[str, dict], split: str, candidates: Sequ
     """The rules whose jobs a method's results on `split` took: its training-side rules (the table's
     `rules`), what serving new users took (cold_start), and for a method that composes its candidates'
     predictions (routing) everything behind each candidate's val and test results. Evaluation jobs
-    are listed as "evaluate/<split>_<method>"."""
+    are listed as "<evaluation rule>/<split>_<method>"."""
     entry = table[method]
-    rules = [f"evaluate/{split}_{method}", *entry["rules"]]
+    rules = [f"{kind_of(entry).evaluation}/{split}_{method}", *entry["rules"]]
     if split == COLD and entry["cold_start"] in COLD_START_RULES:
         rules += COLD_START_RULES[entry["cold_start"]](method)
     if not kind_of(entry).generates:

@@ -48,6 +48,7 @@ class Kind:
     generates: bool = True  # evaluated by generating (routing composes its candidates' predictions)
     history: bool = False  # retrieved past exchanges in its prompts (training and evaluation)
     borrows: str = ""  # it has no adapters of its own: that method's, each persona given the NEXT one's
+    evaluation: str = "evaluate"  # the rule that makes its results (routing composes its candidates')
 
 
 KINDS = {
@@ -61,7 +62,7 @@ KINDS = {
     # the `persona` method's adapters, each persona given the NEXT persona's (a fixed derangement)
     "swapped": Kind(scopes=("persona",), borrows="persona"),
     # per persona, one of routing.candidates chosen on val; rules/routing.smk
-    "routing": Kind(scopes=("persona",), adapters=False, generates=False),
+    "routing": Kind(scopes=("persona",), adapters=False, generates=False, evaluation="evaluate_routing"),
 }
 
 # Fields that may be left out, and their value then.
