@@ -43,7 +43,7 @@ from adaptcommand.config_checks import load_config  # noqa: E402
 from adaptcommand.data.clean import clean  # noqa: E402
 from adaptcommand.data.io import load_dialogs  # noqa: E402
 from adaptcommand.data.splits import make_splits, split_dialogs  # noqa: E402
-from adaptcommand.data.synthetic import write_raw  # noqa: E402
+from adaptcommand.demo.synthetic import write_raw  # noqa: E402
 from adaptcommand.evaluate.generate import batches_by_length, generate  # noqa: E402
 from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
     find_hosts,

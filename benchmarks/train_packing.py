@@ -105,7 +105,7 @@ def prepare(args, tmp: Path) -> dict:
         from adaptcommand.data.clean import clean
         from adaptcommand.data.io import load_dialogs, write_json_atomic
         from adaptcommand.data.splits import make_splits
-        from adaptcommand.data.synthetic import write_raw
+        from adaptcommand.demo.synthetic import write_raw
 
         data = cfg["data"]
         write_raw(tmp / "raw", data["n_personas"], data["sessions_per_persona"], data["synthetic_seed"])

@@ -70,7 +70,7 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
 
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs
-    from adaptcommand.data.synthetic import NAMES, SURNAMES, write_raw
+    from adaptcommand.demo.synthetic import NAMES, SURNAMES, write_raw
     from adaptcommand.prompts import chat_messages, training_example
     from adaptcommand.train.loop import TrainConfig, train
 
