@@ -21,8 +21,8 @@ import pytest
 import yaml
 from helpers import REPO, effective_config, snakemake_cmd
 
-from adaptcommand.data import synthetic
 from adaptcommand.data.clean import clean
+from adaptcommand.demo import synthetic
 from adaptcommand.schema import RAW_FILES
 
 N_USERS, N_SESSIONS = 3, 3

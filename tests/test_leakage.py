@@ -205,11 +205,9 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
 def test_cleaning_writes_new_users_apart(tmp_path):
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs
-    from adaptcommand.data.raw import fetch_raw
+    from adaptcommand.demo.synthetic import write_raw
 
-    fetch_raw(
-        "synthetic", tmp_path / "raw", synthetic={"n_personas": 5, "sessions_per_persona": 4, "seed": 3}
-    )
+    write_raw(tmp_path / "raw", n_personas=5, sessions_per_persona=4, seed=3)
     new = ["persona_003", "persona_004"]
     held = {"personas": new, "dialogs": tmp_path / "new.jsonl", "characters": tmp_path / "chars.json"}
     stats = clean(tmp_path / "raw", tmp_path / "known.jsonl", 5, 4, held_out=held)
@@ -252,11 +250,11 @@ def no_test_world(tmp_path_factory):
     test dialogues (whatever would read one fails)."""
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs, write_json_atomic, write_jsonl_atomic
-    from adaptcommand.data.raw import fetch_raw
     from adaptcommand.data.splits import make_splits
+    from adaptcommand.demo.synthetic import write_raw
 
     root = tmp_path_factory.mktemp("no_test")
-    fetch_raw("synthetic", root / "raw", synthetic={"n_personas": 4, "sessions_per_persona": 10, "seed": 3})
+    write_raw(root / "raw", n_personas=4, sessions_per_persona=10, seed=3)
     clean(root / "raw", root / "all.jsonl", expected_personas=4, expected_sessions=10)
     dialogs = load_dialogs(root / "all.jsonl")
     splits = make_splits(dialogs, 0.6, 0.2)
