@@ -5,15 +5,17 @@ import os
 import re
 from pathlib import Path
 
-from adaptcommand.config_checks import validated_config
+from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.personas import persona_sets
 from adaptcommand.schema import RAW_FILES
 
 # The method table (workflow/methods.yaml) says which methods and controls exist; the config's
 # `variants` add to it. The schema (types, ranges, defaults), then what a schema cannot say
 # (integers written as floats, module names, orderings, sizes against the number of personas, ...):
-# every problem is reported before any job starts.
-METHOD_TABLE = validated_config(config, workflow.basedir)
+# settings the chosen mode ignores, the user's own paths (never where the workflow writes): every
+# problem is reported before any job starts, one line each, and nothing else.
+with refuse_config_errors():
+    METHOD_TABLE = validated_config(config, workflow.basedir)
 
 
 N_PERSONAS = config["data"]["n_personas"]
