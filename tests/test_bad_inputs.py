@@ -11,6 +11,7 @@ value named), so no job starts.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -457,6 +458,40 @@ def test_unknown_keys_can_be_listed_instead(good_dir, tmp_path):
     assert json.loads(proc.stdout)["unknown_keys"] == {"session.mood": 1}
     assert "session.mood" in proc.stderr  # the warning
     assert len((tmp_path / "out.jsonl").read_text().splitlines()) == N_USERS * N_SESSIONS
+
+
+def test_an_unreadable_file_is_one_line(good_dir, tmp_path, monkeypatch, capsys):
+    """The checker CLI on a file it may not read: one line naming the file, exit status 1, no
+    traceback (as root no permission bit stops a read, so the refusal is simulated here; the next
+    test makes a real one where it can)."""
+    from adaptcommand.data import clean as clean_mod
+
+    target = good_dir / ROUT
+    real_open = Path.open
+
+    def refuse(self, *args, **kwargs):
+        if self == target:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", refuse)
+    assert clean_mod.main([str(good_dir), str(tmp_path / "out.jsonl")]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: {target}: cannot be read (Permission denied)"], err
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file without read permission")
+def test_an_unreadable_file_is_one_line_for_real(good_dir, tmp_path):
+    raw = tmp_path / "raw"
+    shutil.copytree(good_dir, raw)
+    (raw / SESS).chmod(0)
+    try:
+        proc = check_data(raw, tmp_path / "out.jsonl")
+    finally:
+        (raw / SESS).chmod(0o644)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [f"error: {raw / SESS}: cannot be read (Permission denied)"]
 
 
 def test_a_line_over_the_size_limit_is_refused(good_dir, tmp_path, monkeypatch):
