@@ -8,6 +8,10 @@ from pathlib import Path
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.personas import persona_sets
 from adaptcommand.schema import RAW_FILES
+from adaptcommand.tracking import track_directories_by_content
+
+# Directory inputs (models/base, adapter packs) tracked by content like files: a copied run re-runs nothing.
+track_directories_by_content()
 
 # The method table (workflow/methods.yaml) says which methods and controls exist; the config's
 # `variants` add to it. The schema (types, ranges, defaults), then what a schema cannot say
@@ -122,13 +126,14 @@ def script_hash(name):
 
 def raw_files(downloaded):
     """The three raw files clean_data reads: with data.source local the user's own files in
-    data.local_dir (inputs, so an edit re-runs cleaning and everything after it, and errors name the
-    user's file and line); otherwise `downloaded`, the raw_data rule's outputs (Hub or generator).
+    data.local_dir, read in place (errors name the user's file and line) and tracked by content, not
+    mtime (ancient; clean_data's params.data is their digest): an edit re-cleans whatever the file's
+    date, a touch or a copy re-cleans nothing. Otherwise `downloaded`, the raw_data rule's outputs.
     """
     if config["data"]["source"] != "local":
         return dict(downloaded.items())
     local = config["data"]["local_dir"]
-    return {Path(name).stem: os.path.join(local, name) for name in RAW_FILES}
+    return {Path(name).stem: ancient(os.path.join(local, name)) for name in RAW_FILES}
 
 
 def base_model_input():

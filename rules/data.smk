@@ -1,5 +1,15 @@
 # Raw data (Hugging Face | local copy | synthetic) -> strictly validated dialogues -> per-persona splits.
 # The new users' (personas.cold_start) dialogues are written apart: no rule that learns reads them.
+from adaptcommand.tracking import files_digest
+
+
+def local_data_params():
+    """With data.source local, clean_data's param `data`: the digest of the user's three files,
+    computed when the job is planned (raw_files: they are inputs by name only)."""
+    if config["data"]["source"] != "local":
+        return {}
+    files = [os.path.join(config["data"]["local_dir"], name) for name in RAW_FILES]
+    return {"data": lambda wildcards: files_digest(files)}
 
 
 rule raw_data:
@@ -39,6 +49,7 @@ rule clean_data:
         "../envs/data.yaml"
     threads: 1
     params:
+        **local_data_params(),
         code=script_hash("clean.py"),
         unknown_keys=config["data"]["unknown_keys"],
         n_personas=N_PERSONAS,
