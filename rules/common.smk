@@ -7,11 +7,14 @@ from pathlib import Path
 
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.personas import persona_sets
+from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.schema import RAW_FILES
 from adaptcommand.tracking import track_directories_by_content
 
 # Directory inputs (models/base, adapter packs) tracked by content like files: a copied run re-runs nothing.
 track_directories_by_content()
+# The jobs of this Snakemake process stop when it is gone (kill -9): no orphan writes its outputs.
+mark_workflow_process()
 
 # The method table (workflow/methods.yaml) says which methods and controls exist; the config's
 # `variants` add to it. The schema (types, ranges, defaults), then what a schema cannot say
