@@ -1,15 +1,6 @@
 # Raw data (Hugging Face | local copy | synthetic) -> strictly validated dialogues -> per-persona splits.
 # The new users' (personas.cold_start) dialogues are written apart: no rule that learns reads them.
-from adaptcommand.tracking import files_digest
-
-
-def local_data_params():
-    """With data.source local, clean_data's param `data`: the digest of the user's three files,
-    computed when the job is planned (raw_files: they are inputs by name only)."""
-    if config["data"]["source"] != "local":
-        return {}
-    files = [os.path.join(config["data"]["local_dir"], name) for name in RAW_FILES]
-    return {"data": lambda wildcards: files_digest(files)}
+from adaptcommand.tracking import local_data_params
 
 
 rule raw_data:
@@ -49,7 +40,8 @@ rule clean_data:
         "../envs/data.yaml"
     threads: 1
     params:
-        **local_data_params(),
+        # data.source local: the digest of the user's files (an edit re-cleans whatever its date)
+        **local_data_params(config["data"]),
         code=script_hash("clean.py"),
         unknown_keys=config["data"]["unknown_keys"],
         n_personas=N_PERSONAS,

@@ -13,7 +13,8 @@ own `.snakemake_timestamp` left out), recorded for each job's directory inputs w
 and compared when one looks newer, under the same size limit as files (the profiles raise it to
 64 MiB). A directory whose content changed still re-runs its consumers; a copy does not.
 
-The user's own dataset (data.source local) is tracked by `files_digest`, a param of clean_data.
+The user's own dataset (data.source local) is tracked by `files_digest`, a param of clean_data
+(`local_data_params`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import os
 import sys
 from collections.abc import Iterable
 
-__all__ = ["files_digest", "tree_digest", "track_directories_by_content"]
+__all__ = ["files_digest", "local_data_params", "tree_digest", "track_directories_by_content"]
 
 TIMESTAMP = ".snakemake_timestamp"
 
@@ -39,6 +40,18 @@ def files_digest(paths: Iterable[str | os.PathLike]) -> str:
         with open(path, "rb") as handle:
             digest.update(hashlib.file_digest(handle, "sha256").digest())
     return digest.hexdigest()
+
+
+def local_data_params(data: dict) -> dict:
+    """clean_data's params for the data config `data`: with source local {"data": the digest of the
+    user's three files, computed when the job is planned} (they are its inputs by name only, `ancient`
+    in rules/common.smk); nothing otherwise."""
+    from adaptcommand.schema import RAW_FILES
+
+    if data["source"] != "local":
+        return {}
+    files = [os.path.join(data["local_dir"], name) for name in RAW_FILES]
+    return {"data": lambda wildcards: files_digest(files)}
 
 
 def _tree(path: str) -> list[tuple[str, str, os.stat_result]]:
