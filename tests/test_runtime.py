@@ -87,7 +87,7 @@ def test_a_job_stops_when_its_workflow_process_is_killed(tmp_path, through_shell
         gone, alive = psutil.wait_procs([job], timeout=15)
         assert not alive, "the job outlived its workflow process"
         took = time.monotonic() - started
-        assert took < (2 if not through_shell else 10), took
+        assert took < (5 if not through_shell else 15), took  # seconds, on a loaded 2-core machine
         time.sleep(1)
         assert not out.exists(), "the job wrote its output"
         assert "WorkflowGone" in Path(str(out) + ".log").read_text()
