@@ -22,7 +22,7 @@ mark_workflow_process()
 # settings the chosen mode ignores, the user's own paths (never where the workflow writes): every
 # problem is reported before any job starts, one line each, and nothing else.
 with refuse_config_errors():
-    METHOD_TABLE = validated_config(config, workflow.basedir)
+    METHOD_TABLE = validated_config(config, workflow.basedir, workdir=os.getcwd())
 
 
 N_PERSONAS = config["data"]["n_personas"]

@@ -63,8 +63,8 @@ def validated_config(
     """What rules/common.smk does with the config before anything else: the schema (one line per
     problem, `schema_problems`), then Snakemake's validation, which fills in the defaults, the
     config's variants added to the method table (config["train"] gets their recipes),
-    `check_config` and the user's paths relative to `workdir` (default: the current directory, where
-    Snakemake runs the workflow; `user_path_problems`). Changes `config` in place; returns the method
+    `check_config` and, given the run's working directory `workdir` (the workflow passes its own), the
+    user's paths relative to it (`user_path_problems`). Changes `config` in place; returns the method
     table, variants included. Raises `ConfigError` on the first failing stage, naming every problem."""
     import yaml
     from snakemake.utils import validate
@@ -81,7 +81,7 @@ def validated_config(
     validate(config, schema=str(schema_path))
     methods, config["train"] = with_variants(config, methods, schema)
     check_config(config, schema, methods)
-    problems = user_path_problems(config, os.getcwd() if workdir is None else workdir)
+    problems = [] if workdir is None else user_path_problems(config, workdir)
     if problems:
         raise ConfigError(_lines(problems))
     return methods
