@@ -129,4 +129,4 @@ def test_outside_a_workflow_nothing_changes(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert out.read_text() == "written"
     assert runtime.workflow_alive(runtime.process_identity(os.getpid())) is True
-    assert runtime.workflow_alive("1:2:pid:[0]") is None  # another pid namespace: cannot tell
+    assert runtime.workflow_alive("1:2:another-boot/pid:[0]") is None  # another machine: cannot tell

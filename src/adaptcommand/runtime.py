@@ -4,7 +4,7 @@ stop when the Snakemake process that started the job is gone.
 A job of a killed Snakemake (kill -9, a lost login session, the out-of-memory killer) would otherwise
 go on as an orphan and write its outputs next to the re-run (a GPU training for hours). Reading the
 Snakefile (rules/common.smk) calls `mark_workflow_process()`: the jobs that process starts inherit its
-identity (pid, start time, pid namespace) in ADAPTCOMMAND_WORKFLOW. `rule_context` then
+identity (pid, start time, boot and pid namespace) in ADAPTCOMMAND_WORKFLOW. `rule_context` then
 - exits at once, before the job writes anything, if that process is already gone (it died while
   the job imported torch);
 - asks the kernel for SIGTERM when its parent dies (Linux PR_SET_PDEATHSIG, where the parent is that
@@ -56,14 +56,18 @@ def _proc_stat(pid: int) -> list[str] | None:
 
 
 def _pid_namespace() -> str:
+    """This machine's boot and this process's pid namespace: pids are only comparable where both match
+    (a Slurm job on another node inherits the login node's environment)."""
     try:
-        return os.readlink("/proc/self/ns/pid")
+        with open("/proc/sys/kernel/random/boot_id") as handle:
+            boot = handle.read().strip()
+        return f"{boot}/{os.readlink('/proc/self/ns/pid')}"
     except OSError:
         return ""
 
 
 def process_identity(pid: int) -> str:
-    """``pid:start time:pid namespace`` of a live process (Linux; elsewhere the pid alone)."""
+    """``pid:start time:boot/pid namespace`` of a live process (Linux; elsewhere the pid alone)."""
     stat = _proc_stat(pid)
     return f"{pid}:{stat[19] if stat else ''}:{_pid_namespace()}"
 
@@ -78,7 +82,7 @@ def workflow_alive(identity: str) -> bool | None:
     """Whether the process of `identity` (`process_identity`) still runs; None when this process
     cannot tell (another pid namespace, e.g. a container with its own, or no /proc)."""
     pid, start, namespace = (identity.split(":", 2) + ["", ""])[:3]
-    if not start or namespace != _pid_namespace():
+    if not start or not namespace or namespace != _pid_namespace():
         return None
     stat = _proc_stat(int(pid))
     return stat is not None and stat[19] == start and stat[0] not in ("Z", "X")
