@@ -5,11 +5,17 @@ import os
 
 from snakemake.utils import min_version
 
+from adaptcommand.config_checks import read_yaml, refuse_config_errors
+
 min_version("9.0")
 
-
 # The full experiment's config, next to this Snakefile (also when run with --directory elsewhere);
-# --configfile overlays (config/demo.yaml, ...) are merged on top of it.
+# --configfile overlays (config/demo.yaml, ...) are merged on top of it. Read here first, so that a
+# YAML syntax error in it is named with its file and line (Snakemake's own message names neither).
+with refuse_config_errors():
+    read_yaml(os.path.join(workflow.basedir, "config", "config.yaml"))
+
+
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 

@@ -43,7 +43,7 @@ from adaptcommand.config_checks import load_config  # noqa: E402
 from adaptcommand.data.clean import clean  # noqa: E402
 from adaptcommand.data.io import load_dialogs  # noqa: E402
 from adaptcommand.data.splits import make_splits, split_dialogs  # noqa: E402
-from adaptcommand.data.synthetic import write_raw  # noqa: E402
+from adaptcommand.demo.synthetic import write_raw  # noqa: E402
 from adaptcommand.evaluate.generate import batches_by_length, generate  # noqa: E402
 from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
     find_hosts,
@@ -53,8 +53,8 @@ from adaptcommand.evaluate.prefix_sharing import (  # noqa: E402
     shared_prefix_inputs,
 )
 from adaptcommand.evaluate.targets import eval_targets  # noqa: E402
+from adaptcommand.model.architecture import QWEN25_05B  # noqa: E402
 from adaptcommand.model.loading import load_base, pick_dtype  # noqa: E402
-from adaptcommand.model.tiny import QWEN25_05B  # noqa: E402
 from adaptcommand.prompts import PromptConfig, generation_prompt  # noqa: E402
 from adaptcommand.settings import recipe_from  # noqa: E402
 
@@ -93,7 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def ensure_base(base: str, cfg: dict) -> str:
     if (Path(base) / "config.json").exists():
         return "reused"
-    from adaptcommand.model.tiny import build_demo_base
+    from adaptcommand.demo.base import build_demo_base
 
     print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
     build_demo_base(
@@ -404,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     targets = spread(all_targets, args.n_targets)
     model, tok = load_base(args.base, device)
     if args.geometry == "qwen2.5-0.5b":
-        from adaptcommand.model.tiny import build_model
+        from adaptcommand.model.architecture import build_model
 
         model = build_model(tok, **QWEN25_05B, seed=0)
         with torch.no_grad():  # ids past the demo tokenizer get logit 0, below the best real token's:

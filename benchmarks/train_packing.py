@@ -105,7 +105,7 @@ def prepare(args, tmp: Path) -> dict:
         from adaptcommand.data.clean import clean
         from adaptcommand.data.io import load_dialogs, write_json_atomic
         from adaptcommand.data.splits import make_splits
-        from adaptcommand.data.synthetic import write_raw
+        from adaptcommand.demo.synthetic import write_raw
 
         data = cfg["data"]
         write_raw(tmp / "raw", data["n_personas"], data["sessions_per_persona"], data["synthetic_seed"])
@@ -117,7 +117,7 @@ def prepare(args, tmp: Path) -> dict:
         )
         base = args.base
         if not (Path(base) / "config.json").exists():
-            from adaptcommand.model.tiny import build_demo_base
+            from adaptcommand.demo.base import build_demo_base
             from adaptcommand.prompts import PromptConfig
 
             print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
@@ -125,8 +125,8 @@ def prepare(args, tmp: Path) -> dict:
                 base, PromptConfig.from_section(prompt), cfg["model"]["demo"], seed=cfg["train"]["seed"]
             )
     if args.geometry == "qwen2.5-0.5b":
+        from adaptcommand.model.architecture import QWEN25_05B, build_model
         from adaptcommand.model.loading import load_tokenizer
-        from adaptcommand.model.tiny import QWEN25_05B, build_model
 
         tok = load_tokenizer(base)
         model = build_model(tok, **{**QWEN25_05B, "vocab_size": max(len(tok), 1)}, seed=0)

@@ -6,15 +6,24 @@ import os
 from pathlib import Path
 
 from adaptcommand import layout
-from adaptcommand.config_checks import validated_config
+from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.methods import kind_of, recipe_section, trained
 from adaptcommand.personas import persona_sets
+from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.schema import RAW_FILES
 from adaptcommand.settings import plain
+from adaptcommand.tracking import track_directories_by_content
+
+# Directory inputs (models/base, adapters) tracked by content like files: a copied run re-runs nothing.
+track_directories_by_content()
+# The jobs of this Snakemake process stop when it is gone (kill -9): no orphan writes its outputs.
+mark_workflow_process()
 
 # The method table (workflow/methods.yaml) plus the config's `variants`; the schema (types, ranges,
-# defaults), then what a schema cannot say: every problem is reported before any job starts.
-METHOD_TABLE = validated_config(config, workflow.basedir)
+# defaults), then what a schema cannot say (settings the chosen mode ignores, the user's own paths
+# never where the workflow writes, ...): every problem before any job starts, one line each.
+with refuse_config_errors():
+    METHOD_TABLE = validated_config(config, workflow.basedir, workdir=os.getcwd())
 
 N_PERSONAS = config["data"]["n_personas"]
 # PERSONAS: the known personas, which everything learns from and the main comparison scores;
@@ -87,13 +96,14 @@ def script_hash(name):
 
 def raw_files(downloaded):
     """The three raw files clean_data reads: with data.source local the user's own files in
-    data.local_dir (inputs, so an edit re-runs cleaning and everything after it, and errors name the
-    user's file and line); otherwise `downloaded`, the raw_data rule's outputs (Hub or generator).
+    data.local_dir, read in place (errors name the user's file and line) and tracked by content, not
+    mtime (ancient; clean_data's params.data is their digest): an edit re-cleans whatever the file's
+    date, a touch or a copy re-cleans nothing. Otherwise `downloaded`, the raw_data rule's outputs.
     """
     if config["data"]["source"] != "local":
         return dict(downloaded.items())
     local = config["data"]["local_dir"]
-    return {Path(name).stem: os.path.join(local, name) for name in RAW_FILES}
+    return {Path(name).stem: ancient(os.path.join(local, name)) for name in RAW_FILES}
 
 
 def base_model_input():

@@ -1,5 +1,6 @@
 # Raw data (Hugging Face | local copy | synthetic) -> strictly validated dialogues -> per-persona splits.
 # The new users' (personas.cold_start) dialogues are written apart: no rule that learns reads them.
+from adaptcommand.tracking import local_data_params
 
 
 rule raw_data:
@@ -39,6 +40,8 @@ rule clean_data:
         "../envs/data.yaml"
     threads: 1
     params:
+        # data.source local: the digest of the user's files (an edit re-cleans whatever its date)
+        **local_data_params(config["data"]),
         code=script_hash("clean.py"),
         unknown_keys=config["data"]["unknown_keys"],
         n_personas=N_PERSONAS,

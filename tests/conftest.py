@@ -50,7 +50,8 @@ def dialogs() -> list[dict]:
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory, dialogs):
     """(directory, tokenizer) of a randomly initialised tiny Qwen2 saved like a real checkpoint."""
-    from adaptcommand.model.tiny import build_model, build_tokenizer
+    from adaptcommand.demo.base import build_tokenizer
+    from adaptcommand.model.architecture import build_model
     from adaptcommand.prompts import PromptConfig, chat_messages
 
     pc = PromptConfig()

@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from adaptcommand.compare.report import by_headline, write_comparison
-from adaptcommand.data import synthetic
 from adaptcommand.data.clean import clean
 from adaptcommand.data.io import load_dialogs
 from adaptcommand.data.splits import make_splits, split_dialogs
+from adaptcommand.demo import synthetic
 from adaptcommand.evaluate.harness import write_results
 from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.metrics.scoring import score_turns

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adaptcommand.data import raw, synthetic
+from adaptcommand.data import raw
 from adaptcommand.data.clean import clean
 from adaptcommand.data.io import (
     DataError,
@@ -22,6 +22,7 @@ from adaptcommand.data.io import (
     write_jsonl_atomic,
 )
 from adaptcommand.data.splits import make_splits, split_dialogs, split_sizes, validate_splits
+from adaptcommand.demo import synthetic
 from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, check_action_value
 
 N_PERSONAS, N_SESSIONS, SEED = 6, 50, 7
@@ -477,15 +478,15 @@ def test_fetch_local_missing_file(raw_dir, tmp_path):
     assert not list((tmp_path / "out").glob("*.jsonl"))
 
 
-def test_fetch_synthetic(tmp_path):
-    paths = raw.fetch_raw(
-        "synthetic", tmp_path, synthetic={"n_personas": 2, "sessions_per_persona": 5, "seed": 3}
-    )
+def test_fetch_synthetic_is_the_demos(tmp_path):
+    """The library fetches real data only; the demo's generator writes the synthetic files."""
+    paths = synthetic.write_raw(tmp_path / "out", n_personas=2, sessions_per_persona=5, seed=3)
     assert [len(list(read_jsonl(paths[name]))) for name in FILES] == [2, 2, 2]
-    with pytest.raises(ValueError, match="unknown keys"):
-        raw.fetch_raw("synthetic", tmp_path, synthetic={"personas": 2})
+    with pytest.raises(ValueError, match="adaptcommand.demo.synthetic"):
+        raw.fetch_raw("synthetic", tmp_path / "refused")
     with pytest.raises(ValueError, match="unknown data source"):
         raw.fetch_raw("ftp", tmp_path)
+    assert not (tmp_path / "refused").exists()
 
 
 def test_huggingface_offline_fails_fast(tmp_path, monkeypatch):

@@ -132,7 +132,8 @@ class Dag:
         return seen
 
     def of_rule(self, rule: str) -> list[Job]:
-        return [j for j in self.jobs if j.rule == rule]
+        """The jobs of `rule`, or of its pack rules (`rule.<pack>`)."""
+        return [j for j in self.jobs if j.rule.split(".")[0] == rule]
 
 
 @pytest.fixture(scope="module")
@@ -185,7 +186,8 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
     evaluations = [j for j in dag.of_rule("evaluate") if "split=cold_start" in j.wildcards]
     assert evaluations, "the demo evaluates new users"
     assert all("data/cold_start/dialogs_clean.jsonl" in j.inputs for j in evaluations)  # the detector sees
-    assert any("models/merge/new_users" in f for j in evaluations for f in j.inputs)
+    # the new users' own merges, found through their manifest
+    assert any(f == "models/merge_neighbors/new_users.json" for j in evaluations for f in j.inputs)
     offenders = {}
     for job in filter(guarded, dag.jobs):
         if job.rule == "retrieve_history" and job.outputs == ["results/history/cold_start.jsonl"]:
@@ -196,18 +198,16 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
     assert not offenders, f"new users' files upstream of learning jobs: {offenders}"
     (assign,) = dag.of_rule("assign_new_users")
     assert "data/cold_start/characters.json" in assign.inputs
-    (merge,) = dag.of_rule("merge_new_users")
+    (merge,) = dag.of_rule("merge_neighbors_new_users")
     assert "results/cold_start/similarity.json" in merge.inputs
 
 
 def test_cleaning_writes_new_users_apart(tmp_path):
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs
-    from adaptcommand.data.raw import fetch_raw
+    from adaptcommand.demo.synthetic import write_raw
 
-    fetch_raw(
-        "synthetic", tmp_path / "raw", synthetic={"n_personas": 5, "sessions_per_persona": 4, "seed": 3}
-    )
+    write_raw(tmp_path / "raw", n_personas=5, sessions_per_persona=4, seed=3)
     new = ["persona_003", "persona_004"]
     held = {"personas": new, "dialogs": tmp_path / "new.jsonl", "characters": tmp_path / "chars.json"}
     stats = clean(tmp_path / "raw", tmp_path / "known.jsonl", 5, 4, held_out=held)
@@ -226,7 +226,7 @@ def test_history_training_reads_train_and_val_retrieval_only(dag):
     assert "results/history/test.jsonl" not in up
     (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/predictions.jsonl" in j.outputs]
     assert evaluation.rule == "evaluate"
-    assert "results/history/test.jsonl" in evaluation.inputs and "models/history" in evaluation.inputs
+    assert {"results/history/test.jsonl", "models/history/adapters.json"} <= set(evaluation.inputs)
 
 
 def test_routing_is_chosen_on_val_before_any_routed_test_prediction(dag):
@@ -250,11 +250,11 @@ def no_test_world(tmp_path_factory):
     test dialogues (whatever would read one fails)."""
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs, write_json_atomic, write_jsonl_atomic
-    from adaptcommand.data.raw import fetch_raw
     from adaptcommand.data.splits import make_splits
+    from adaptcommand.demo.synthetic import write_raw
 
     root = tmp_path_factory.mktemp("no_test")
-    fetch_raw("synthetic", root / "raw", synthetic={"n_personas": 4, "sessions_per_persona": 10, "seed": 3})
+    write_raw(root / "raw", n_personas=4, sessions_per_persona=10, seed=3)
     clean(root / "raw", root / "all.jsonl", expected_personas=4, expected_sessions=10)
     dialogs = load_dialogs(root / "all.jsonl")
     splits = make_splits(dialogs, 0.6, 0.2)

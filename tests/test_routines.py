@@ -6,9 +6,9 @@ from collections import Counter
 
 import pytest
 
-from adaptcommand.data import synthetic
 from adaptcommand.data.clean import clean
 from adaptcommand.data.io import load_dialogs
+from adaptcommand.demo import synthetic
 from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.routines import routine_actions, turn_kind
 

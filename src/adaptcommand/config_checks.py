@@ -1,12 +1,21 @@
-"""Checks of the workflow config that a JSON schema cannot express, run before any job starts.
+"""Checks of the workflow config, run before any job starts.
 
-`rules/common.smk` calls `check_config(config, schema)` right after Snakemake's schema validation
-(which applies the defaults); every problem found is listed in one `ConfigError`, each naming its
-key and value, e.g. ``train.persona.epochs = 4.0: must be an integer, not 4.0``.
+`rules/common.smk` calls `validated_config` inside `refuse_config_errors()`: the schema (an unknown key
+named with the closest known one), what a schema cannot say (`check_config`), settings the chosen mode
+would ignore, and the user's own files and directories (never inside what the workflow writes). Every
+problem found is one line of one `ConfigError` naming its key and value, e.g.
+``config: train.persona.epochs = 4.0: must be an integer (write 4 if that is meant)``; Snakemake
+then stops with exactly those lines (no traceback).
+
+`python -m adaptcommand.config_checks [FILE ...]` checks config files the same way (config/config.yaml
+with the files merged on top, as `snakemake --configfile FILE ...` does) and names the file and line
+of a YAML syntax error, which Snakemake's own message does not.
 """
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +23,15 @@ from typing import Any
 
 __all__ = [
     "ConfigError",
+    "OUTPUT_DIRS",
     "QWEN2_LINEAR_MODULES",
     "variant_of",
     "check_config",
     "load_config",
+    "read_yaml",
+    "refuse_config_errors",
+    "schema_problems",
+    "user_path_problems",
     "validated_config",
     "with_variants",
 ]
@@ -43,11 +57,15 @@ QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up
 CLUSTER_METHODS = ("cluster", "merge_cluster", "prefix_cluster", "prefix_unified_cluster")
 
 
-def validated_config(config: dict, workflow_dir: str | os.PathLike) -> dict[str, dict]:
-    """What rules/common.smk does with the config before anything else: Snakemake's schema
-    validation (which fills in the defaults), the config's variants added to the method table
-    (config["train"] gets their recipes) and `check_config`. Changes `config` in place; returns the
-    method table, variants included. Raises on the first failing stage, naming every problem."""
+def validated_config(
+    config: dict, workflow_dir: str | os.PathLike, *, workdir: str | os.PathLike | None = None
+) -> dict[str, dict]:
+    """What rules/common.smk does with the config before anything else: the schema (one line per
+    problem, `schema_problems`), then Snakemake's validation, which fills in the defaults, the
+    config's variants added to the method table (config["train"] gets their recipes),
+    `check_config` and, given the run's working directory `workdir` (the workflow passes its own), the
+    user's paths relative to it (`user_path_problems`). Changes `config` in place; returns the method
+    table, variants included. Raises `ConfigError` on the first failing stage, naming every problem."""
     import yaml
     from snakemake.utils import validate
 
@@ -56,11 +74,63 @@ def validated_config(config: dict, workflow_dir: str | os.PathLike) -> dict[str,
     root = Path(workflow_dir)
     methods = load_methods(root / "workflow" / "methods.yaml")
     schema_path = root / "workflow" / "schemas" / "config.schema.yaml"
-    validate(config, schema=str(schema_path))
     schema = yaml.safe_load(schema_path.read_text())
+    problems = schema_problems(config, schema)
+    if problems:
+        raise ConfigError(_lines(problems))
+    validate(config, schema=str(schema_path))
     methods, config["train"] = with_variants(config, methods, schema)
     check_config(config, schema, methods)
+    problems = [] if workdir is None else user_path_problems(config, workdir)
+    if problems:
+        raise ConfigError(_lines(problems))
     return methods
+
+
+def _lines(problems: list[str]) -> str:
+    return "\n".join(f"config: {p}" for p in problems)
+
+
+@contextlib.contextmanager
+def refuse_config_errors() -> Iterator[None]:
+    """Turn a `ConfigError` into the end of the process with exactly its message (exit status 1): in
+    the Snakefile, Snakemake would print its own line and a traceback first."""
+    try:
+        yield
+    except ConfigError as exc:
+        raise SystemExit(str(exc)) from None
+
+
+def read_yaml(path: str | os.PathLike) -> dict:
+    """A YAML config file as a dict; `ConfigError` naming ``file:line:column`` on a syntax error and
+    the file when it cannot be read or is not a mapping of keys."""
+    import yaml
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        what = getattr(exc, "problem", None) or str(exc)
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None and start is not mark:
+            what += f" ({context} from line {start.line + 1}, column {start.column + 1})"
+        elif context:
+            what += f" ({context})"
+        raise ConfigError(f"{where}: YAML syntax error: {what}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"{path}: a config file is a mapping of keys (data: ..., train: ...), not a {type(data).__name__}"
+        )
+    return data
 
 
 def load_config(*paths: str | os.PathLike, workflow_dir: str | os.PathLike | None = None) -> dict:
@@ -69,7 +139,6 @@ def load_config(*paths: str | os.PathLike, workflow_dir: str | os.PathLike | Non
     earlier one. `load_config("config/config.yaml", "config/demo.yaml")` is the demo's config. With
     `workflow_dir` (the repository) it is also checked and completed as the workflow does it
     (`validated_config`: the schema's defaults filled in), so its sections build settings."""
-    import yaml
 
     def merge(into: dict, new: dict) -> None:
         for key, value in new.items():
@@ -80,14 +149,95 @@ def load_config(*paths: str | os.PathLike, workflow_dir: str | os.PathLike | Non
 
     config: dict = {}
     for path in paths:
-        merge(config, yaml.safe_load(Path(path).read_text()) or {})
+        merge(config, read_yaml(path))
     if workflow_dir is not None:
         validated_config(config, workflow_dir)
     return config
 
 
 class ConfigError(ValueError):
-    """The config passes the schema but cannot run as meant; the message lists every problem."""
+    """The config cannot run as meant; the message has one line per problem, each naming its key."""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def schema_problems(config: dict, schema: dict) -> list[str]:
+    """The config's violations of the JSON schema, one line each naming the key: an unknown key with
+    the closest known one (``trian: unknown key (did you mean train?)``), a wrong value with the rule
+    it breaks (``train.persona.lr = 1000: 1000 is greater than the maximum of 1``). Empty if valid."""
+    import jsonschema
+
+    problems = []
+    errors = jsonschema.Draft202012Validator(schema).iter_errors(config)
+    for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
+        where = ".".join(str(part) for part in error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            known = list(error.schema.get("properties", {}))
+            for key in sorted(set(error.instance) - set(known), key=str):
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(known)}"
+                problems.append(f"{where + '.' if where else ''}{key}: unknown key ({hint})")
+        elif error.validator == "required":
+            problems.append(f"{where or 'top level'}: {error.message}")
+        else:
+            problems.append(f"{where or 'top level'} = {_short(error.instance)}: {error.message}")
+    return problems
+
+
+def _schema_default(schema: dict, key: str) -> Any:
+    node = schema
+    for part in key.split("."):
+        node = node["properties"][part]
+    return node.get("default")
+
+
+# Settings that one mode reads and the others ignore: (key, the key that chooses the mode, whether the
+# chosen mode reads it). A value other than the schema's default while the mode ignores it is an error:
+# the run would silently do something else than the config says (e.g. the demo's synthetic data while
+# data.local_dir names the user's files).
+MODE_SETTINGS: tuple[tuple[str, str, Any], ...] = (
+    ("data.local_dir", "data.source", lambda c: c["data"]["source"] == "local"),
+    ("data.hf_dataset", "data.source", lambda c: c["data"]["source"] == "huggingface"),
+    ("data.synthetic_seed", "data.source", lambda c: c["data"]["source"] == "synthetic"),
+    ("history.cold_start_sessions", "personas.cold_start", lambda c: c["personas"].get("cold_start", 0) > 0),
+)
+
+_MODE_HINTS = {
+    "data.local_dir": "set data.source: local to read your files from it, or remove data.local_dir",
+    "data.hf_dataset": "set data.source: huggingface to download it, or remove data.hf_dataset",
+    "data.synthetic_seed": "set data.source: synthetic to generate data, or remove data.synthetic_seed",
+    "history.cold_start_sessions": "set personas.cold_start: N for new users, or remove it",
+}
+
+
+def _get(config: dict, key: str) -> Any:
+    value: Any = config
+    for part in key.split("."):
+        value = value[part]
+    return value
+
+
+def _ignored_settings(config: dict, schema: dict) -> Iterator[str]:
+    for key, mode_key, reads in MODE_SETTINGS:
+        value, default = _get(config, key), _schema_default(schema, key)
+        if value in ("", None, default) or reads(config):
+            continue
+        hint = _MODE_HINTS.get(key, f"remove it, or change {mode_key}")
+        mode = _get(config, mode_key)
+        yield f"{key} = {_short(value)} is set, but {mode_key} = {mode!r} ignores it: {hint}"
+    model = config["model"]
+    if model["build_demo_base"]:
+        base = str(model["base"])
+        parts = Path(base).parts
+        if Path(base).is_absolute() or parts[:1] != ("models",) or len(parts) < 2 or ".." in parts:
+            yield (
+                f"model.base = {base!r}: with model.build_demo_base = true the workflow builds a tiny demo "
+                "model in this directory (and deletes it to build it again): use a directory under "
+                "models/ (models/base), or set model.build_demo_base: false to load this model"
+            )
 
 
 def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iterator[str]:
@@ -150,7 +300,7 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
         rules = [f"train_{name}" if r == f"train_{of}" else r for r in methods[of]["rules"]]
         table[name] = {**methods[of], "rules": rules, "about": about}
     if problems:
-        raise ConfigError("config:\n  " + "\n  ".join(problems))
+        raise ConfigError(_lines(problems))
     return table, train
 
 
@@ -224,6 +374,7 @@ def check_config(
     data = config["data"]
     if data["source"] == "local" and not data.get("local_dir"):
         problems.append("data.source = 'local' needs data.local_dir (the directory of the three files)")
+    problems += _ignored_settings(config, schema)
     n_personas = data["n_personas"]
     n_new = config["personas"].get("cold_start", 0)
     n_eval = config["personas"]["evaluate"] or n_personas - n_new
@@ -289,4 +440,128 @@ def check_config(
             "eval.methods (routing chooses among evaluated methods)"
         )
     if problems:
-        raise ConfigError("config:\n  " + "\n  ".join(problems))
+        raise ConfigError(_lines(problems))
+
+
+# Where the workflow writes (relative to its working directory): every output, log and benchmark of a
+# rule lies under one of them (tests/test_data_safety.py checks the rules), and so does Snakemake's own
+# state. Snakemake deletes a job's outputs before it runs the job again.
+OUTPUT_DIRS = (
+    "data/raw",
+    "data/cleaned",
+    "data/splits",
+    "data/cold_start",
+    "models",
+    "results",
+    "logs",
+    ".snakemake",
+)
+
+
+def _inside(path: Path, roots: dict[Path, str]) -> str | None:
+    """The name of the root (resolved path -> name) that holds `path` (resolved), if any."""
+    return next((name for root, name in roots.items() if path == root or root in path.parents), None)
+
+
+def _local_dir_problems(value: str, where: Path) -> list[str]:
+    """data.local_dir: a directory holding the three raw files, each a readable regular file."""
+    from adaptcommand.schema import RAW_FILES
+
+    key, needs = f"data.local_dir = {value!r}", f"it must hold {', '.join(RAW_FILES)}"
+    if not where.exists():
+        return [f"{key}: no such directory ({where}; {needs})"]
+    if not where.is_dir():
+        return [f"{key}: {where} is a file, not a directory ({needs})"]
+    problems = []
+    for name in RAW_FILES:
+        path = where / name
+        if not path.exists():
+            problems.append(f"{key}: {path} is missing ({needs})")
+            continue
+        if not path.is_file():  # a directory, a FIFO (reading one would wait forever), ...
+            problems.append(f"{key}: {path} is not a regular file")
+            continue
+        try:
+            with open(path, "rb") as handle:
+                handle.read(1)
+        except OSError as exc:
+            problems.append(f"{key}: {path} cannot be read ({exc.strerror or exc})")
+    return problems
+
+
+def user_path_problems(config: dict, workdir: str | os.PathLike) -> list[str]:
+    """The user's own files and directories (data.local_dir with data.source local, a local model.base
+    the workflow does not build, metrics.minilm), relative to the workflow's working directory
+    `workdir`: each must exist as meant, be readable, be written without `~`, and lie outside every
+    directory the workflow writes to (`OUTPUT_DIRS`), where Snakemake would delete it. One line per
+    problem, naming the key and the path."""
+    work = Path(workdir).resolve()
+    roots = {(work / d).resolve(): d for d in OUTPUT_DIRS}
+    problems = []
+
+    def outside_outputs(key: str, value: str, path: Path) -> bool:
+        root = _inside(path.resolve(), roots)
+        if root is None:
+            return True
+        example = " (e.g. data/edgewise)" if key == "data.local_dir" else ""
+        problems.append(
+            f"{key} = {value!r}: {path.resolve()} is inside {root}/, where the workflow writes its own "
+            "files and Snakemake deletes them before writing them again: your files would be lost. Move "
+            f"them to a directory of their own{example} and set {key} to it"
+        )
+        return False
+
+    def tilde(key: str, value: str) -> bool:
+        if not value.startswith("~"):
+            return False
+        problems.append(
+            f"{key} = {value!r}: '~' is not expanded in a config; write the full path "
+            f"({os.path.expanduser(value)})"
+        )
+        return True
+
+    data = config["data"]
+    local = data.get("local_dir") or ""
+    if data["source"] == "local" and local and not tilde("data.local_dir", local):
+        where = work / local
+        if outside_outputs("data.local_dir", local, where):
+            problems += _local_dir_problems(local, where)
+    model = config["model"]
+    base = str(model["base"])
+    if not model["build_demo_base"] and not tilde("model.base", base) and (work / base).exists():
+        outside_outputs("model.base", base, work / base)
+    minilm = config.get("metrics", {}).get("minilm") or ""
+    if minilm and not tilde("metrics.minilm", minilm) and (work / minilm).exists():
+        outside_outputs("metrics.minilm", minilm, work / minilm)
+    return problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m adaptcommand.config_checks [FILE ...]`: the workflow's config/config.yaml with the
+    FILEs merged on top (as `snakemake --configfile FILE ...`), checked as the workflow checks it;
+    exit status 1 with one line per problem (a YAML syntax error: file:line:column)."""
+    import argparse
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    parser = argparse.ArgumentParser(prog="python -m adaptcommand.config_checks", description=main.__doc__)
+    parser.add_argument("files", nargs="*", help="config files merged onto config/config.yaml, in order")
+    parser.add_argument(
+        "--workflow",
+        default=str(repo if (repo / "Snakefile").is_file() else Path.cwd()),
+        help="the workflow's directory (Snakefile, config/, workflow/); default: this checkout",
+    )
+    parser.add_argument("--directory", default=".", help="the run's working directory (default: here)")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(Path(args.workflow) / "config" / "config.yaml", *args.files)
+        methods = validated_config(config, args.workflow, workdir=args.directory)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    print(f"config ok: {len(config['eval']['methods'])} methods of {len(methods)} in the table")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

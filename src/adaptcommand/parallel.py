@@ -38,6 +38,9 @@ def workers_for(threads: int, units: int, device: str) -> int:
 def _init_worker(threads: int) -> None:
     import torch
 
+    from adaptcommand.runtime import die_with_parent
+
+    die_with_parent()  # a killed job takes its workers with it
     torch.set_num_threads(threads)
 
 

@@ -4,7 +4,7 @@ from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():
-    from adaptcommand.model.tiny import build_demo_base
+    from adaptcommand.demo.base import build_demo_base
     from adaptcommand.prompts import PromptConfig
 
     s = snakemake

@@ -67,6 +67,8 @@ def read_jsonl(path: str | os.PathLike, *, strict: bool = False) -> Iterator[tup
         handle = path.open("rb")
     except FileNotFoundError:
         raise DataError(f"{path}: file not found") from None
+    except OSError as exc:  # no read permission, a directory, ...
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     with handle:
         blank_at: int | None = None
         for lineno, raw in enumerate(iter(lambda: handle.readline(MAX_LINE_BYTES + 1), b""), start=1):

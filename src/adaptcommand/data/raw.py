@@ -1,8 +1,9 @@
-"""Obtain the three raw EdgeWisePersona files: from the Hugging Face Hub, a local copy, or synthesized.
+"""Obtain the three raw EdgeWisePersona files: from the Hugging Face Hub or a local copy.
 
-All three sources produce ``out_dir/{characters,routines,sessions}.jsonl``. Files are first fully
+Both sources produce ``out_dir/{characters,routines,sessions}.jsonl``. Files are first fully
 obtained, then each is put in place with an atomic rename, so a failed fetch never leaves a partial
-file behind.
+file behind. The offline demo's synthetic files (``data.source: synthetic``) are the demo's own
+(`adaptcommand.demo.synthetic.write_raw`, called by the raw_data rule), not a source of the library.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import os
 import shutil
 from pathlib import Path
 
-from adaptcommand.data import synthetic as synthetic_mod
 from adaptcommand.data.io import DataError, make_temp_beside
 from adaptcommand.hub import hub_reachable
 from adaptcommand.schema import RAW_FILES
@@ -19,7 +19,7 @@ from adaptcommand.schema import RAW_FILES
 __all__ = ["DEFAULT_HF_DATASET", "SourceUnavailableError", "fetch_raw", "hub_reachable"]
 
 DEFAULT_HF_DATASET = "TCLResearchEurope/EdgeWisePersona"
-SOURCES = ("huggingface", "local", "synthetic")
+SOURCES = ("huggingface", "local")
 
 _HOW_TO_LOCAL = (
     "To run without the Hub, download characters.jsonl, routines.jsonl and sessions.jsonl of "
@@ -127,7 +127,6 @@ def fetch_raw(
     *,
     local_dir: str | os.PathLike | None = None,
     hf_dataset: str | dict | None = None,
-    synthetic: dict | None = None,
 ) -> dict[str, Path]:
     """Produce ``out_dir/{characters,routines,sessions}.jsonl`` and return name -> path.
 
@@ -136,20 +135,17 @@ def fetch_raw(
         ``{"repo_id": ..., "revision": ..., "files": {"sessions.jsonl": "path/in/repo.jsonl", ...}}``.
         Fails fast (a few seconds) with `SourceUnavailableError` when offline or HF_HUB_OFFLINE is set.
       - ``"local"``: copy the three files from `local_dir` (FileNotFoundError naming a missing one).
-      - ``"synthetic"``: `synthetic` holds keyword arguments of `synthetic.write_raw`
-        (n_personas, sessions_per_persona, seed, pretraining).
+
+    ``"synthetic"`` is refused here: the demo generates its files (`adaptcommand.demo.synthetic`).
     """
+    if source == "synthetic":
+        raise ValueError(
+            "data source 'synthetic' is the offline demo's generator: adaptcommand.demo.synthetic.write_raw"
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if source == "huggingface":
         return _fetch_huggingface(hf_dataset, out)
     if source == "local":
         return _fetch_local(local_dir, out)
-    if source == "synthetic":
-        params = dict(synthetic or {})
-        allowed = {"n_personas", "sessions_per_persona", "seed", "pretraining"}
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            raise ValueError(f"synthetic: unknown keys {unknown}; allowed {sorted(allowed)}")
-        return synthetic_mod.write_raw(out, **params)
     raise ValueError(f"unknown data source {source!r}; expected one of {list(SOURCES)}")

@@ -1,7 +1,9 @@
 """The offline demo's base model: a byte-level BPE tokenizer with a ChatML template and a small Qwen2.
 
 It stands in for Qwen2.5-0.5B-Instruct where nothing can be downloaded: same architecture family,
-same chat format, same loading path afterwards (a directory readable by the Auto classes).
+same chat format, same loading path afterwards (a directory readable by the Auto classes). The model
+is `adaptcommand.model.architecture.build_model` at the demo's geometry, pretrained here with the
+library's training loop.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
-from transformers import PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+from transformers import PreTrainedTokenizerFast
+
+from adaptcommand.model.architecture import build_model
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -51,51 +55,6 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokeniz
     return tokenizer
 
 
-# The shape of Qwen/Qwen2.5-0.5B-Instruct (its config.json; tied embeddings, 494M parameters), in
-# build_model's arguments: the benchmarks' randomly initialised model of the real geometry.
-QWEN25_05B = {
-    "hidden_size": 896,
-    "num_layers": 24,
-    "num_heads": 14,
-    "num_kv_heads": 2,
-    "intermediate_size": 4864,
-    "vocab_size": 151936,
-}
-
-
-def build_model(
-    tokenizer: PreTrainedTokenizerFast,
-    hidden_size: int,
-    num_layers: int,
-    num_heads: int,
-    num_kv_heads: int,
-    intermediate_size: int,
-    vocab_size: int,
-    seed: int,
-) -> Qwen2ForCausalLM:
-    """A randomly initialised Qwen2 whose vocabulary covers the tokenizer (padded like Qwen's)."""
-    import torch
-
-    torch.manual_seed(seed)
-    config = Qwen2Config(
-        vocab_size=max(vocab_size, len(tokenizer)),
-        hidden_size=hidden_size,
-        intermediate_size=intermediate_size,
-        num_hidden_layers=num_layers,
-        num_attention_heads=num_heads,
-        num_key_value_heads=num_kv_heads,
-        max_position_embeddings=2048,
-        tie_word_embeddings=True,
-        bos_token_id=None,
-        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = Qwen2ForCausalLM(config)
-    model.generation_config.eos_token_id = config.eos_token_id
-    model.generation_config.pad_token_id = config.pad_token_id
-    return model
-
-
 def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
     """Tokenizer + tiny Qwen2, pretrained on synthetic dialogues of personas that are never evaluated.
 
@@ -111,7 +70,7 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
 
     from adaptcommand.data.clean import clean
     from adaptcommand.data.io import load_dialogs
-    from adaptcommand.data.synthetic import NAMES, SURNAMES, write_raw
+    from adaptcommand.demo.synthetic import NAMES, SURNAMES, write_raw
     from adaptcommand.prompts import chat_messages, training_example
     from adaptcommand.train.loop import TrainConfig, train
 

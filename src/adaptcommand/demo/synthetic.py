@@ -16,12 +16,19 @@ Output rows have exactly the shape of the dataset's three line-aligned files (py
 unset trigger fields / devices / parameters present as null). Everything is drawn from
 `random.Random` instances seeded from (seed, stream, persona index), so the same arguments give
 byte-identical files and persona i does not depend on how many personas are generated.
+
+The words are data: every word list and phrase table is in vocabulary.yaml beside this module (read
+once at import, `load_vocabulary`). The code holds how a persona, a routine and a session are drawn,
+and the world's rules (default value ranges, coherent contexts).
 """
 
 from __future__ import annotations
 
 import random
+from importlib import resources
 from pathlib import Path
+
+import yaml
 
 from adaptcommand.data.io import write_jsonl_atomic
 from adaptcommand.schema import ACTION_SCHEMA, CONTEXT_FIELDS, DEVICES, RAW_FILES, check_action_value
@@ -32,191 +39,108 @@ __all__ = [
     "pretraining_corpus",
     "write_raw",
     "write_rows",
+    "load_vocabulary",
     "NAMES",
 ]
 
 
 # --------------------------------------------------------------------------------------------------
-# Vocabulary
+# Vocabulary (vocabulary.yaml) and the world's rules
 # --------------------------------------------------------------------------------------------------
 
-# (first name, pronoun): ONE pool for evaluated and pretraining personas. Pretraining persona i is
-# named NAMES[i % len(NAMES)], so a pretrained demo base has seen (and its tokenizer keeps whole) every
-# name an evaluated persona can have; which name belongs to which user is what it cannot know.
-# fmt: off
-NAMES: tuple[tuple[str, str], ...] = (
-    ("Ethan", "he"), ("Olivia", "she"), ("Marcus", "he"), ("Priya", "she"), ("Tomas", "he"),
-    ("Hannah", "she"), ("Kenji", "he"), ("Amara", "she"), ("Lucas", "he"), ("Sofia", "she"),
-    ("Daniel", "he"), ("Ingrid", "she"), ("Rafael", "he"), ("Mei", "she"), ("Oscar", "he"),
-    ("Leila", "she"), ("Victor", "he"), ("Chloe", "she"), ("Samuel", "he"), ("Nadia", "she"),
-    ("Adrian", "he"), ("Bianca", "she"), ("Cyrus", "he"), ("Dalia", "she"), ("Edgar", "he"),
-    ("Fiona", "she"), ("Gavin", "he"), ("Helena", "she"), ("Ivan", "he"), ("Jasmine", "she"),
-    ("Kurt", "he"), ("Lena", "she"), ("Milo", "he"), ("Nora", "she"), ("Otto", "he"),
-    ("Paula", "she"), ("Quentin", "he"), ("Rhea", "she"), ("Stefan", "he"), ("Tessa", "she"),
-)
-SURNAMES = (
-    "Brooks", "Novak", "Okafor", "Lindqvist", "Moreau", "Tanaka", "Silva", "Kowalski", "Haddad",
-    "Reyes", "Fischer", "Murphy", "Rossi", "Jensen", "Patel", "Nguyen", "Costa", "Walsh",
-    "Berg", "Duarte", "Keller", "Mensah", "Ortiz", "Sato", "Varga", "Weber", "Young",
-    "Zielinski",
-)
-TRAITS = (
-    "reserved", "cheerful", "meticulous", "easygoing", "energetic", "thoughtful", "busy",
-    "laid-back", "practical", "warm-hearted", "curious", "quiet",
-)
-OCCUPATIONS = (
-    "librarian", "nurse", "software engineer", "chef", "high school teacher", "architect",
-    "graphic designer", "accountant", "paramedic", "university student", "journalist", "pharmacist",
-    "electrician", "marketing manager", "veterinarian", "retired postman", "musician", "lawyer",
-    "data analyst", "bakery owner",
-)
-# hobby text -> the activity it makes likely
-HOBBIES: tuple[tuple[str, str], ...] = (
-    ("mystery novels", "reading"), ("classic literature", "reading"), ("old films", "movie night"),
-    ("science fiction series", "movie night"), ("video games", "gaming"), ("board games", "gaming"),
-    ("yoga", "yoga"), ("running", "workout"), ("home workouts", "workout"),
-    ("cooking", "cooking"), ("baking bread", "cooking"), ("jazz records", "relaxing"),
-    ("gardening", "waking up"), ("hosting dinner parties", "dinner"), ("meditation", "yoga"),
-    ("the evening news", "news hour"), ("painting", "working from home"), ("podcasts", "relaxing"),
-)
-# fmt: on
+VOCABULARY_FILE = "vocabulary.yaml"
+_PER_PARAMETER = ("to_forms", "with_forms")  # and each activity's "bias": "device.parameter" keys
 
-STYLES = ("formal", "casual", "terse", "chatty")
-STYLE_SKETCH = {
-    "formal": (
-        "speaks formally and politely, always saying please and thank you",
-        "is courteous and formal in every request",
-        "prefers polite, well-formed requests",
-    ),
-    "casual": (
-        "talks in a relaxed, casual way",
-        "keeps things informal and friendly",
-        "chats casually, like with a friend",
-    ),
-    "terse": (
-        "keeps requests short and to the point",
-        "uses as few words as possible",
-        "gives brief, clipped commands",
-    ),
-    "chatty": (
-        "is talkative and likes to comment on the weather and the day",
-        "loves a chat and shares small details about the day",
-        "is chatty and always mentions what is going on outside",
-    ),
-}
-PRONOUNS = {"he": ("He", "his"), "she": ("She", "her")}
 
-# Activities a routine can stand for. "times": compatible time_of_day values; "core": one of these
-# devices is always included; "phrases": activity-specific verb phrases for an implicit request;
-# "bias": (device, parameter) -> candidate values, overriding the default ranges.
-ACTIVITIES: dict[str, dict] = {
-    "movie night": {
-        "times": ("evening", "night", "afternoon"),
-        "core": ("tv",),
-        "extra": ("lights", "speaker", "ac"),
-        "phrases": ("get the living room ready for a film", "set up for a movie", "make it cinema time"),
-        "bias": {
-            ("lights", "brightness"): range(10, 45, 5),
-            ("tv", "input_source"): ("Netflix", "HDMI1", "AV"),
-        },
-    },
-    "reading": {
-        "times": ("morning", "afternoon", "evening", "night"),
-        "core": ("lights",),
-        "extra": ("ac", "speaker"),
-        "phrases": ("make it cosy for reading", "get things ready so I can read", "set up my reading corner"),
-        "bias": {("lights", "brightness"): range(50, 95, 5), ("speaker", "volume"): range(10, 35, 5)},
-    },
-    "bedtime": {
-        "times": ("night", "evening"),
-        "core": ("security", "lights"),
-        "extra": ("ac", "lights", "security"),
-        "phrases": ("get the house ready for bed", "wind things down for the night", "set up for sleep"),
-        "bias": {("lights", "brightness"): range(5, 30, 5), ("security", "armed"): (True,)},
-    },
-    "waking up": {
-        "times": ("morning",),
-        "core": ("lights",),
-        "extra": ("ac", "speaker"),
-        "phrases": ("get the house going for the morning", "help me wake up", "start my morning"),
-        "bias": {("lights", "brightness"): range(60, 105, 5), ("lights", "color"): ("cool", "neutral")},
-    },
-    "workout": {
-        "times": ("morning", "afternoon", "evening"),
-        "core": ("speaker",),
-        "extra": ("ac", "lights", "tv"),
-        "phrases": ("get things ready for my workout", "set up for a training session", "pump things up"),
-        "bias": {("speaker", "volume"): range(40, 85, 5), ("ac", "mode"): ("cool", "auto")},
-    },
-    "leaving home": {
-        "times": ("morning", "afternoon"),
-        "core": ("security",),
-        "extra": ("ac", "lights"),
-        "phrases": (
-            "get the house ready, I'm heading out",
-            "lock up for when I'm out",
-            "set things for leaving",
-        ),
-        "bias": {("security", "armed"): (True,), ("lights", "brightness"): range(5, 25, 5)},
-    },
-    "dinner": {
-        "times": ("evening",),
-        "core": ("lights",),
-        "extra": ("speaker", "ac"),
-        "phrases": ("set the mood for dinner", "get things ready for dinner", "make dinner nice"),
-        "bias": {("lights", "color"): ("warm", "neutral"), ("speaker", "volume"): range(15, 45, 5)},
-    },
-    "working from home": {
-        "times": ("morning", "afternoon"),
-        "core": ("lights",),
-        "extra": ("ac", "speaker"),
-        "phrases": ("set up my workspace", "get things ready so I can focus", "set the office up"),
-        "bias": {("lights", "color"): ("neutral", "cool"), ("lights", "mode"): ("static",)},
-    },
-    "gaming": {
-        "times": ("afternoon", "evening", "night"),
-        "core": ("tv",),
-        "extra": ("lights", "speaker", "ac"),
-        "phrases": ("get ready for a gaming session", "set up for games", "get the console corner ready"),
-        "bias": {("tv", "input_source"): ("HDMI1", "HDMI2"), ("lights", "mode"): ("dynamic",)},
-    },
-    "relaxing": {
-        "times": ("afternoon", "evening", "night"),
-        "core": ("speaker",),
-        "extra": ("lights", "ac"),
-        "phrases": ("help me unwind", "make it relaxing in here", "set up a chill atmosphere"),
-        "bias": {
-            ("speaker", "volume"): range(15, 50, 5),
-            ("speaker", "equalizer"): ("balanced", "bass boost"),
-        },
-    },
-    "cooking": {
-        "times": ("afternoon", "evening", "morning"),
-        "core": ("speaker",),
-        "extra": ("lights", "ac"),
-        "phrases": (
-            "get the kitchen ready for cooking",
-            "set things up while I cook",
-            "get ready for cooking",
-        ),
-        "bias": {("lights", "brightness"): range(60, 105, 5)},
-    },
-    "yoga": {
-        "times": ("morning", "evening"),
-        "core": ("speaker",),
-        "extra": ("lights", "ac"),
-        "phrases": ("set the room up for yoga", "make it calm for my session", "get ready for stretching"),
-        "bias": {("speaker", "volume"): range(10, 35, 5), ("lights", "color"): ("warm",)},
-    },
-    "news hour": {
-        "times": ("morning", "evening"),
-        "core": ("tv",),
-        "extra": ("lights", "ac"),
-        "phrases": ("put things on for the news", "get the TV ready for the news", "set up for the news"),
-        "bias": {("tv", "input_source"): ("AV", "YouTube", "HDMI2")},
-    },
-}
+def _tuples(node: object) -> object:
+    """YAML lists as tuples, all the way down: the tables are read-only, as the literals they were."""
+    if isinstance(node, list):
+        return tuple(_tuples(item) for item in node)
+    if isinstance(node, dict):
+        return {key: _tuples(value) for key, value in node.items()}
+    return node
 
+
+def _per_parameter(table: dict) -> dict[tuple[str, str], object]:
+    """{"lights.brightness": x} -> {("lights", "brightness"): x}."""
+    return {tuple(key.split(".", 1)): value for key, value in table.items()}
+
+
+def load_vocabulary(path: str | Path | None = None) -> dict:
+    """vocabulary.yaml of this package (or `path`) as the generator uses it: every list a tuple, the
+    per-parameter tables (to_forms, with_forms, each activity's bias) keyed by (device, parameter),
+    the keys of armed_to / armed_with the booleans true / false. Mapping order is the file's."""
+    if path is None:
+        text = resources.files(__package__).joinpath(VOCABULARY_FILE).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    vocab = _tuples(yaml.safe_load(text))
+    for name in _PER_PARAMETER:
+        vocab[name] = _per_parameter(vocab[name])
+    for spec in vocab["activities"].values():
+        spec["bias"] = _per_parameter(spec["bias"])
+    return vocab
+
+
+_V = load_vocabulary()
+# A persona: (first name, pronoun) from ONE pool for evaluated and pretraining personas (pretraining
+# persona i is NAMES[i % len(NAMES)]), surname, trait, occupation, two (hobby, activity), style.
+NAMES: tuple[tuple[str, str], ...] = _V["names"]
+SURNAMES: tuple[str, ...] = _V["surnames"]
+TRAITS: tuple[str, ...] = _V["traits"]
+OCCUPATIONS: tuple[str, ...] = _V["occupations"]
+HOBBIES: tuple[tuple[str, str], ...] = _V["hobbies"]
+STYLES: tuple[str, ...] = _V["styles"]
+STYLE_SKETCH: dict[str, tuple[str, ...]] = _V["style_sketch"]
+PRONOUNS: dict[str, tuple[str, str]] = _V["pronouns"]
+HOME_HABITS: tuple[str, ...] = _V["home_habits"]
+# activity -> times, core, extra, phrases, bias ((device, parameter) -> candidate values)
+ACTIVITIES: dict[str, dict] = _V["activities"]
+# Phrasing of device settings
+DEVICE_NAMES: dict[str, tuple[str, ...]] = _V["device_names"]
+SHORT_NAMES: dict[str, str] = _V["short_names"]
+TO_FORMS: dict[tuple[str, str], tuple[str, ...]] = _V["to_forms"]  # "set <device> to ___"
+WITH_FORMS: dict[tuple[str, str], tuple[str, ...]] = _V["with_forms"]  # "<device> with ___"
+ARMED_TO: dict[bool, tuple[str, ...]] = _V["armed_to"]
+ARMED_WITH: dict[bool, tuple[str, ...]] = _V["armed_with"]
+TOD_NOUN: dict[str, str] = _V["tod_noun"]
+TOD_ADV: dict[str, str] = _V["tod_adv"]
+TEMP_WORD: dict[str, str] = _V["temp_word"]
+WEATHER_SENTENCE: dict[str, tuple[str, ...]] = _V["weather_sentence"]
+# The assistant's confirmations and questions
+SECURITY_ARMING: tuple[str, ...] = _V["security_arming"]
+SECURITY_ALARM: tuple[str, ...] = _V["security_alarm"]
+CONFIRM: dict[str, tuple[str, ...]] = _V["confirm"]
+CLARIFY: dict[str, tuple[str, ...]] = _V["clarify"]
+# The user's requests
+IMPLICIT_DEVICE_VP: dict[str, tuple[str, ...]] = _V["implicit_device_vp"]
+HEAT_VP: tuple[str, ...] = _V["heat_vp"]
+COOL_VP: tuple[str, ...] = _V["cool_vp"]
+IMPLICIT_DEVICES_VP: tuple[str, ...] = _V["implicit_devices_vp"]
+SPONT_IMPLICIT_VP: dict[str, tuple[str, ...]] = _V["spont_implicit_vp"]
+ROUTINE_VP: tuple[str, ...] = _V["routine_vp"]
+REST_USER: tuple[str, ...] = _V["rest_user"]
+REQUEST: dict[str, tuple[str, ...]] = _V["request"]
+EXPLICIT_VERBS: tuple[str, ...] = _V["explicit_verbs"]
+VALUE_ANSWER: dict[str, tuple[str, ...]] = _V["value_answer"]
+# Pleasantries and small talk
+GREETING: dict[str, tuple[str, ...]] = _V["greeting"]
+CONTEXT_REMARK: tuple[str, ...] = _V["context_remark"]
+DAY_REMARK: dict[str, tuple[str, ...]] = _V["day_remark"]
+THANKS: dict[str, tuple[str, ...]] = _V["thanks"]
+BYE: dict[str, tuple[str, ...]] = _V["bye"]
+FAREWELL: dict[str, str] = _V["farewell"]
+ASSISTANT_GREET: tuple[str, ...] = _V["assistant_greet"]
+ASSISTANT_WELCOME: tuple[str, ...] = _V["assistant_welcome"]
+ASSISTANT_WELCOME_ACTIVITY: str = _V["assistant_welcome_activity"]
+ASSISTANT_BYE: tuple[str, ...] = _V["assistant_bye"]
+SMALLTALK_USER: dict[str, tuple[str, ...]] = _V["smalltalk_user"]
+SMALLTALK_ASSISTANT: tuple[str, ...] = _V["smalltalk_assistant"]
+CHECK_USER: dict[str, tuple[str, ...]] = _V["check_user"]
+CHECK_ASSISTANT: tuple[str, ...] = _V["check_assistant"]
+SUMMARY: dict[str, str] = _V["summary"]
+
+# The world's rules stay code: the values a setting takes (from the schema), coherent contexts.
 # Plausible (not exhaustive) default values: volumes / brightness multiples of 5.
 DEFAULT_VALUES: dict[tuple[str, str], tuple] = {
     ("tv", "volume"): tuple(range(10, 65, 5)),
@@ -251,78 +175,6 @@ WEATHER_TEMP_ALLOWED = {
 # --------------------------------------------------------------------------------------------------
 # Phrasing of device settings
 # --------------------------------------------------------------------------------------------------
-
-DEVICE_NAMES = {
-    "ac": ("the AC", "the air conditioning", "the AC unit", "the air conditioner"),
-    "lights": ("the lights", "the living room lights", "the lighting", "the lamps"),
-    "tv": ("the TV", "the television", "the TV", "the telly"),
-    "speaker": ("the speaker", "the sound system", "the speaker", "the music speaker"),
-    "security": ("the security system", "the alarm system", "the security system", "home security"),
-}
-SHORT_NAMES = {"ac": "AC", "lights": "lights", "tv": "TV", "speaker": "speaker", "security": "security"}
-
-# "set <device> to ___"
-TO_FORMS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("ac", "temperature"): ("{v} degrees", "{v} degrees Celsius", "{v} degrees", "temperature {v}"),
-    ("ac", "mode"): ("{v} mode", "{v} mode", "{v}"),
-    ("ac", "fan_speed"): ("fan speed {v}", "fan speed {v}", "fan level {v}"),
-    ("lights", "brightness"): (
-        "{v}% brightness",
-        "{v} percent brightness",
-        "brightness {v}",
-        "{v}% brightness",
-    ),
-    ("lights", "color"): ("{v} colour", "a {v} colour", "{v} color", "{v} colour"),
-    ("lights", "mode"): ("{v} mode", "{v} mode", "{v}"),
-    ("tv", "volume"): ("volume {v}", "volume {v}", "{v} volume"),
-    ("tv", "brightness"): ("brightness {v}", "{v}% brightness"),
-    ("tv", "input_source"): ("{v}", "the {v} input", "{v} input"),
-    ("speaker", "volume"): ("volume {v}", "volume {v}", "{v} volume"),
-    ("speaker", "equalizer"): ("{v} equalizer", "the {v} equalizer", "{v} EQ"),
-    ("security", "alarm_volume"): ("alarm volume {v}", "alarm volume {v}", "an alarm volume of {v}"),
-}
-# "<device> with ___" / "<device>: ___"
-WITH_FORMS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("ac", "temperature"): (
-        "temperature at {v}",
-        "the temperature at {v}",
-        "{v} degrees",
-        "temperature to {v}",
-    ),
-    ("ac", "mode"): ("{v} mode", "mode set to {v}", "{v} mode"),
-    ("ac", "fan_speed"): ("fan speed {v}", "fan speed at {v}", "the fan at {v}", "fan speed to {v}"),
-    ("lights", "brightness"): (
-        "brightness at {v}",
-        "{v}% brightness",
-        "brightness to {v}%",
-        "{v}% brightness",
-    ),
-    ("lights", "color"): ("{v} colour", "colour set to {v}", "{v} color", "a {v} tone"),
-    ("lights", "mode"): ("{v} mode", "mode set to {v}", "{v} mode"),
-    ("tv", "volume"): ("volume at {v}", "volume {v}", "volume to {v}"),
-    ("tv", "brightness"): ("brightness at {v}", "{v}% brightness", "brightness {v}"),
-    ("tv", "input_source"): ("input {v}", "input on {v}", "{v} as the input", "the {v} input"),
-    ("speaker", "volume"): ("volume at {v}", "volume {v}", "volume to {v}"),
-    ("speaker", "equalizer"): ("{v} equalizer", "equalizer on {v}", "the {v} EQ", "{v} equalizer"),
-    ("security", "alarm_volume"): ("alarm volume at {v}", "alarm volume {v}", "the alarm at {v}"),
-}
-ARMED_TO = {True: ("armed", "armed mode", "armed"), False: ("disarmed", "off", "disarmed")}
-ARMED_WITH = {True: ("armed", "the system armed", "armed"), False: ("disarmed", "the system disarmed")}
-
-TOD_NOUN = {"morning": "morning", "afternoon": "afternoon", "evening": "evening", "night": "night"}
-TOD_ADV = {
-    "morning": "this morning",
-    "afternoon": "this afternoon",
-    "evening": "this evening",
-    "night": "tonight",
-}
-TEMP_WORD = {"very cold": "freezing", "cold": "cold", "mild": "mild", "warm": "warm", "hot": "hot"}
-WEATHER_SENTENCE = {
-    "sunny": ("The sun is out.", "It's lovely and sunny.", "Bright sunshine out there."),
-    "cloudy": ("It's grey and cloudy.", "So overcast today.", "Clouds everywhere."),
-    "rainy": ("It's pouring outside.", "Rain again.", "It won't stop raining."),
-    "snowy": ("It's snowing out there.", "Snow everywhere.", "It's been snowing all day."),
-}
 
 
 def _fmt(value: object) -> str:
@@ -385,13 +237,9 @@ def _security_sentence(rng: random.Random, params: dict) -> str | None:
     """Natural phrasing for arming: 'arm the security system with the alarm at 40'."""
     if params.get("armed") is not True:
         return None
-    text = _pick(
-        rng, ("arming the security system now", "arming home security for you", "arming the alarm system now")
-    )
+    text = _pick(rng, SECURITY_ARMING)
     if "alarm_volume" in params:
-        text += _pick(
-            rng, (" with alarm volume {v}", ", alarm volume at {v}", " with the alarm at {v}")
-        ).format(v=params["alarm_volume"])
+        text += _pick(rng, SECURITY_ALARM).format(v=params["alarm_volume"])
     return text
 
 
@@ -413,9 +261,7 @@ def assistant_confirm(rng: random.Random, items: list[tuple[str, dict]], activit
 def _confirm_once(rng: random.Random, items: list[tuple[str, dict]], activity: str | None) -> str:
     frame = rng.randrange(6)
     if frame == 0:  # Setting the AC to ..., and the lights to ...
-        lead = _pick(
-            rng, ("Setting", "I've set", "I'll set", "Okay, setting", "Sure, setting", "Right away, setting")
-        )
+        lead = _pick(rng, CONFIRM["setting"])
         clauses = []
         for device, params in items:
             sec = _security_sentence(rng, params) if device == "security" and rng.random() < 0.6 else None
@@ -424,153 +270,20 @@ def _confirm_once(rng: random.Random, items: list[tuple[str, dict]], activity: s
             return _cap(clauses[0]) + "."
         return f"{lead} {_join(clauses, rng)}."
     if frame == 1:  # The AC is now set to .... The lights are now set to ...
-        prefix = _pick(rng, ("", "Done. ", "All set. ", "Sure. ", "Of course. "))
+        prefix = _pick(rng, CONFIRM["done_prefix"])
         return prefix + " ".join(_is_clause(rng, d, p) + "." for d, p in items)
     if frame == 2:  # Done: AC heat mode, 22 degrees; lights 40% brightness.
-        lead = _pick(rng, ("Done:", "All set:", "Okay:", "Got it:", "Sure thing:"))
+        lead = _pick(rng, CONFIRM["compact"])
         return f"{lead} {'; '.join(_compact_clause(rng, d, p) for d, p in items)}."
     if frame == 3:  # Turning on the AC with temperature at 22, and the lights with ...
-        lead = _pick(rng, ("Turning on", "Switching on", "Starting", "Okay, turning on"))
+        lead = _pick(rng, CONFIRM["turning_on"])
         return f"{lead} {_join([_with_clause(rng, d, p) for d, p in items], rng)}."
     if frame == 4 and activity:  # Setting up your usual movie night: ...
-        lead = _pick(
-            rng,
-            (
-                f"Setting up your usual {activity}:",
-                f"Your {activity} setup:",
-                f"Sure, the usual for {activity}:",
-                f"Here's your {activity} setting:",
-            ),
-        )
+        lead = _pick(rng, CONFIRM["activity"]).format(activity=activity)
         return f"{lead} {', '.join(_compact_clause(rng, d, p) for d, p in items)}."
     # I've adjusted the AC to ... / Adjusting ...
-    lead = _pick(rng, ("I've adjusted", "Adjusting", "I've switched", "Switching", "Changing"))
+    lead = _pick(rng, CONFIRM["adjusted"])
     return f"{lead} {_join([_to_clause(rng, d, p) for d, p in items], rng)}."
-
-
-CLARIFY = {
-    "ac": (
-        "What temperature would you like?",
-        "Sure, which mode and temperature for the AC?",
-        "How warm or cool should I make it?",
-        "What settings would you like for the air conditioning?",
-    ),
-    "lights": (
-        "How bright would you like the lights?",
-        "What brightness and colour for the lights?",
-        "Sure, how should I set the lights?",
-        "Which colour and brightness would you like?",
-    ),
-    "tv": (
-        "What volume would you like for the TV?",
-        "Which input should the TV use?",
-        "How would you like the TV set up?",
-        "Sure, any particular volume or input for the TV?",
-    ),
-    "speaker": (
-        "What volume should the speaker play at?",
-        "Which equalizer setting would you like?",
-        "How loud would you like the music?",
-        "Sure, what settings for the speaker?",
-    ),
-    "security": (
-        "Should I arm the security system, and how loud should the alarm be?",
-        "How would you like the security system set?",
-        "Do you want the alarm system armed?",
-        "Sure, which security settings would you like?",
-    ),
-}
-
-# Device-level implicit verb phrases (no values) for routine-driven sessions ("like always").
-IMPLICIT_DEVICE_VP = {
-    "ac": (
-        "set the AC the way I like it",
-        "do the air conditioning like always",
-        "put the AC on my usual setting",
-        "sort out the temperature like usual",
-        "get the AC going the usual way",
-    ),
-    "lights": (
-        "do the lights the way I like them",
-        "set the lights like always",
-        "put the lights on my usual setting",
-        "fix the lighting like usual",
-        "make the lights nice for {act}",
-    ),
-    "tv": (
-        "put the TV on the usual way",
-        "set the TV like always",
-        "get the TV ready like usual",
-        "do my usual TV setup",
-        "sort the telly out for {act}",
-    ),
-    "speaker": (
-        "put some music on, the usual",
-        "set the speaker like always",
-        "do the speaker my usual way",
-        "get the music going like usual",
-        "sort the sound out for {act}",
-    ),
-    "security": (
-        "do the security like always",
-        "set the alarm system the usual way",
-        "lock things down like usual",
-        "sort out the security system as usual",
-        "do the alarm my usual way",
-    ),
-}
-HEAT_VP = ("warm the place up a bit", "take the chill off like usual", "heat the place up the way I like")
-COOL_VP = (
-    "cool it down a bit, the usual",
-    "cool the place down like always",
-    "get it nice and cool like usual",
-)
-
-# Spontaneous requests without values (the assistant must ask).
-SPONT_IMPLICIT_VP = {
-    "ac": (
-        "turn on the AC",
-        "adjust the air conditioning",
-        "change the AC settings",
-        "do something about the temperature",
-    ),
-    "lights": (
-        "change the lights",
-        "adjust the lighting",
-        "do something with the lights",
-        "switch the lights on",
-    ),
-    "tv": ("turn on the TV", "set up the TV", "change the TV settings", "get the telly on"),
-    "speaker": (
-        "put some music on",
-        "turn on the speaker",
-        "adjust the speaker",
-        "change the sound settings",
-    ),
-    "security": (
-        "set up the security system",
-        "adjust the alarm system",
-        "change the security settings",
-        "check the alarm system settings",
-    ),
-}
-
-ROUTINE_VP = (
-    "set things up for {act} like always",
-    "get everything ready for {act}",
-    "do the usual {act} setup",
-    "set up my usual {act}",
-    "set things up like always for {act}",
-    "{phrase}",
-    "{phrase}, the usual way",
-)
-REST_USER = (
-    "And the rest of the usual, please.",
-    "What about the rest?",
-    "Great, and the other things too.",
-    "And everything else like always.",
-    "Do the rest as usual.",
-)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -581,68 +294,26 @@ REST_USER = (
 def _greeting(rng: random.Random, style: str, meta: dict) -> str:
     tod = meta["time_of_day"]
     polite = "evening" if tod == "night" else tod
-    options = {
-        "formal": (f"Good {polite}.", "Hello.", f"Good {polite} to you.", "Hello there."),
-        "casual": ("Hey!", "Hi!", "Hey there.", "Hiya!"),
-        "terse": ("Hi.", "Hey.", "Hello.", "Hi."),
-        "chatty": ("Hi there!", "Hello hello!", "Hey, it's me again!", "Oh hi!"),
-    }[style]
-    return _pick(rng, options)
+    return _pick(rng, GREETING[style]).format(polite=polite)
 
 
 def _context_remark(rng: random.Random, meta: dict) -> str:
     tod, weather, temp = meta["time_of_day"], meta["weather"], meta["outdoor_temp"]
-    options = [
-        f"It's {TEMP_WORD[temp]} and {weather} {TOD_ADV[tod]}.",
-        f"What a {weather} {TOD_NOUN[tod]}.",
-        f"It's so {TEMP_WORD[temp]} outside {TOD_ADV[tod]}.",
-        _pick(rng, WEATHER_SENTENCE[weather]),
-    ]
-    if meta["day_of_week"] == "weekend":
-        options.append(
-            _pick(rng, ("Finally the weekend!", "Lazy weekend today.", "Nice to have the weekend."))
-        )
-    else:
-        options.append(_pick(rng, ("Long day at work.", "Busy weekday.", "Another working day.")))
+    words = {
+        "temp_word": TEMP_WORD[temp],
+        "weather": weather,
+        "tod_adv": TOD_ADV[tod],
+        "tod_noun": TOD_NOUN[tod],
+    }
+    options = [template.format(**words) for template in CONTEXT_REMARK]
+    options.append(_pick(rng, WEATHER_SENTENCE[weather]))
+    options.append(_pick(rng, DAY_REMARK["weekend" if meta["day_of_week"] == "weekend" else "weekday"]))
     return _pick(rng, options)
 
 
 def _wrap_request(rng: random.Random, style: str, vp: str, meta: dict, opener: bool) -> str:
     """Turn a verb phrase ('set the lights to 40% brightness') into a user turn in the persona's style."""
-    if style == "formal":
-        body = _pick(
-            rng,
-            (
-                f"Could you please {vp}?",
-                f"Would you kindly {vp}?",
-                f"Please {vp}, thank you.",
-                f"I would like you to {vp}, please.",
-                f"Would you {vp}, please?",
-            ),
-        )
-    elif style == "casual":
-        body = _pick(
-            rng,
-            (
-                f"Can you {vp}?",
-                f"{_cap(vp)}, please.",
-                f"Could you {vp}?",
-                f"Could you {vp} real quick?",
-                f"Let's {vp}.",
-            ),
-        )
-    elif style == "terse":
-        body = _pick(rng, (f"{_cap(vp)}.", f"{_cap(vp)}.", f"{_cap(vp)}, please.", f"{_cap(vp)} now."))
-    else:
-        body = _pick(
-            rng,
-            (
-                f"Could you {vp} for me?",
-                f"Would you mind if we {vp}?",
-                f"I think I'd like you to {vp}.",
-                f"Can you {vp}? That would be great.",
-            ),
-        )
+    body = _pick(rng, REQUEST[style]).format(vp=vp, Vp=_cap(vp))
     parts = []
     if opener and (style != "terse" or rng.random() < 0.3) and rng.random() < 0.8:
         parts.append(_greeting(rng, style, meta))
@@ -656,7 +327,7 @@ def _wrap_request(rng: random.Random, style: str, vp: str, meta: dict, opener: b
 def _explicit_vp(rng: random.Random, style: str, items: list[tuple[str, dict]]) -> str:
     if style == "terse" and rng.random() < 0.6:
         return "; ".join(_compact_clause(rng, d, p) for d, p in items)
-    verb = _pick(rng, ("set", "switch", "change", "adjust", "set"))
+    verb = _pick(rng, EXPLICIT_VERBS)
     return f"{verb} {_join([_to_clause(rng, d, p) for d, p in items], rng)}"
 
 
@@ -666,183 +337,43 @@ def _value_answer(rng: random.Random, style: str, items: list[tuple[str, dict]])
         values = _params_text(rng, *items[0], "to")
     else:
         values = _join([_compact_clause(rng, d, p) for d, p in items], rng)
-    options = {
-        "formal": (
-            f"{_cap(values)}, please.",
-            f"{_cap(values)}, if you would.",
-            f"I would like {values}, please.",
-            f"Please make it {values}.",
-        ),
-        "casual": (
-            f"{_cap(values)}, please.",
-            f"Let's do {values}.",
-            f"Make it {values}.",
-            f"{_cap(values)} is good.",
-        ),
-        "terse": (f"{_cap(values)}.", f"{_cap(values)}.", f"{_cap(values)}, please.", f"Make it {values}."),
-        "chatty": (
-            f"Hmm, let's go with {values}.",
-            f"Oh, {values} would be lovely.",
-            f"I think {values}, please.",
-            f"Let's try {values} today.",
-        ),
-    }[style]
-    return _pick(rng, options)
+    return _pick(rng, VALUE_ANSWER[style]).format(values=values, Values=_cap(values))
 
 
 def _thanks(rng: random.Random, style: str) -> str:
-    return _pick(
-        rng,
-        {
-            "formal": (
-                "Thank you very much.",
-                "Thank you, that is perfect.",
-                "Much appreciated, thank you.",
-                "Excellent, thank you.",
-            ),
-            "casual": ("Thanks!", "Cheers!", "Awesome, thanks.", "Perfect, thanks!"),
-            "terse": ("Thanks.", "Good.", "Ok.", "Fine, thanks."),
-            "chatty": (
-                "Oh lovely, thank you so much!",
-                "That's perfect, you're a star!",
-                "Wonderful, thanks a lot!",
-                "Great, that's exactly what I needed, thanks!",
-            ),
-        }[style],
-    )
+    return _pick(rng, THANKS[style])
 
 
 def _bye(rng: random.Random, style: str, meta: dict) -> str:
-    night = "Good night." if meta["time_of_day"] in ("evening", "night") else "Have a good day."
-    return _pick(
-        rng,
-        {
-            "formal": (
-                "That will be all, goodbye.",
-                "Nothing else, thank you. Goodbye.",
-                "That is everything for now.",
-                night,
-            ),
-            "casual": ("That's it, bye!", "Later!", "All good, see ya.", "That's all for now."),
-            "terse": ("Done.", "Bye.", "That's all.", "Nothing else."),
-            "chatty": (
-                "That's everything, talk to you later!",
-                "Okay, I'm off now, bye!",
-                "Alright, that's all I needed, bye bye!",
-                "Lovely, have a good one!",
-            ),
-        }[style],
-    )
+    return _pick(rng, BYE[style]).format(farewell=FAREWELL[meta["time_of_day"]])
 
 
 def _assistant_greet(rng: random.Random, name: str, meta: dict) -> str:
     tod = meta["time_of_day"]
     polite = "evening" if tod == "night" else tod
-    return _pick(
-        rng,
-        (
-            f"Good {polite}, {name}! How can I help?",
-            f"Hi {name}, what can I do for you?",
-            f"Hello {name}! What would you like me to do?",
-            f"Hey {name}, how can I help you today?",
-        ),
-    )
+    return _pick(rng, ASSISTANT_GREET).format(polite=polite, name=name)
 
 
 def _assistant_welcome(rng: random.Random, name: str, meta: dict, activity: str | None) -> str:
-    tod = TOD_NOUN[meta["time_of_day"]]
-    options = [
-        f"You're welcome, enjoy your {tod}.",
-        f"My pleasure, {name}. Anything else?",
-        "Happy to help, just let me know.",
-        "You're welcome. Let me know if you need anything else.",
-    ]
+    options = list(ASSISTANT_WELCOME)
     if activity:
-        options.append(f"Anytime. Enjoy your {activity}, {name}.")
-    return _pick(rng, options)
+        options.append(ASSISTANT_WELCOME_ACTIVITY)
+    return _pick(rng, options).format(tod=TOD_NOUN[meta["time_of_day"]], name=name, activity=activity)
 
 
 def _assistant_bye(rng: random.Random, name: str, meta: dict) -> str:
-    tod = TOD_NOUN[meta["time_of_day"]]
-    return _pick(
-        rng,
-        (
-            f"Goodbye, {name}! Talk to you soon.",
-            f"Have a lovely {tod}, {name}.",
-            f"See you later, {name}. Take care!",
-            f"Take care, {name}, and enjoy your {tod}.",
-        ),
-    )
+    return _pick(rng, ASSISTANT_BYE).format(name=name, tod=TOD_NOUN[meta["time_of_day"]])
 
 
 def _smalltalk(rng: random.Random, style: str, meta: dict) -> tuple[str, str]:
-    user = _pick(
-        rng,
-        {
-            "formal": (
-                "May I ask what the weather is like?",
-                "How is the weather outside?",
-                "Could you tell me the weather, please?",
-                "What is it like outside?",
-            ),
-            "casual": (
-                "How's the weather looking?",
-                "What's it like outside?",
-                "Weather check?",
-                "Is it nice out?",
-            ),
-            "terse": ("Weather?", "Weather outside?", "Outside?", "Weather now?"),
-            "chatty": (
-                "By the way, how's the weather looking out there?",
-                "Ooh, what's it like outside right now?",
-                "Is it still miserable out there or what?",
-                "Tell me, what's the weather doing?",
-            ),
-        }[style],
-    )
-    weather, temp = meta["weather"], meta["outdoor_temp"]
-    assistant = _pick(
-        rng,
-        (
-            f"It's {weather} and {temp} outside right now.",
-            f"Currently {weather}, and it feels {temp} out there.",
-            f"Outside it's {weather} and {temp}.",
-            f"The forecast says {weather} and {temp} for the rest of the {TOD_NOUN[meta['time_of_day']]}.",
-        ),
-    )
-    return user, assistant
+    user = _pick(rng, SMALLTALK_USER[style])
+    weather, temp, tod = meta["weather"], meta["outdoor_temp"], TOD_NOUN[meta["time_of_day"]]
+    return user, _pick(rng, SMALLTALK_ASSISTANT).format(weather=weather, temp=temp, tod=tod)
 
 
 def _check(rng: random.Random, style: str, name: str) -> tuple[str, str]:
-    user = _pick(
-        rng,
-        {
-            "formal": (
-                "Is everything set now?",
-                "Has that been done?",
-                "Is all of that in place?",
-                "Did that work?",
-            ),
-            "casual": ("All done?", "Did that work?", "Everything okay?", "All good?"),
-            "terse": ("Done?", "Set?", "Working?", "All set?"),
-            "chatty": (
-                "Did all of that go through okay?",
-                "Is everything working now?",
-                "So we're all set then?",
-                "Did that all work out?",
-            ),
-        }[style],
-    )
-    assistant = _pick(
-        rng,
-        (
-            "Yes, everything is set as requested.",
-            "All done, everything is running now.",
-            "Yes, all set and working fine.",
-            f"Everything is in place, {name}.",
-        ),
-    )
-    return user, assistant
+    user = _pick(rng, CHECK_USER[style])
+    return user, _pick(rng, CHECK_ASSISTANT).format(name=name)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -964,15 +495,7 @@ def _make_persona(rng: random.Random, name: tuple[str, str] | None) -> dict:
     sketch = (
         f"{name} is {article} {trait} {occupation} who loves {hobbies[0][0]} and {hobbies[1][0]}. "
         f"{he} {_pick(rng, STYLE_SKETCH[style])}. "
-        + _pick(
-            rng,
-            (
-                f"{he} likes {his} home to run smoothly without much fuss.",
-                f"{he} has settled into clear habits at home.",
-                f"At home, {first} sticks to familiar routines.",
-                f"{he} likes things at home set just so.",
-            ),
-        )
+        + _pick(rng, HOME_HABITS).format(He=he, his=his, first=first)
     )
 
     # Routines: mutually exclusive, coherent triggers; distinct activities, hobbies favoured.
@@ -1114,13 +637,9 @@ def _render_step(
             mode = items[0][1].get("mode")
             options += list(HEAT_VP if mode == "heat" else COOL_VP if mode == "cool" else ())
         if len(items) > 1:
-            options = [
-                f"do the {' and '.join(SHORT_NAMES[d] for d, _ in items)} like always",
-                f"set the {' and '.join(SHORT_NAMES[d] for d, _ in items)} the usual way",
-                f"do the usual for the {' and '.join(SHORT_NAMES[d] for d, _ in items)}",
-                f"sort out the {' and '.join(SHORT_NAMES[d] for d, _ in items)} like usual",
-            ]
-        vp = _pick(rng, options).format(act=act)
+            options = list(IMPLICIT_DEVICES_VP)
+        devices = " and ".join(SHORT_NAMES[d] for d, _ in items)
+        vp = _pick(rng, options).format(act=act, devices=devices)
         user = _wrap_request(rng, style, vp, meta, opener)
         return [(user, assistant_confirm(rng, items, activity))]
     if kind == "explicit":
@@ -1207,10 +726,10 @@ def _make_session(
 
     devices = " and ".join(SHORT_NAMES[d] for d, _ in items)
     if routine_driven:
-        summary = f"{name} asked for the usual {activity} setup; the assistant set the {devices}."
+        summary = SUMMARY["routine"].format(name=name, activity=activity, devices=devices)
         applied = [idx]
     else:
-        summary = f"{name} adjusted the {devices} outside of any routine."
+        summary = SUMMARY["spontaneous"].format(name=name, devices=devices)
         applied = None if rng.random() < 0.5 else []
     if rng.random() < 0.1:
         summary = None
