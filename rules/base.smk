@@ -14,7 +14,7 @@ if config["model"]["build_demo_base"]:
             "../envs/train.yaml"
         threads: config["model"]["demo"]["threads"]
         resources:
-            **gpu_resources("unified_runtime_min"),
+            **layout.gpu_resources(RES, "unified_runtime_min"),
         params:
             prompt=PROMPT,
             demo=plain(config["model"]["demo"]),

@@ -26,9 +26,8 @@ with refuse_config_errors():
     METHOD_TABLE = validated_config(config, workflow.basedir, workdir=os.getcwd())
 
 N_PERSONAS = config["data"]["n_personas"]
-# PERSONAS: the known personas, which everything learns from and the main comparison scores;
-# NEW_USERS (personas.cold_start): the last personas of the dataset, held out of everything that
-# learns and evaluated as new users (rules/cold_start.smk).
+# PERSONAS: the known personas (everything learns from them); NEW_USERS: the last personas, held
+# out of everything that learns and evaluated as new users (rules/cold_start.smk).
 PERSONAS, NEW_USERS = persona_sets(
     N_PERSONAS, config["personas"]["evaluate"], config["personas"]["cold_start"]
 )
@@ -41,12 +40,10 @@ NEW_USER_METHODS = [
     m for m in METHODS if NEW_USERS and METHOD_TABLE[m]["cold_start"] != "none"
 ]
 RES = config["resources"]
-# Seeds are a dimension of the experiment: everything that learns from data is drawn again per seed
-# (adapters' initialisation, data order and dropout, the clustering, merges, routing's choices).
+# Seeds: everything that learns from data is drawn again per seed (adapters, clustering, routing).
 SEEDS = config["train"]["seeds"]
-# Per-persona jobs: `resources.pack_size` personas per job (0 = all), {label: members}. A pack job
-# declares its members' directories models/<method>/<persona_id> as its outputs: the label names the
-# job (rule, log, benchmark), never a result.
+# Per-persona jobs: `resources.pack_size` personas per job (0 = all), {label: members}; the label
+# names the job (rule, log, benchmark), never a result (layout.packs).
 PACKS = layout.packs(PERSONAS, RES["pack_size"])
 NEW_USER_PACKS = layout.packs(NEW_USERS, RES["pack_size"]) if NEW_USERS else {}
 
@@ -86,19 +83,15 @@ wildcard_constraints:
 
 
 def script_hash(name):
-    """A digest of the script `name` of a rule, passed as a param: editing it re-runs its rule, while
-    a finished run copied or moved elsewhere, or run from a clone at another path, has nothing to do
-    (an absolute script path among the inputs would re-plan every job)."""
+    """A digest of rule script `name`, a param: an edit re-runs its rule, a moved run nothing."""
     path = os.path.join(workflow.basedir, "workflow", "scripts", name)
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()[:16]
 
 
 def raw_files(downloaded):
-    """The three raw files clean_data reads: with data.source local the user's own files in
-    data.local_dir, read in place (errors name the user's file and line) and tracked by content, not
-    mtime (ancient; clean_data's params.data is their digest): an edit re-cleans whatever the file's
-    date, a touch or a copy re-cleans nothing. Otherwise `downloaded`, the raw_data rule's outputs.
+    """The raw files clean_data reads: with data.source local the user's own, read in place and
+    tracked by content (ancient; their digest is a param), else `downloaded` (rule raw_data).
     """
     if config["data"]["source"] != "local":
         return dict(downloaded.items())
@@ -112,12 +105,7 @@ def base_model_input():
 
 
 def base_model_param():
-    """params.base of a rule whose input `base` is base_model_input().
-
-    A base model built by the workflow (demo) is an input: the param is derived from it (a path
-    hard-coded in params is a lint; the input itself is tracked for re-runs). A Hub id or an
-    external directory stays a plain value, so changing model.base re-runs the jobs.
-    """
+    """params.base: derived from input `base` when the workflow builds it (demo), else model.base."""
     if config["model"]["build_demo_base"]:
         return lambda wildcards, input: input.base[0]
     return config["model"]["base"]
@@ -145,53 +133,24 @@ def unified(seed):
     return layout.unit_dir("unified", seed, layout.ALL)
 
 
-def train_inputs(method, seed="{seed}"):
-    """Inputs of the training of the table's `method` with `seed`: data, base, and the unified
-    adapter of the same seed if it starts there."""
+def train_inputs(method):
+    """Inputs of the training of `method`: data, base, and unified of the job's seed if it starts there."""
     inputs = dict(dialogs=CLEAN, splits=SPLITS, base=base_model_input())
-    return inputs | ({"unified": unified(seed)} if on_unified(method) else {})
+    return inputs | ({"unified": unified("{seed}")} if on_unified(method) else {})
 
 
-def train_params(method, seed=None):
-    """Params of the training of `method`: its recipe, the prompt, the seed (`seed`, or the job's
-    wildcard), how a pack is trained, the script digest, the base and the model it starts from.
-    """
+def train_params(method):
+    """Params of the training of `method`: its recipe, the prompt, the job's seed, how a pack is
+    trained, the script digest, the base and the model it starts from."""
     start = {"merge": lambda wc, input: input.unified} if on_unified(method) else {}
     return dict(
         recipe=recipe(method),
         prompt=PROMPT,
-        seed=seed if seed is not None else lambda wc: int(wc.seed),
+        seed=lambda wc: int(wc.seed),
         batched=RES["batched_training"],
         code=script_hash("train_lora.py"),
         base=base_model_param(),
         **start,
-    )
-
-
-def gpu_resources(runtime_key, units=1):
-    """Resources of a GPU rule, i.e. one that runs the model: the `gpu` key marks it (1 = one GPU per
-    job; 0 on a CPU-only run such as the demo, which sbatch and the local scheduler then ignore), plus
-    its memory, its runtime (minutes: per unit, times the `units` a pack job makes) and, with
-    resources.gpu_partition, the partition. Every GPU rule takes its resources from here, so the GPU
-    partition reaches all of them and no CPU rule."""
-    res = dict(
-        gpu=1 if RES["gpu"] else 0,
-        mem_mb=RES["gpu_mem_mb"],
-        runtime=RES[runtime_key] * units,
-    )
-    if RES["gpu_partition"]:
-        res["slurm_partition"] = RES["gpu_partition"]
-    return res
-
-
-def model_cpu_resources(units=1):
-    """CPU rules that load the base model (the merges): memory for it, their runtime (per unit, times
-    the `units` of a pack job), and one `model_slot`, which profiles/slurm limits to 1 per submission
-    (one model in memory at a time)."""
-    return dict(
-        mem_mb=RES["model_cpu_mem_mb"],
-        runtime=RES["merge_runtime_min"] * units,
-        model_slot=1,
     )
 
 

@@ -50,7 +50,7 @@ rule evaluate:
         "../envs/eval.yaml"
     threads: RES["threads"]
     resources:
-        **gpu_resources("eval_runtime_min"),
+        **layout.gpu_resources(RES, "eval_runtime_min"),
     params:
         prompt=PROMPT,
         generation=GENERATION,
@@ -64,12 +64,8 @@ rule evaluate:
         "../workflow/scripts/evaluate.py"
 
 
-# Method cards: what `adaptcommand chat` loads to talk to a method as one persona (the base, the
-# adapter merged into it, each persona's adapter from the method's manifests, new users included
-# where the method serves them, the prompt and generation settings, where history is retrieved
-# from), one card per run (seed) of a method: results/methods/<method>/<run>.json. A card's inputs
-# are the method's manifests, so `snakemake results/methods/<method>/<run>.json` builds what chatting
-# needs.
+# Method cards, results/methods/<method>/<run>.json: what `adaptcommand chat` loads (adaptcommand.chat.card);
+# their inputs are the run's manifests, so building a card builds what chatting needs.
 def card_manifests(method, run):
     """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
     entry, serves = METHOD_TABLE[method], {}
@@ -108,14 +104,8 @@ def card_param(wildcards):
     entry = METHOD_TABLE[method]
     if not kind_of(entry).generates:
         return dict(method=method, about=entry["about"], run=wildcards.run)
-    history = None
-    if kind_of(entry).history:
-        history = dict(
-            k=config["history"]["k"],
-            query_turns=config["eval"]["skip_assistant_turns"] + 1,
-            minilm=config["metrics"]["minilm"],
-            cold_start_sessions=config["history"]["cold_start_sessions"],
-        )
+    first_sessions = config["history"]["cold_start_sessions"]
+    history = RETRIEVAL | {"cold_start_sessions": first_sessions}
     return dict(
         method=method,
         about=entry["about"],
@@ -130,7 +120,7 @@ def card_param(wildcards):
         ),
         prompt=PROMPT,
         max_new_tokens=config["eval"]["max_new_tokens"],
-        history=history,
+        history=history if kind_of(entry).history else None,
     )
 
 

@@ -5,6 +5,14 @@
 # alike); candidates = the persona's train exchanges that set a device; MiniLM cosine, top history.k.
 
 
+# How exchanges are retrieved (also what `adaptcommand chat` retrieves with: the method card).
+RETRIEVAL = dict(
+    k=config["history"]["k"],
+    query_turns=config["eval"]["skip_assistant_turns"] + 1,
+    minilm=config["metrics"]["minilm"],
+)
+
+
 # One file per split; every split retrieves from the train split only (a train dialogue not from
 # itself). train and val feed training, test feeds evaluation only; cold_start (the new users' test
 # dialogues) retrieves from each new user's first history.cold_start_sessions sessions, the only
@@ -26,14 +34,12 @@ rule retrieve_history:
         "../envs/eval.yaml"
     threads: 1
     params:
+        **RETRIEVAL,
         code=script_hash("retrieve_history.py"),
         personas=eval_personas,
         data_split=data_split,
         pool_sessions=lambda wc: (
             config["history"]["cold_start_sessions"] if wc.split == COLD else 0
         ),
-        k=config["history"]["k"],
-        query_turns=config["eval"]["skip_assistant_turns"] + 1,
-        minilm=config["metrics"]["minilm"],
     script:
         "../workflow/scripts/retrieve_history.py"

@@ -6,7 +6,6 @@
 # Uniform weights; the total weight is chosen among merge.weight_scales by the lowest VAL loss
 # (adaptcommand.merging). Per seed: a seed's merges are made of that seed's persona LoRAs, found
 # through their manifest, with that seed's clustering.
-from itertools import product
 
 
 def merge_params(**extra):
@@ -48,27 +47,27 @@ def merge_jobs(method):
 
 for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
     for _family, _packs, _similarity, _val_neighbors in merge_jobs(_method):
-        for _seed, (_pack, _members) in product(SEEDS, _packs.items()):
+        for _pack, _members in _packs.items():
 
             rule:
                 name:
-                    f"{_family}.seed{_seed}.{_pack}"
+                    f"{_family}.{_pack}"
                 input:
-                    **merge_inputs(_seed),
-                    similarity=_similarity.format(seed=_seed),
+                    **merge_inputs(),
+                    similarity=_similarity,
                 output:
-                    [directory(layout.unit_dir(_method, _seed, p)) for p in _members],
+                    [directory(layout.unit_dir(_method, "{seed}", p)) for p in _members],
                 log:
-                    f"logs/{_family}/seed{_seed}/{_pack}.log",
+                    f"logs/{_family}/seed{{seed}}/{_pack}.log",
                 benchmark:
-                    f"results/benchmarks/{_family}/seed{_seed}/{_pack}.tsv"
+                    f"results/benchmarks/{_family}/seed{{seed}}/{_pack}.tsv"
                 group:
                     _family
                 conda:
                     "../envs/train.yaml"
                 threads: RES["threads"]
                 resources:
-                    **model_cpu_resources(len(_members)),
+                    **layout.model_cpu_resources(RES, len(_members)),
                 params:
                     **merge_params(val_neighbors=_val_neighbors),
                 script:
@@ -93,7 +92,7 @@ for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "cluster"]:
             "../envs/train.yaml"
         threads: RES["threads"]
         resources:
-            **model_cpu_resources(),
+            **layout.model_cpu_resources(RES),
         params:
             **merge_params(members=CLUSTERS.members_param),
         script:

@@ -1,10 +1,8 @@
-# Routing, per seed: per persona, the candidate method (routing.candidates) with the best VAL score on
-# the protocol's headline (compare.headline) replaces the default candidate (routing.default) only
-# when its advantage is beyond noise (a paired bootstrap over the persona's val dialogues,
-# routing.confidence); then its test results composed from the candidates' own test predictions of
-# the same seed (same targets, greedy decoding: the routed prediction for a persona IS its chosen
-# method's prediction). The oracle (per persona the best candidate on TEST) is an upper bound and a
-# diagnostic, not a method: it is computed after evaluate_routing and nothing reads it back.
+# Routing, per seed: per persona, the candidate (routing.candidates) with the best VAL headline
+# (compare.headline) replaces routing.default only when its advantage is beyond noise (a paired
+# bootstrap over the persona's val dialogues); its test results are composed from the candidates' own
+# test predictions of the seed. The oracle (the best candidate on TEST) is an upper bound and a
+# diagnostic, never a method: nothing reads it back.
 from adaptcommand.routing import RoutingPlan
 
 ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headline"])

@@ -4,7 +4,7 @@
 # starting from unified trains on the frozen unified model of the same seed (merged into the base).
 #   scope all:     one adapter on every known persona, models/<method>/seed<s>/all
 #   scope persona: one per persona, `resources.pack_size` personas of one seed per job (rules
-#                  train_<method>.seed<s>.<pack>); a pack job's outputs are its members' directories
+#                  train_<method>.<pack>); a pack job's outputs are its members' directories
 #   scope cluster: one per cluster of the seed's clustering (rules/cluster.smk's checkpoint)
 
 
@@ -38,7 +38,7 @@ for _method in trained(METHOD_TABLE, "all"):
             "../envs/train.yaml"
         threads: RES["threads"]
         resources:
-            **gpu_resources("unified_runtime_min"),
+            **layout.gpu_resources(RES, "unified_runtime_min"),
         params:
             **train_params(_method),
             members={layout.ALL: PERSONAS},
@@ -47,34 +47,33 @@ for _method in trained(METHOD_TABLE, "all"):
 
 
 for _method in trained(METHOD_TABLE, "persona"):
-    for _seed in SEEDS:
-        for _pack, _members in PACKS.items():
+    for _pack, _members in PACKS.items():
 
-            rule:
-                name:
-                    f"train_{_method}.seed{_seed}.{_pack}"
-                input:
-                    **train_inputs(_method, _seed),
-                output:
-                    [directory(layout.unit_dir(_method, _seed, p)) for p in _members],
-                log:
-                    f"logs/train_{_method}/seed{_seed}/{_pack}.log",
-                benchmark:
-                    f"results/benchmarks/train_{_method}/seed{_seed}/{_pack}.tsv"
-                # Behind every per-persona evaluation, both merges and routing: start persona early.
-                priority: 5 if _method == "persona" else 0
-                # On a cluster, profiles/slurm submits a family's pack jobs together (group-components).
-                group:
-                    f"train_{_method}"
-                conda:
-                    "../envs/train.yaml"
-                threads: RES["threads"]
-                resources:
-                    **gpu_resources("train_runtime_min", len(_members)),
-                params:
-                    **train_params(_method, _seed),
-                script:
-                    "../workflow/scripts/train_lora.py"
+        rule:
+            name:
+                f"train_{_method}.{_pack}"
+            input:
+                **train_inputs(_method),
+            output:
+                [directory(layout.unit_dir(_method, "{seed}", p)) for p in _members],
+            log:
+                f"logs/train_{_method}/seed{{seed}}/{_pack}.log",
+            benchmark:
+                f"results/benchmarks/train_{_method}/seed{{seed}}/{_pack}.tsv"
+            # Behind every per-persona evaluation, both merges and routing: start persona early.
+            priority: 5 if _method == "persona" else 0
+            # On a cluster, profiles/slurm submits a family's pack jobs together (group-components).
+            group:
+                f"train_{_method}"
+            conda:
+                "../envs/train.yaml"
+            threads: RES["threads"]
+            resources:
+                **layout.gpu_resources(RES, "train_runtime_min", len(_members)),
+            params:
+                **train_params(_method),
+            script:
+                "../workflow/scripts/train_lora.py"
 
 
 for _method in trained(METHOD_TABLE, "cluster"):
@@ -95,7 +94,7 @@ for _method in trained(METHOD_TABLE, "cluster"):
             "../envs/train.yaml"
         threads: RES["threads"]
         resources:
-            **gpu_resources("train_runtime_min"),
+            **layout.gpu_resources(RES, "train_runtime_min"),
         params:
             **train_params(_method),
             members=CLUSTERS.members_param,

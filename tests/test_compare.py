@@ -24,6 +24,11 @@ N_PERSONAS = 10
 HEADLINE = "routine_param_f1"
 
 
+def runs_of(names: list[str]) -> dict[str, list[str]]:
+    """One run each: the base untrained, every other row trained with one seed."""
+    return {m: ["untrained"] if m == "base" else ["seed1"] for m in names}
+
+
 def protocol(resamples: int = 200, headline: str = HEADLINE) -> Protocol:
     return Protocol(
         headline=headline,
@@ -81,7 +86,7 @@ def test_planted_effect_is_detected_and_no_effect_is_not(tmp_path, targets):
     names = ["base", "persona", "unified", "persona_swapped"]
     out = _outputs(tmp_path)
     summary = write_comparison(
-        names[:3],
+        runs_of(names),
         names[3:],
         [files[m]["metrics"] for m in names],
         [files[m]["per_persona"] for m in names],
@@ -114,7 +119,7 @@ def test_a_failed_negative_control_is_reported(tmp_path, targets):
     names = ["base", "persona", "persona_swapped"]
     out = _outputs(tmp_path)
     write_comparison(
-        names[:2],
+        runs_of(names),
         names[2:],
         [files[m]["metrics"] for m in names],
         [files[m]["per_persona"] for m in names],
@@ -153,7 +158,7 @@ def test_tables_for_the_paper_and_the_new_users(tmp_path, targets):
     }
     names = ["base", "persona", "persona_swapped"]
     args = (
-        names[:2],
+        runs_of(names),
         names[2:],
         [files[m]["metrics"] for m in names],
         [files[m]["per_persona"] for m in names],
@@ -164,7 +169,7 @@ def test_tables_for_the_paper_and_the_new_users(tmp_path, targets):
         Path(out["figure"]).parent.mkdir()
     write_comparison(*args, without, protocol())
     new_users = {
-        "methods": ["base", "unified"],
+        "runs": runs_of(["base", "unified"]),
         "metrics": [new[m]["metrics"] for m in ("base", "unified")],
         "per_persona": [new[m]["per_persona"] for m in ("base", "unified")],
         "benchmarks": {},
@@ -189,7 +194,9 @@ def test_tables_for_the_paper_and_the_new_users(tmp_path, targets):
     main = pd.read_csv(with_new["summary"], index_col="method")
     assert set(main.columns) <= set(cold.columns) and f"{HEADLINE}_diff_unified_low" in cold
     assert list(cold.index) == ["unified", "base"] and (cold["n_personas"] == 3).all()
-    assert cold.loc["unified", f"{HEADLINE}_diff_base_low"] > 0
+    # 3 new users: the values, no interval (fewer than 5 units)
+    assert cold.loc["unified", f"{HEADLINE}_diff_base"] > 0 and cold[f"{HEADLINE}_diff_base_low"].isna().all()
+    assert "no interval is given" in md
     assert not Path(without["cold_start"]).exists()
     # the fifth panel: the figure is a panel wider
     w4, w5 = Image.open(without["figure"]).size[0], Image.open(with_new["figure"]).size[0]
@@ -210,7 +217,13 @@ def test_the_headline_is_config(tmp_path, targets):
         "unified": _method(tmp_path, "unified", targets, generic),
     }
     names = ["base", "persona", "unified"]
-    args = (names, [], [files[m]["metrics"] for m in names], [files[m]["per_persona"] for m in names], {})
+    args = (
+        runs_of(names),
+        [],
+        [files[m]["metrics"] for m in names],
+        [files[m]["per_persona"] for m in names],
+        {},
+    )
     ranked = {}
     for headline in (HEADLINE, "similarity"):
         out = _outputs(tmp_path / headline)
@@ -227,21 +240,78 @@ def test_the_headline_is_config(tmp_path, targets):
 
 
 def test_the_tables_are_the_long_table(tmp_path, targets):
-    """summary.csv is the wide form of one long table (method, role, seed, metric, statistic, value):
-    every cell is one row of it."""
-    from adaptcommand.compare.report import _rows_meta, load_results, summary_long, to_wide, wide_name
+    """summary.csv is the pooled wide form of one long table (method, role, seed, metric, statistic,
+    value): every cell is one row of it."""
+    from adaptcommand.compare.report import _rows_meta
+    from adaptcommand.compare.table import POOLED, load_runs, summary_long, to_wide, wide_name
 
     generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
     files = {m: _method(tmp_path, m, targets, generic) for m in ("base", "unified")}
-    metrics, per_persona = load_results(
-        list(files), [f["metrics"] for f in files.values()], [f["per_persona"] for f in files.values()]
+    metrics, tables = load_runs(
+        runs_of(list(files)),
+        [f["metrics"] for f in files.values()],
+        [f["per_persona"] for f in files.values()],
     )
-    long = summary_long(_rows_meta(list(files), [], metrics), per_persona, {}, protocol())
+    long = summary_long(_rows_meta([], metrics), tables, {}, protocol())
     assert list(long.columns) == ["method", "role", "seed", "metric", "statistic", "value"]
     wide = to_wide(long)
-    assert len(long) == wide.drop(columns="role").notna().sum().sum() + long["value"].isna().sum()
-    row = long[(long.metric == HEADLINE) & (long.statistic == "diff_base_low")].set_index("method")["value"]
+    pooled = long[long["seed"] == POOLED]
+    assert len(pooled) == wide.drop(columns="role").notna().sum().sum() + pooled["value"].isna().sum()
+    row = pooled[(pooled.metric == HEADLINE) & (pooled.statistic == "diff_base_low")].set_index("method")[
+        "value"
+    ]
     assert wide.loc["unified", wide_name(HEADLINE, "diff_base_low")] == row["unified"]
     assert wide.loc["base", wide_name(HEADLINE, "persona_mean")] == pytest.approx(
-        per_persona["base"][HEADLINE].mean()
+        tables["base"]["untrained"][HEADLINE].mean()
     )
+
+
+def test_seeds_are_pooled_and_each_stays_inspectable(tmp_path, targets):
+    """Three seeds of each learned method: the pooled row counts them (n_seeds), each seed has its own
+    table, the spread across seeds is reported, the controls are checked pooled and per seed, and a
+    difference one seed reverses is not claimed."""
+    generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
+    knows = lambda t: t["reference"]  # noqa: E731
+    # knows the user's values on half of the personas in one seed, on the other half in another
+    half = sorted({t["persona_id"] for t in targets})[: N_PERSONAS // 2]
+    first = lambda t: knows(t) if t["persona_id"] in half else generic(t)  # noqa: E731
+    second = lambda t: generic(t) if t["persona_id"] in half else knows(t)  # noqa: E731
+    plan = {
+        "base": {"untrained": generic},
+        "persona": {f"seed{s}": knows for s in (1, 2, 3)},
+        "unified": {"seed1": first, "seed2": second, "seed3": generic},
+        "persona_swapped": {f"seed{s}": generic for s in (1, 2, 3)},
+    }
+    runs = {m: list(r) for m, r in plan.items()}
+    files = {
+        (m, r): _method(tmp_path / m / r, m, targets, f) for m, rs in plan.items() for r, f in rs.items()
+    }
+    out = _outputs(tmp_path / "out")
+    Path(out["figure"]).parent.mkdir(parents=True)
+    out["seeds"] = [str(tmp_path / "out" / f"seed{s}.csv") for s in (1, 2, 3)]
+    order = [(m, r) for m, rs in runs.items() for r in rs]
+    summary = write_comparison(
+        runs,
+        ["persona_swapped"],
+        [files[k]["metrics"] for k in order],
+        [files[k]["per_persona"] for k in order],
+        {},
+        out,
+        protocol(),
+    )
+    assert summary["n_seeds"].to_dict() == {"persona": 3, "unified": 3, "base": 1, "persona_swapped": 3}
+    seeds = {s: pd.read_csv(tmp_path / "out" / f"seed{s}.csv", index_col="method") for s in (1, 2, 3)}
+    col = f"{HEADLINE}_persona_mean"
+    assert seeds[3].loc["unified", col] == pytest.approx(seeds[3].loc["base", col])
+    assert seeds[1].loc["unified", col] > seeds[3].loc["unified", col]
+    assert summary.loc["unified", col] == pytest.approx(
+        sum(seeds[s].loc["unified", col] for s in (1, 2, 3)) / 3
+    )
+    # persona beats base in every seed; unified's gain is seed-dependent: not separable from base
+    assert summary.loc["persona", f"{HEADLINE}_rank_low"] == 1
+    assert summary.loc["persona", f"{HEADLINE}_diff_base_low"] > 0
+    assert "base" in summary.loc["unified", "tied_with"].split()
+    checks = json.loads(Path(out["controls"]).read_text())
+    assert checks["passed"] and set(checks["checks"][0]["seeds"]) == {"1", "2", "3"}
+    md = Path(out["markdown"]).read_text()
+    assert "## Seeds" in md and "tied with" in md and "detectable" in md

@@ -46,14 +46,20 @@ def card_path(workdir: str | Path, method: str, run: str) -> Path:
 
 
 def _available(workdir: Path) -> list[str]:
-    return sorted(p.name for p in (workdir / CARDS).iterdir() if p.is_dir()) if (workdir / CARDS).is_dir() else []
+    return (
+        sorted(p.name for p in (workdir / CARDS).iterdir() if p.is_dir())
+        if (workdir / CARDS).is_dir()
+        else []
+    )
 
 
 def load_card(workdir: str | Path, method: str, seed: int | str | None = None) -> dict:
     """The card of `method` in the run at `workdir`: of training seed `seed` (default: its first
     seed), or of its untrained run; a clear `ChatError` if there is none."""
     workdir = Path(workdir)
-    cards = sorted((workdir / CARDS / method).glob("*.json"), key=lambda p: (p.stem != "untrained", len(p.stem), p.stem))
+    cards = sorted(
+        (workdir / CARDS / method).glob("*.json"), key=lambda p: (p.stem != "untrained", len(p.stem), p.stem)
+    )
     if seed is not None:
         wanted = card_path(workdir, method, f"seed{seed}")
         if wanted.exists():
@@ -119,7 +125,9 @@ class Assistant:
     history_pool: list[dict] | None  # the persona's dialogues history is retrieved from (history method)
 
     @classmethod
-    def load(cls, method: str, persona: str, workdir: str | Path = ".", seed: int | str | None = None) -> Assistant:
+    def load(
+        cls, method: str, persona: str, workdir: str | Path = ".", seed: int | str | None = None
+    ) -> Assistant:
         """`seed`: which training seed's models (default: the first of the run)."""
         workdir = Path(workdir)
         card = load_card(workdir, method, seed)

@@ -103,10 +103,29 @@ def packs(ids: Sequence[str], size: int) -> dict[str, list[str]]:
     return {c[0] if len(c) == 1 else f"{c[0]}-{c[-1]}": c for c in chunks}
 
 
+def gpu_resources(res: dict, runtime_key: str, units: int = 1) -> dict:
+    """Resources of a GPU rule, i.e. one that runs the model (config `resources` = `res`): the `gpu`
+    key marks it (1 = one GPU per job; 0 on a CPU-only run such as the demo, which sbatch and the
+    local scheduler then ignore), its memory, its runtime (minutes per unit, times the `units` a pack
+    job makes) and, with resources.gpu_partition, the partition. Every GPU rule takes its resources
+    from here, so the GPU partition reaches all of them and no CPU rule."""
+    out = dict(gpu=1 if res["gpu"] else 0, mem_mb=res["gpu_mem_mb"], runtime=res[runtime_key] * units)
+    if res["gpu_partition"]:
+        out["slurm_partition"] = res["gpu_partition"]
+    return out
+
+
+def model_cpu_resources(res: dict, units: int = 1) -> dict:
+    """A CPU rule that loads the base model (the merges): memory for it, its runtime (per unit, times
+    the `units` of a pack job), and one `model_slot`, which profiles/slurm limits to 1 per submission
+    (one model in memory at a time)."""
+    return dict(mem_mb=res["model_cpu_mem_mb"], runtime=res["merge_runtime_min"] * units, model_slot=1)
+
+
 def benchmark_globs(rule: str) -> list[str]:
     """The benchmark files of every job of `rule`: results/benchmarks/<rule>.tsv for a rule of one job,
-    results/benchmarks/<rule>/<job>.tsv for a rule of several (or a family of pack rules)."""
-    return [f"results/benchmarks/{rule}.tsv", f"results/benchmarks/{rule}/*.tsv"]
+    results/benchmarks/<rule>/**/<job>.tsv for a rule of several (per seed, pack, cluster, ...)."""
+    return [f"results/benchmarks/{rule}.tsv", f"results/benchmarks/{rule}/**/*.tsv"]
 
 
 def cost_rules(method: str, table: dict[str, dict], split: str, candidates: Sequence[str] = ()) -> list[str]:

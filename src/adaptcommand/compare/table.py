@@ -134,10 +134,13 @@ def summary_long(
     all_seeds = sorted({s for m in names for r in tables[m] if (s := seed_label(r))}, key=int)
     for m in names:
         add(m, POOLED, "n_seeds", "value", len(tables[m]))
-        for run, doc in meta[m]["runs"].items():
-            for key in ("n_turns", "n_personas"):
-                if key in doc:
-                    add(m, seed_label(run) or POOLED, key, "value", doc[key])
+        for key in ("n_turns", "n_personas"):  # the same in every run (the targets are)
+            counts = {seed_label(r): doc[key] for r, doc in meta[m]["runs"].items() if key in doc}
+            for seed, n in counts.items():
+                if seed is not None:
+                    add(m, seed, key, "value", n)
+            if counts:
+                add(m, POOLED, key, "value", max(counts.values()))
         for part in ("micro", "macro"):
             values = pd.DataFrame([doc[part] for doc in meta[m]["runs"].values() if part in doc], dtype=float)
             for metric, v in values.mean().items():
@@ -184,10 +187,7 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol) -
         ):
             add(m, seed, metric, stat, v)
         for ref in protocol.references:
-            if ref not in tables or ref == m:
-                if ref == m:
-                    for stat in ("", "_low", "_high"):
-                        add(m, seed, metric, f"diff_{ref}{stat}", 0.0)
+            if ref not in tables:
                 continue
             d = crossed_estimate(_paired(tables, m, ref, metric, seed).to_numpy())
             for stat, v in (("", d.mean), ("_low", d.low), ("_high", d.high), ("_se", d.se), ("_df", d.df)):
