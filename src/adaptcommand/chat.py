@@ -1,7 +1,8 @@
 """Talk to a trained method: the evaluation's model, prompt builder and generation, for one user.
 
 A finished run describes every scored method in a *method card* per run (training seed),
-``results/methods/<method>/seed<s>.json`` (``untrained.json`` for the base; rule method_card): the base model, the adapter merged into it first, the adapter of every persona
+``results/methods/<method>/seed<s>.json`` (``untrained.json`` for the base; rule method_card): the
+base model, the adapter merged into it first, the adapter of every persona
 (new users included where the method serves them), the prompt settings and, for the history method,
 where its past exchanges are retrieved from. `Assistant` loads one persona's model from a card
 exactly as the evaluation builds it (`evaluate.run.build_method_model`), renders the conversation
