@@ -1,6 +1,6 @@
 """Rules route, evaluate_routing and routing_oracle (rules/routing.smk): routing's three steps.
 
-route:            val per_persona.csv and predictions of each candidate -> results/routing/seed<s>/choices.json
+route:            val per_persona.csv + predictions of each candidate -> results/routing/seed<s>/choices.json
 evaluate_routing: choices + the candidates' test predictions -> results/eval/test/routing/seed<s>/*
 routing_oracle:   the candidates' test per_persona.csv -> results/routing/seed<s>/oracle.json (not a method)
 """
