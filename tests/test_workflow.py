@@ -50,6 +50,12 @@ KNOWN, NEW_USERS = persona_sets(
 )
 N_PERSONAS = len(KNOWN)
 HEADLINE = DEMO_CONFIG["compare"]["headline"]
+SEEDS = DEMO_CONFIG["train"]["seeds"]
+S1 = f"seed{SEEDS[0]}"  # the first seed's run (untrained methods: "untrained")
+
+
+def run_of(method: str) -> str:
+    return "untrained" if method == "base" else S1
 
 
 def _summary(demo_run) -> pd.DataFrame:
@@ -64,6 +70,14 @@ def test_demo_produces_figure_and_summary(demo_run):
     assert set(summary.index) == {*DEMO_METHODS, *DEMO_CONTROLS, ORACLE_LABEL}
     assert summary.loc[DEMO_METHODS, "role"].eq("method").all()
     assert summary.loc[DEMO_CONTROLS, "role"].eq("control").all()
+    # every learned method pooled over the seeds; the base is one untrained run
+    assert summary.loc["base", "n_seeds"] == 1
+    assert (
+        summary.loc[[m for m in DEMO_METHODS + DEMO_CONTROLS if m != "base"], "n_seeds"] == len(SEEDS)
+    ).all()
+    for seed in SEEDS:  # each seed's own table stays available
+        own = pd.read_csv(demo_run / f"results/comparison/seeds/seed{seed}.csv", index_col="method")
+        assert set(own.index) >= {*DEMO_METHODS, *DEMO_CONTROLS} and own[f"{HEADLINE}_ci_low"].notna().all()
     assert summary.loc[ORACLE_LABEL, "role"] == "bound"
     assert any("swapped" in m for m in DEMO_CONTROLS)
     # Rows are ranked by the headline, the personalisation metric.
@@ -112,18 +126,24 @@ def test_demo_produces_figure_and_summary(demo_run):
 
 
 def test_controls_see_personalisation_and_nothing_where_there_is_none(demo_run):
-    """Positive control: the per-persona LoRA beats base on routine turns (paired CI above 0).
-    Negative control: another persona's adapter does not (its CI is not above 0)."""
+    """Positive control: the per-persona LoRA beats base on routine turns (interval above 0), pooled
+    and in every seed. Negative control: another persona's adapter does not, in no seed."""
     summary = _summary(demo_run)
     assert summary.loc["persona", f"{HEADLINE}_diff_base_low"] > 0
     for control in DEMO_CONTROLS:
         assert summary.loc[control, f"{HEADLINE}_diff_base_low"] <= 0
     checks = json.loads((demo_run / "results/comparison/controls.json").read_text())
     assert checks["passed"] and {c["name"] for c in checks["checks"]} == {"persona", *DEMO_CONTROLS}
+    for check in checks["checks"]:
+        assert set(check["seeds"]) == {str(s) for s in SEEDS} and all(
+            d["passed"] for d in check["seeds"].values()
+        )
 
 
 def test_swapped_control_uses_another_personas_adapter(demo_run):
-    rows = [json.loads(x) for x in (demo_run / "results/eval/test/persona_swapped/predictions.jsonl").open()]
+    rows = [
+        json.loads(x) for x in (demo_run / f"results/eval/test/persona_swapped/{S1}/predictions.jsonl").open()
+    ]
     pairs = {(r["persona_id"], r["adapter"]) for r in rows}
     assert len(pairs) == N_PERSONAS
     assert all(a.startswith("models/persona/") and not a.endswith(p) for p, a in pairs)
@@ -161,28 +181,35 @@ def test_base_tokenizer_is_what_pretraining_used(demo_run):
 
 def test_training_learned_on_val(demo_run):
     """The unified adapter's chosen epoch improves the val loss over the untouched base (epoch 0)."""
-    log = json.loads((demo_run / "models/unified/all/train_log.json").read_text())
+    log = json.loads((demo_run / f"models/unified/{S1}/all/train_log.json").read_text())
     assert log["best_epoch"] > 0 and log["val_loss"][log["best_epoch"]] < log["val_loss"][0]
 
 
 def test_every_method_scored_on_the_same_targets(demo_run):
     fingerprints = set()
     for method in DEMO_METHODS:
-        metrics = json.loads((demo_run / f"results/eval/test/{method}/metrics.json").read_text())
+        metrics = json.loads(
+            (demo_run / f"results/eval/test/{method}/{run_of(method)}/metrics.json").read_text()
+        )
         fingerprints.add(metrics["targets_fingerprint"])
-        rows = [json.loads(x) for x in (demo_run / f"results/eval/test/{method}/predictions.jsonl").open()]
+        rows = [
+            json.loads(x)
+            for x in (demo_run / f"results/eval/test/{method}/{run_of(method)}/predictions.jsonl").open()
+        ]
         assert len(rows) == metrics["n_turns"]
         assert {"persona_id", "session_id", "turn_index", "prediction", "reference", "similarity"} <= rows[
             0
         ].keys()
     assert len(fingerprints) == 1
-    persona_rows = [json.loads(x) for x in (demo_run / "results/eval/test/persona/predictions.jsonl").open()]
-    # An adapter's path names its method and unit, whatever the packing: models/persona/<persona_id>/.
-    assert all(r["adapter"] == f"models/persona/{r['persona_id']}" for r in persona_rows)
+    persona_rows = [
+        json.loads(x) for x in (demo_run / f"results/eval/test/persona/{S1}/predictions.jsonl").open()
+    ]
+    # An adapter's path names its method, seed and unit, whatever the packing.
+    assert all(r["adapter"] == f"models/persona/{S1}/{r['persona_id']}" for r in persona_rows)
 
 
 def test_best_epoch_chosen_on_val(demo_run):
-    log = json.loads((demo_run / "models/persona/persona_000/train_log.json").read_text())
+    log = json.loads((demo_run / f"models/persona/{S1}/persona_000/train_log.json").read_text())
     assert log["personas"] == ["persona_000"] and log["n_train_dialogs"] == 30 and log["n_val_dialogs"] == 10
     assert log["best_epoch"] == min(range(len(log["val_loss"])), key=log["val_loss"].__getitem__)
 
@@ -201,16 +228,17 @@ def test_train_logs_record_the_recipe_and_nothing_else_of_the_params(demo_run):
         if not kind_of(entry).trains:
             continue
         section = DEMO_CONFIG["train"][recipe_section(method, entry)]
-        manifest = json.loads((demo_run / f"models/{method}/adapters.json").read_text())
-        for unit, spec in manifest["units"].items():
-            log = json.loads((demo_run / spec["dir"] / "train_log.json").read_text())
-            fields = {f.name for f in dataclasses.fields(RECIPES[log["recipe"]["adapter"]])}
-            assert set(log["recipe"]) == fields and set(section) <= fields, (method, unit)
-            assert log["seed"] == DEMO_CONFIG["train"]["seed"] == spec["seed"]
-            assert spec["recipe"] == log["recipe"] and spec["best_epoch"] == log["best_epoch"]
-            assert spec["dir"] == f"models/{method}/{unit}"
-            logs += 1
-    assert logs >= 4 * N_PERSONAS
+        for seed in SEEDS:
+            manifest = json.loads((demo_run / f"models/{method}/seed{seed}/adapters.json").read_text())
+            for unit, spec in manifest["units"].items():
+                log = json.loads((demo_run / spec["dir"] / "train_log.json").read_text())
+                fields = {f.name for f in dataclasses.fields(RECIPES[log["recipe"]["adapter"]])}
+                assert set(log["recipe"]) == fields and set(section) <= fields, (method, unit)
+                assert log["seed"] == seed == spec["seed"]
+                assert spec["recipe"] == log["recipe"] and spec["best_epoch"] == log["best_epoch"]
+                assert spec["dir"] == f"models/{method}/seed{seed}/{unit}"
+                logs += 1
+    assert logs >= 4 * N_PERSONAS * len(SEEDS)
 
 
 def test_the_pack_size_is_scheduling_only(demo_run):
@@ -227,6 +255,47 @@ def test_second_run_has_nothing_to_do(demo_run):
     proc = snakemake(demo_run, "-n")
     assert proc.returncode == 0, proc.stderr
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _planned_outputs(proc: subprocess.CompletedProcess) -> dict[str, list[str]]:
+    """{job rule: its outputs} of every job block of a dry run's output."""
+    jobs, rule = {}, None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.startswith(("rule ", "localrule ", "checkpoint ")) and line.endswith(":"):
+            rule = line.split()[-1].rstrip(":")
+        elif rule and line.strip().startswith("output: "):
+            jobs.setdefault(rule, []).extend(line.strip()[len("output: ") :].split(", "))
+            rule = None
+    return jobs
+
+
+def test_adding_a_seed_plans_that_seed_only_and_removing_one_the_comparison(demo_run):
+    """train.seeds + [4] on a finished demo: every planned job makes something of seed 4 (its models,
+    evaluations, routing, cards), or is the comparison; without the last seed only the comparison."""
+    more = _overlay(demo_run, "overlay_seed4", {"train": {"seeds": [*SEEDS, 4]}})
+    proc = snakemake(demo_run, "-n", configfiles=(DEMO, more))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    outputs = _planned_outputs(proc)
+    assert "compare" in outputs and any(r.startswith("train_persona") for r in outputs), outputs
+    for rule, files in outputs.items():
+        if rule in ("compare", "all"):
+            continue
+        assert all("seed4" in f for f in files), (rule, files)  # nothing of seeds 1-3 again
+    fewer = _overlay(demo_run, "overlay_seeds_fewer", {"train": {"seeds": SEEDS[:-1]}})
+    jobs = _planned(demo_run, fewer)
+    assert jobs == {"compare": 1}, jobs
+
+
+def test_the_same_seed_twice_gives_the_same_predictions(demo_run, tmp_path):
+    """Retraining seed 1's persona LoRAs and evaluating them again gives byte-identical predictions."""
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
+    target = f"results/eval/test/persona/{S1}/predictions.jsonl"
+    before = (run / target).read_bytes()
+    proc = snakemake(run, target, "--forcerun", f"train_persona.persona_000-persona_{N_PERSONAS - 1:03d}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "train_persona" in proc.stdout + proc.stderr  # it did retrain
+    assert (run / target).read_bytes() == before
 
 
 def _overlay(workdir: Path, name: str, change: dict) -> Path:
@@ -343,7 +412,8 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
         )
         return path
 
-    own_jobs = {"train_persona_r4": 1, "adapter_manifest": 1, "evaluate": 1, "compare": 1, "method_card": 1}
+    n = len(SEEDS)  # one of each per seed (pack_size 0: one pack)
+    own_jobs = {"train_persona_r4": n, "adapter_manifest": n, "evaluate": n, "compare": 1, "method_card": n}
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(4))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
@@ -352,8 +422,8 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
     summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")
     assert summary.loc["persona_r4", "role"] == "method"
     assert summary.loc["persona_r4", "n_turns"] == summary.loc["persona", "n_turns"]
-    configs = list((run / "models" / "persona_r4").glob("persona_*/adapter_config.json"))
-    assert len(configs) == N_PERSONAS
+    configs = list((run / "models" / "persona_r4").glob("seed*/persona_*/adapter_config.json"))
+    assert len(configs) == N_PERSONAS * len(SEEDS)
     assert {json.loads(c.read_text())["r"] for c in configs} == {4}
     plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(2))))
     plan.pop("all", None)
@@ -376,7 +446,7 @@ def test_the_headline_is_a_config_key(demo_run, tmp_path):
     md = (run / "results/comparison/summary.md").read_text()
     rows = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| ")][1:]
     assert rows[: len(summary)] == list(summary.index)
-    assert json.loads((run / "results/routing/choices.json").read_text())["metric"] == "similarity"
+    assert json.loads((run / f"results/routing/{S1}/choices.json").read_text())["metric"] == "similarity"
 
 
 # ---- new users (cold start) ---------------------------------------------------------------------------
@@ -400,7 +470,7 @@ def test_new_users_are_held_out_and_evaluated_apart(demo_run):
     assert not named and not any(p in clusters for p in NEW_USERS), named
     # The new users' merges use known personas only, their weight chosen on other known personas.
     for p in NEW_USERS:
-        log = json.loads((demo_run / f"models/merge_neighbors/{p}/train_log.json").read_text())
+        log = json.loads((demo_run / f"models/merge_neighbors/{S1}/{p}/train_log.json").read_text())
         used = json.dumps(log)
         assert not any(q in used for q in NEW_USERS if q != p) and log.get("val_personas")
         assert set(log["val_personas"]) <= set(KNOWN) and p not in log["val_personas"]
@@ -408,12 +478,19 @@ def test_new_users_are_held_out_and_evaluated_apart(demo_run):
     main = _summary(demo_run)
     assert set(cold.index) == set(NEW_USER_METHODS) and set(main.columns) <= set(cold.columns)
     assert (cold["n_personas"] == len(NEW_USERS)).all() and cold["n_turns"].nunique() == 1
-    assert cold[f"{HEADLINE}_ci_low"].notna().all() and cold["cost_gpu_job_s"].gt(0).all()
-    rows = [json.loads(x) for x in (demo_run / "results/eval/cold_start/cluster/predictions.jsonl").open()]
-    assignment = json.loads((demo_run / "results/cold_start/assignments.json").read_text())["assignment"]
+    # 3 new users: values, no intervals (fewer than 5 units), and the report says so
+    assert cold[f"{HEADLINE}_persona_mean"].notna().all() and cold[f"{HEADLINE}_ci_low"].isna().all()
+    assert cold["cost_gpu_job_s"].gt(0).all()
+    assert "no interval is given" in (demo_run / "results/comparison/summary.md").read_text()
+    rows = [
+        json.loads(x) for x in (demo_run / f"results/eval/cold_start/cluster/{S1}/predictions.jsonl").open()
+    ]
+    assignment = json.loads((demo_run / f"results/cold_start/{S1}/assignments.json").read_text())[
+        "assignment"
+    ]
     assert {r["persona_id"] for r in rows} == set(NEW_USERS)
-    # the adapter of the cluster nearest to the new user: models/cluster/<cluster_id>
-    assert all(r["adapter"] == f"models/cluster/{assignment[r['persona_id']]}" for r in rows)
+    # the adapter of the cluster nearest to the new user: models/cluster/<seed>/<cluster_id>
+    assert all(r["adapter"] == f"models/cluster/{S1}/{assignment[r['persona_id']]}" for r in rows)
     history = [json.loads(x) for x in (demo_run / "results/history/cold_start.jsonl").open()]
     first = DEMO_CONFIG["history"]["cold_start_sessions"]
     assert history and all(e["session_id"] < first for h in history for e in h["exchanges"])
@@ -473,7 +550,7 @@ def test_chat_is_the_evaluation(demo_run, method):
         (d["persona_id"], d["session_id"]): d
         for d in load_dialogs(demo_run / "data/cleaned/dialogs_clean.jsonl")
     }
-    rows = [json.loads(x) for x in (demo_run / f"results/eval/test/{method}/predictions.jsonl").open()]
+    rows = [json.loads(x) for x in (demo_run / f"results/eval/test/{method}/{S1}/predictions.jsonl").open()]
     rows = [r for r in rows if r["persona_id"] == persona and r["turn_index"] <= 9][:3]
     assert rows
     bot = Assistant.load(method, persona, demo_run)
