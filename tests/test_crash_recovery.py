@@ -2,7 +2,7 @@
 
 - kill -9 of Snakemake alone: its job (the demo base's pretraining, made long) stops within seconds
   instead of writing its output as an orphan, whether it was still importing or already working.
-- Snakemake and its training job killed with SIGKILL on the way to models/unified: the plain re-run
+- Snakemake and its training job killed with SIGKILL on the way to models/unified/seed1/all: the plain re-run
   fails ("Directory cannot be locked": Snakemake's lock outlives a killed process); the README's
   command (`--unlock`, then the same command again; rerun-incomplete is in the profile) finishes the
   run, and no half-written adapter is left.
@@ -23,7 +23,7 @@ import psutil
 import pytest
 from helpers import REPO, snakemake_cmd
 
-TARGET = "models/unified"
+TARGET = "models/unified/seed1/all"
 CONFIGS = [REPO / "config" / "demo.yaml", REPO / "tests" / "configs" / "slurm-slice.yaml"]
 
 

@@ -290,7 +290,7 @@ def test_results_are_complete(slurm_run):
     assert set(methods.index) == set(SLICE["eval"]["methods"])
     assert methods["n_turns"].nunique() == 1 and methods["n_personas"].eq(len(PERSONAS)).all()
     for p in PERSONAS:
-        assert (slurm_run.workdir / "models/persona" / p / "train_log.json").is_file()
+        assert (slurm_run.workdir / "models/persona/seed1" / p / "train_log.json").is_file()
 
 
 def test_rerun_has_nothing_to_do(slurm_run):
