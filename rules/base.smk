@@ -1,5 +1,6 @@
 # Demo only: a tokenizer and a tiny Qwen2 built offline, pretrained on personas never evaluated.
-# With a real model (model.build_demo_base: false) model.base is loaded as it is.
+# With model.gguf (config/smollm2.yaml) a GGUF file shipped in a Python package is converted into a
+# standard checkpoint directory at model.base and checked. Otherwise model.base is loaded as it is.
 
 if config["model"]["build_demo_base"]:
 
@@ -22,3 +23,32 @@ if config["model"]["build_demo_base"]:
             seed=config["train"]["seed"],
         script:
             "../workflow/scripts/build_demo_base.py"
+
+
+if config["model"]["gguf"]["package"]:
+
+    def gguf_package_version():
+        """The installed release of model.gguf.package (another release re-runs the conversion)."""
+        from adaptcommand.model.convert import package_version
+
+        return package_version(config["model"]["gguf"]["package"])
+
+    rule convert_gguf_base:
+        output:
+            directory(config["model"]["base"]),
+        log:
+            "logs/convert_gguf_base.log",
+        benchmark:
+            "results/benchmarks/convert_gguf_base.tsv"
+        conda:
+            "../envs/train.yaml"
+        threads: RES["threads"]
+        resources:
+            mem_mb=RES["model_cpu_mem_mb"],
+            runtime=RES["merge_runtime_min"],
+        params:
+            **config["model"]["gguf"],
+            version=gguf_package_version(),
+            code=script_hash("convert_gguf.py"),
+        script:
+            "../workflow/scripts/convert_gguf.py"

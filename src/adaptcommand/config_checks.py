@@ -170,6 +170,27 @@ def _cold_start_problems(config: dict, methods: set[str], n_known: int) -> list[
     return problems
 
 
+def _model_problems(model: dict) -> list[str]:
+    """model.gguf (a conversion into model.base) against model.build_demo_base and model.base."""
+    gguf = model.get("gguf") or {}
+    if not gguf.get("package"):
+        return ["model.gguf.file is set but model.gguf.package is empty"] if gguf.get("file") else []
+    problems = []
+    if not gguf.get("file"):
+        problems.append(
+            f"model.gguf.package = {gguf['package']!r} needs model.gguf.file (the file inside it)"
+        )
+    if model["build_demo_base"]:
+        problems.append("model.gguf and model.build_demo_base both build model.base: set one of them")
+    base = model["base"]
+    if Path(base).is_absolute() or ".." in Path(base).parts:
+        problems.append(
+            f"model.base = {base!r}: with model.gguf the converted directory is an output of the run, "
+            "so it must be a relative path inside the working directory (e.g. models/smollm2-135m-instruct)"
+        )
+    return problems
+
+
 def check_config(
     config: dict, schema: dict, methods: dict[str, dict], *, metric_names: set[str] | None = None
 ) -> None:
@@ -216,6 +237,7 @@ def check_config(
             f"split.train_frac + split.val_frac must be < 1 (the rest is test): "
             f"{split['train_frac']} + {split['val_frac']}"
         )
+    problems += _model_problems(config["model"])
     data = config["data"]
     if data["source"] == "local" and not data.get("local_dir"):
         problems.append("data.source = 'local' needs data.local_dir (the directory of the three files)")
