@@ -94,7 +94,10 @@ def training_example(
     the system message.
     """
     turns = dialog["messages"]
-    for start in [i for i, m in enumerate(turns) if m["role"] == "user"] or [0]:
+    # A window must hold an assistant message: dialogues often end with a user turn ("thanks!"), and
+    # a window starting there would be an example without a single labelled token.
+    last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=len(turns))
+    for start in [i for i, m in enumerate(turns) if m["role"] == "user" and i < last] or [0]:
         ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:], history))
         if len(ids) <= pc.max_length:
             break
