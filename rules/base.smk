@@ -26,12 +26,10 @@ if config["model"]["build_demo_base"]:
 
 
 if config["model"]["gguf"]["package"]:
+    from adaptcommand.model.convert import package_version
 
-    def gguf_package_version():
-        """The installed release of model.gguf.package (another release re-runs the conversion)."""
-        from adaptcommand.model.convert import package_version
-
-        return package_version(config["model"]["gguf"]["package"])
+    # The installed release of the package (another release re-runs the conversion).
+    GGUF_VERSION = package_version(config["model"]["gguf"]["package"])
 
     rule convert_gguf_base:
         output:
@@ -48,7 +46,7 @@ if config["model"]["gguf"]["package"]:
             runtime=RES["merge_runtime_min"],
         params:
             **config["model"]["gguf"],
-            version=gguf_package_version(),
+            version=GGUF_VERSION,
             code=script_hash("convert_gguf.py"),
         script:
             "../workflow/scripts/convert_gguf.py"
