@@ -381,3 +381,30 @@ def test_batched_training_gives_each_persona_its_separate_adapter(tiny, dialogs,
 
     base, _ = load_base(path)
     load_adapters(base, {"x": tmp_path / "b" / personas[0]})
+
+
+def test_an_untrained_prefix_starts_as_the_model_it_is_added_to(tiny, dialogs):
+    """PEFT's N(0, 1) prefix made an untrained prefix far from the start model on a real model
+    (SmolLM2: val loss 3.70 -> 5.42), so epoch 0 of every prefix method was not the start model. The
+    prefix now starts as the model's own key/values of the system turn (2 query / 1 key-value head
+    here, grouped-query attention as in SmolLM2 and Qwen2.5)."""
+    from adaptcommand.adapters import init_prefix_from_tokens
+    from adaptcommand.prompts import system_turn_ids
+    from adaptcommand.train.loop import mean_loss
+
+    path, _ = tiny
+    model, tok = load_base(path, device=torch.device("cpu"))
+    examples = [training_example(tok, d, PromptConfig()) for d in dialogs[:4]]
+    base = mean_loss(model, examples, 4, tok.pad_token_id)
+    torch.manual_seed(0)
+    peft = attach_adapter(model, {"num_virtual_tokens": 6})
+    random_init = mean_loss(peft, examples, 4, tok.pad_token_id)
+    ids = system_turn_ids(tok, PromptConfig())
+    assert init_prefix_from_tokens(peft, ids)
+    from_tokens = mean_loss(peft, examples, 4, tok.pad_token_id)
+    assert abs(from_tokens - base) < 0.5 * abs(random_init - base), (base, random_init, from_tokens)
+    # what PEFT stores per virtual token: layers x (key, value) x key-value heads x head_dim
+    cfg = model.config
+    head_dim = cfg.hidden_size // cfg.num_attention_heads
+    weight = peft.prompt_encoder["default"].embedding.weight
+    assert weight.shape == (6, cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * head_dim)

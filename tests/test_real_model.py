@@ -165,7 +165,7 @@ def test_the_base_model_states_the_value_the_user_just_gave(smollm2):
         assert value in reply, replies
 
 
-def _prompts(run, tok, n=4):
+def _prompts(run, tok, n=3):
     """Test prompts of the slice's dialogues (different lengths: left padding matters)."""
     by_persona = {
         p: [d for d in load_dialogs(run / "data/cleaned/dialogs_clean.jsonl") if d["persona_id"] == p]
@@ -197,7 +197,7 @@ def test_prefix_tuning_with_gqa_batched_equals_one_at_a_time(run, smollm2):
         peft,
         tok,
         prompts,
-        max_new_tokens=6,
+        max_new_tokens=5,
         batch_size=8,
         adapter_names=names,
         grouped=True,
@@ -206,9 +206,9 @@ def test_prefix_tuning_with_gqa_batched_equals_one_at_a_time(run, smollm2):
     alone = []
     for name, prompt in rows:
         peft.set_adapter(name)
-        alone += generate(peft, tok, [prompt], max_new_tokens=6, batch_size=1, share_prefixes=False)
+        alone += generate(peft, tok, [prompt], max_new_tokens=5, batch_size=1, share_prefixes=False)
     with peft.disable_adapter():
-        base = generate(peft, tok, prompts, max_new_tokens=6, batch_size=8)
+        base = generate(peft, tok, prompts, max_new_tokens=5, batch_size=8)
     assert batched == alone
     assert batched != base  # the prefixes do change the model
 
@@ -232,21 +232,21 @@ def test_mixed_adapter_batches_equal_one_at_a_time(run, smollm2, request):
     rows = _prompts(run, tok, n=3)
     names = ["__base__", rows[1][0], rows[2][0]]
     prompts = [q for _, q in rows]
-    mixed = generate(peft, tok, prompts, max_new_tokens=6, batch_size=8, adapter_names=names, grouped=False)
+    mixed = generate(peft, tok, prompts, max_new_tokens=5, batch_size=8, adapter_names=names, grouped=False)
     alone = []
     for name, prompt in zip(names, prompts, strict=True):
         alone += generate(
             peft,
             tok,
             [prompt],
-            max_new_tokens=6,
+            max_new_tokens=5,
             batch_size=1,
             adapter_names=[name],
             grouped=True,
             share_prefixes=False,
         )
     with peft.disable_adapter():
-        base = generate(peft, tok, prompts, max_new_tokens=6, batch_size=8)
+        base = generate(peft, tok, prompts, max_new_tokens=5, batch_size=8)
     assert mixed == alone
     assert any(a != b for a, b, n in zip(mixed, base, names, strict=True) if n != "__base__")
 

@@ -53,6 +53,13 @@ def system_message(dialog: dict, pc: PromptConfig, history: list[dict] | None = 
     return {"role": "system", "content": "\n".join(parts)}
 
 
+def system_turn_ids(tokenizer, pc: PromptConfig) -> list[int]:
+    """Token ids of the chat template's system turn with the fixed instruction (no persona, context or
+    history): what every prompt starts with (prefix tuning starts from their key/values)."""
+    text = tokenizer.apply_chat_template([{"role": "system", "content": pc.system}], tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def chat_messages(
     dialog: dict, pc: PromptConfig, messages: list[dict] | None = None, history: list[dict] | None = None
 ) -> list[dict]:
