@@ -23,6 +23,7 @@ import pytest
 import torch
 from helpers import REPO, effective_config, planned_jobs, snakemake_cmd
 
+from adaptcommand.config_checks import QWEN2_LINEAR_MODULES
 from adaptcommand.data.io import load_dialogs, read_jsonl
 from adaptcommand.evaluate.generate import generate
 from adaptcommand.model.loading import load_base
@@ -100,6 +101,13 @@ def test_the_conversion_is_checked_and_loads_like_a_hub_checkpoint(run):
     assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == 2
     model = AutoModelForCausalLM.from_pretrained(run / MODEL)
     assert model.config.num_key_value_heads == 3 and model.config.tie_word_embeddings
+    # the config check's module names (train.*.target_modules) are Llama's too
+    linear = {
+        n.rsplit(".", 1)[-1]
+        for n, m in model.named_modules()
+        if isinstance(m, torch.nn.Linear) and ".layers." in n
+    }
+    assert linear == set(QWEN2_LINEAR_MODULES)
 
 
 def test_a_finished_conversion_is_not_redone(run):

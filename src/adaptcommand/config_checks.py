@@ -34,7 +34,8 @@ def variant_of(methods: dict[str, dict]) -> list[str]:
     ]
 
 
-# The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
+# The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike, and
+# of a Llama one: SmolLM2, tests/test_real_model.py;
 # tests/test_config_checks.py compares this with the modules of a model built from the demo config).
 # PEFT silently trains only the names that exist, so a typo would quietly change the recipe.
 QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -228,7 +229,7 @@ def check_config(
             if unknown:
                 problems.append(
                     f"train.{name}.target_modules = {recipe['target_modules']!r}: {unknown} are not "
-                    f"linear layers of the model (Qwen2: {', '.join(QWEN2_LINEAR_MODULES)})"
+                    f"linear layers of the model (Qwen2 and Llama: {', '.join(QWEN2_LINEAR_MODULES)})"
                 )
 
     split = config["split"]
