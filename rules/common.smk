@@ -99,14 +99,20 @@ def raw_files(downloaded):
     return {Path(name).stem: ancient(os.path.join(local, name)) for name in RAW_FILES}
 
 
+# The workflow builds model.base itself: the demo's tiny Qwen2, or a GGUF converted (rules/base.smk).
+BUILT_BASE = config["model"]["build_demo_base"] or bool(
+    config["model"]["gguf"]["package"]
+)
+
+
 def base_model_input():
-    """The base model directory when the workflow builds it (demo); nothing for a Hub id."""
-    return [config["model"]["base"]] if config["model"]["build_demo_base"] else []
+    """The base model directory when the workflow builds it (demo, GGUF); nothing for a Hub id."""
+    return [config["model"]["base"]] if BUILT_BASE else []
 
 
 def base_model_param():
-    """params.base: derived from input `base` when the workflow builds it (demo), else model.base."""
-    if config["model"]["build_demo_base"]:
+    """params.base: derived from input `base` when the workflow builds it (demo, GGUF), else model.base."""
+    if BUILT_BASE:
         return lambda wildcards, input: input.base[0]
     return config["model"]["base"]
 

@@ -12,7 +12,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 # The longest test files, started first (pytest-xdist hands out files in collection order), so that
 # the other files fill the second worker while the demo workflow runs on the first.
-LONGEST_FIRST = ("test_workflow.py", "test_slurm.py")
+LONGEST_FIRST = ("test_workflow.py", "test_slurm.py", "test_real_model.py")
 
 
 def pytest_collection_modifyitems(items):

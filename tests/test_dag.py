@@ -125,3 +125,43 @@ def test_full_size_plan_through_the_slurm_profile(tmp_path):
     for rule in ("merge_neighbors", "merge_cluster"):
         if rule in seen:
             assert int(seen[rule]["mem_mb"]) >= 8000, (rule, seen[rule])
+
+
+def test_smollm2_comparison_plans_every_method_from_the_converted_model(tmp_path):
+    """config/smollm2.yaml at its full size (the demo's 12 personas + 3 new users, every method, the
+    controls): the conversion of the GGUF is the first job, every model job depends on it, and
+    everything the demo plans is planned."""
+    import os
+
+    from helpers import effective_config
+
+    config = effective_config(REPO / "config" / "smollm2.yaml")
+    cmd = snakemake_cmd(
+        tmp_path / "work",
+        [REPO / "config" / "smollm2.yaml"],
+        "--workflow-profile",
+        "none",
+        "--dry-run",
+        cores=4,
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    jobs = planned_jobs(proc)
+    n_scored = len(config["eval"]["methods"]) + len(config["eval"]["controls"])
+    assert jobs.get("convert_gguf_base") == 1 and "build_demo_base" not in jobs, jobs
+    assert jobs.get("method_card") == n_scored, jobs
+    for rule in ("train_unified", "train_persona", "train_hybrid", "train_prefix_persona", "train_history"):
+        assert jobs.get(rule) == 1, (rule, jobs)  # pack_size 0: one job per rule
+    assert jobs.get("split_new_users") == 1 and jobs.get("merge_new_users") == 1, jobs
+    text = proc.stdout + proc.stderr
+    assert (
+        "input: data/cleaned/dialogs_clean.jsonl, data/splits/edgesplits.json, models/smollm2-135m-instruct"
+        in text
+    )
+    print(f"smollm2 dry run: {sum(jobs.values())} jobs in {cpu:.1f} CPU s")
+    assert cpu < MAX_DRY_RUN_S

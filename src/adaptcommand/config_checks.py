@@ -48,7 +48,8 @@ def variant_of(methods: dict[str, dict]) -> list[str]:
     ]
 
 
-# The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike;
+# The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike, and
+# of a Llama one: SmolLM2, tests/test_real_model.py;
 # tests/test_config_checks.py compares this with the modules of a model built from the demo config).
 # PEFT silently trains only the names that exist, so a typo would quietly change the recipe.
 QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -324,6 +325,27 @@ def _cold_start_problems(config: dict, methods: set[str], n_known: int) -> list[
     return problems
 
 
+def _model_problems(model: dict) -> list[str]:
+    """model.gguf (a conversion into model.base) against model.build_demo_base and model.base."""
+    gguf = model.get("gguf") or {}
+    if not gguf.get("package"):
+        return ["model.gguf.file is set but model.gguf.package is empty"] if gguf.get("file") else []
+    problems = []
+    if not gguf.get("file"):
+        problems.append(
+            f"model.gguf.package = {gguf['package']!r} needs model.gguf.file (the file inside it)"
+        )
+    if model["build_demo_base"]:
+        problems.append("model.gguf and model.build_demo_base both build model.base: set one of them")
+    base = model["base"]
+    if Path(base).is_absolute() or ".." in Path(base).parts:
+        problems.append(
+            f"model.base = {base!r}: with model.gguf the converted directory is an output of the run, "
+            "so it must be a relative path inside the working directory (e.g. models/smollm2-135m-instruct)"
+        )
+    return problems
+
+
 def check_config(
     config: dict, schema: dict, methods: dict[str, dict], *, metric_names: set[str] | None = None
 ) -> None:
@@ -362,7 +384,7 @@ def check_config(
             if unknown:
                 problems.append(
                     f"train.{name}.target_modules = {recipe['target_modules']!r}: {unknown} are not "
-                    f"linear layers of the model (Qwen2: {', '.join(QWEN2_LINEAR_MODULES)})"
+                    f"linear layers of the model (Qwen2 and Llama: {', '.join(QWEN2_LINEAR_MODULES)})"
                 )
 
     split = config["split"]
@@ -371,6 +393,7 @@ def check_config(
             f"split.train_frac + split.val_frac must be < 1 (the rest is test): "
             f"{split['train_frac']} + {split['val_frac']}"
         )
+    problems += _model_problems(config["model"])
     data = config["data"]
     if data["source"] == "local" and not data.get("local_dir"):
         problems.append("data.source = 'local' needs data.local_dir (the directory of the three files)")

@@ -52,6 +52,13 @@ def system_message(dialog: dict, pc: PromptConfig, history: list[dict] | None = 
     return {"role": "system", "content": "\n".join(parts)}
 
 
+def system_turn_ids(tokenizer, pc: PromptConfig) -> list[int]:
+    """Token ids of the chat template's system turn with the fixed instruction (no persona, context or
+    history): what every prompt starts with (prefix tuning starts from their key/values)."""
+    text = tokenizer.apply_chat_template([{"role": "system", "content": pc.system}], tokenize=False)
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
 def chat_messages(
     dialog: dict, pc: PromptConfig, messages: list[dict] | None = None, history: list[dict] | None = None
 ) -> list[dict]:
@@ -93,7 +100,10 @@ def training_example(
     the system message.
     """
     turns = dialog["messages"]
-    for start in [i for i, m in enumerate(turns) if m["role"] == "user"] or [0]:
+    # A window must hold an assistant message: dialogues often end with a user turn ("thanks!"), and
+    # a window starting there would be an example without a single labelled token.
+    last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=len(turns))
+    for start in [i for i, m in enumerate(turns) if m["role"] == "user" and i < last] or [0]:
         ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:], history))
         if len(ids) <= pc.max_length:
             break

@@ -123,6 +123,12 @@ def train(
 ) -> TrainResult:
     """Train the parameters of `model` that require grad; restore the best epoch by val loss."""
     start = time.perf_counter()
+    for what, examples in (("train", train_examples), ("val", val_examples)):
+        if examples and not any(label != IGNORE_INDEX for ex in examples for label in ex["labels"]):
+            raise ValueError(
+                f"none of the {len(examples)} {what} examples has an assistant token to learn from "
+                "(prompt.max_length too small for the system prompt and a user turn?): the loss would be 0"
+            )
     torch.manual_seed(tc.seed)
     rng = random.Random(tc.seed)
     device = next(model.parameters()).device

@@ -17,7 +17,7 @@ from adaptcommand.adapters import attach_adapter, merged_base, save_adapter
 from adaptcommand.data.io import load_dialogs, load_splits
 from adaptcommand.data.splits import split_dialogs
 from adaptcommand.model.loading import load_base
-from adaptcommand.prompts import PromptConfig, training_example
+from adaptcommand.prompts import PromptConfig, system_turn_ids, training_example
 from adaptcommand.retrieval import history_for
 from adaptcommand.settings import LoraRecipe, PrefixRecipe
 from adaptcommand.train.loop import TrainConfig, train
@@ -129,7 +129,9 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
     personas, train_d, val_d = unit_data
     model = copy.deepcopy(start_model) if copy_model else start_model
     torch.manual_seed(st.tc.seed)
-    peft_model = attach_adapter(model, st.recipe, name=st.name)
+    # a prefix starts as the key/values of the system turn's first tokens: untrained = the start model
+    init_ids = system_turn_ids(st.tokenizer, st.pc) if st.recipe.adapter == "prefix" else None
+    peft_model = attach_adapter(model, st.recipe, name=st.name, init_ids=init_ids)
     result = train(
         peft_model,
         examples_for(st.tokenizer, train_d, st.pc, st.history),
