@@ -126,15 +126,15 @@ def test_every_kind_of_method_trains_is_evaluated_and_reaches_the_summary(run):
     assert scored["similarity"].notna().all()
     # every trained adapter took at least one step, on the real model's tokens
     logs = {
-        "unified": run / "models/unified/all/train_log.json",
-        "history": run / "models/history/all/train_log.json",
+        "unified": run / "models/unified/seed1/all/train_log.json",
+        "history": run / "models/history/seed1/all/train_log.json",
         **{
-            f"{kind}/{p}": run / f"models/{kind}/{p}/train_log.json"
+            f"{kind}/{p}": run / f"models/{kind}/seed1/{p}/train_log.json"
             for kind in ("persona", "hybrid", "prefix_persona", "prefix_unified_persona")
             for p in PERSONAS
         },
     }
-    logs |= {f"cluster/{f.parent.name}": f for f in (run / "models/cluster").glob("c*/train_log.json")}
+    logs |= {f"cluster/{f.parent.name}": f for f in (run / "models/cluster/seed1").glob("c*/train_log.json")}
     assert any(k.startswith("cluster/") for k in logs)
     for name, path in logs.items():
         log = json.loads(path.read_text())
@@ -142,10 +142,11 @@ def test_every_kind_of_method_trains_is_evaluated_and_reaches_the_summary(run):
         assert all(0 < v < 20 for v in log["val_loss"] + log["train_loss"]), (name, log["val_loss"])
     # persona and hybrid packs trained batched (config/smollm2.yaml's GPU setting)
     assert json.loads(logs["persona/persona_000"].read_text())["batched_with"] == 2
-    merge = json.loads((run / "models/merge_neighbors/persona_000/train_log.json").read_text())
+    merge = json.loads((run / "models/merge_neighbors/seed1/persona_000/train_log.json").read_text())
     assert merge["candidates"][-1]["max_abs_update_error"] < 1e-5  # a `cat` merge of Llama LoRAs, exact
     for method in METHODS:  # every method generated text for every target
-        rows = [r for _, r in read_jsonl(run / f"results/eval/test/{method}/predictions.jsonl")]
+        run_dir = "untrained" if method == "base" else "seed1"
+        rows = [r for _, r in read_jsonl(run / f"results/eval/test/{method}/{run_dir}/predictions.jsonl")]
         assert rows and sum(bool(r["prediction"]) for r in rows) >= len(rows) // 2, method
 
 
@@ -187,7 +188,7 @@ def test_prefix_tuning_with_gqa_batched_equals_one_at_a_time(run, smollm2):
     from peft import PeftModel
 
     model, tok = smollm2
-    dirs = {p: run / f"models/prefix_persona/{p}" for p in PERSONAS}
+    dirs = {p: run / f"models/prefix_persona/seed1/{p}" for p in PERSONAS}
     cfg = json.loads((dirs["persona_000"] / "adapter_config.json").read_text())
     assert cfg["peft_type"] == "PREFIX_TUNING" and cfg["num_attention_heads"] == 3  # the kv heads
     peft = PeftModel.from_pretrained(model, str(dirs["persona_000"]), adapter_name="persona_000")
@@ -222,7 +223,7 @@ def test_mixed_adapter_batches_equal_one_at_a_time(run, smollm2, request):
     from peft import PeftModel
 
     model, tok = smollm2
-    dirs = {p: run / f"models/persona/{p}" for p in PERSONAS}
+    dirs = {p: run / f"models/persona/seed1/{p}" for p in PERSONAS}
     peft = PeftModel.from_pretrained(model, str(dirs["persona_000"]), adapter_name="persona_000")
     peft.load_adapter(str(dirs["persona_001"]), adapter_name="persona_001")
     with torch.no_grad():
@@ -262,7 +263,7 @@ def test_chat_answers_as_the_evaluation_did(run):
     dialogs = {
         (d["persona_id"], d["session_id"]): d for d in load_dialogs(run / "data/cleaned/dialogs_clean.jsonl")
     }
-    rows = [r for _, r in read_jsonl(run / "results/eval/test/hybrid/predictions.jsonl")]
+    rows = [r for _, r in read_jsonl(run / "results/eval/test/hybrid/seed1/predictions.jsonl")]
     row = next(r for r in rows if r["persona_id"] == "persona_001" and r["turn_index"] >= 3)
     d = dialogs[(row["persona_id"], row["session_id"])]
     t = row["turn_index"]
