@@ -1,7 +1,6 @@
-# One manifest per method with adapters and seed, models/<method>/seed<s>/adapters.json: which adapter
-# directory serves which known persona, with each unit's recipe, seed and what was selected on val
-# (adaptcommand.adapters). Evaluation, method cards, merges and chat find adapters through it and
-# nothing else. A method that serves new users with adapters chosen for them has new_users.json too.
+# One manifest per method and seed, models/<method>/seed<s>/adapters.json (new_users.json for the new
+# users): which adapter serves whom, with each unit's recipe, seed and val selection; the only thing
+# evaluation, method cards, merges and chat find adapters by (adaptcommand.adapters).
 
 
 def manifest_sources(wildcards):
@@ -43,7 +42,11 @@ rule adapter_manifest:
     localrule: True
     threads: 1
     params:
-        merge=lambda wc: unified(wc.seed) if on_unified(wc.method) else "",
+        merge=lambda wc: (
+            layout.unit_dir("unified", wc.seed, layout.ALL)
+            if on_unified(wc.method)
+            else ""
+        ),
     run:
         from adaptcommand.adapters import method_manifest, new_user_manifest
 

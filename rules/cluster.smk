@@ -1,7 +1,6 @@
-# Personas grouped by behaviour (train split only) or character text, one clustering per seed (the
-# k-means initialisation is drawn from the seed). k may be chosen from the data (silhouette), so the
-# clustering is a checkpoint: which per-cluster jobs exist (train_<method> in rules/train.smk,
-# merge_cluster) is read from its output through adaptcommand.clusters.ClusterCheckpoint.
+# Personas grouped by behaviour (train split only) or character text, per seed (k-means starts from
+# it); k may be chosen by silhouette, so the clustering is a checkpoint: which per-cluster jobs exist
+# is read from it (adaptcommand.clusters.ClusterCheckpoint).
 from adaptcommand.clusters import ClusterCheckpoint
 
 

@@ -1,15 +1,7 @@
-# New users (personas.cold_start): the last personas of the dataset, held out of everything that
-# learns from users, evaluated on their test split (evaluation set cold_start) by every method of
-# eval.methods that can serve a user it was not trained on (workflow/methods.yaml, field cold_start):
-#   same:              the one adapter every known persona gets (base, unified, history: the history
-#                      LoRA with exchanges of the user's first history.cold_start_sessions sessions);
-#   nearest_cluster:   the adapter of the cluster closest to the user's character text;
-#   nearest_personas:  a merge of the LoRAs of the merge.neighbors_k known personas closest to the
-#                      user's character text, its total weight chosen on the val split of the next
-#                      neighbors_k closest known personas (never on the new user).
-# What is known of a new user: the character text (data/cold_start/characters.json). Per seed (the
-# clusters are the seed's). Their merges:
-# rules/merge.smk; which adapters serve them: models/<method>/new_users.json (rules/adapters.smk).
+# New users (personas.cold_start): held out of everything that learns, evaluated on their test split
+# by the methods that can serve them (table field cold_start; adaptcommand.personas says how). Per
+# seed, each new user's nearest cluster and known personas by character text; their merges are in
+# rules/merge.smk, which adapters serve them in models/<method>/seed<s>/new_users.json.
 
 
 rule assign_new_users:

@@ -1,6 +1,5 @@
-# Config validation, the persona sets, settings as named params and the input functions the rules share.
-# Where files live and what each adapter kind means are the library's (adaptcommand.layout,
-# adaptcommand.methods.KINDS): the rules only ask.
+# Config validation, the persona sets, settings as named params and the input functions the rules
+# share; where files live and what each adapter kind means: adaptcommand.layout, methods.KINDS.
 import hashlib
 import os
 from pathlib import Path
@@ -70,7 +69,9 @@ def data_split(wildcards):
 
 
 def eval_personas(wildcards):
-    return NEW_USERS if wildcards.split == COLD else PERSONAS
+    return (
+        NEW_USERS if wildcards.split == COLD else PERSONAS
+    )  # (the personas of an evaluation set)
 
 
 wildcard_constraints:
@@ -134,15 +135,11 @@ def on_unified(method):
     return METHOD_TABLE[method]["start"] == "unified"
 
 
-def unified(seed):
-    """The unified adapter of `seed` (a number, or "{seed}" in a rule's pattern)."""
-    return layout.unit_dir("unified", seed, layout.ALL)
-
-
 def train_inputs(method):
     """Inputs of the training of `method`: data, base, and unified of the job's seed if it starts there."""
     inputs = dict(dialogs=CLEAN, splits=SPLITS, base=base_model_input())
-    return inputs | ({"unified": unified("{seed}")} if on_unified(method) else {})
+    unified = layout.unit_dir("unified", "{seed}", layout.ALL)
+    return inputs | ({"unified": unified} if on_unified(method) else {})
 
 
 def train_params(method):
@@ -199,8 +196,7 @@ def history_inputs(wildcards):
 
 
 def cost_files(method, split="test"):
-    """{"gpu": benchmark files (globs) of the GPU-rule jobs behind `method` on `split`, "cpu": of
-    its CPU-rule jobs}: its evaluation and the rules the method table lists for it."""
+    """{"gpu" | "cpu": benchmark globs of the jobs behind `method` on `split` (layout.cost_rules)}."""
     out = {"gpu": [], "cpu": []}
     candidates = config["routing"]["candidates"]
     for rule in layout.cost_rules(method, METHOD_TABLE, split, candidates):

@@ -1,6 +1,5 @@
-# One evaluation protocol for every method: the same targets, prompts, greedy decoding and metrics.
-# Evaluation sets ({split}): val and test of the known personas, and cold_start, the new users' test
-# split (common.smk eval_data).
+# One evaluation protocol for every method: the same targets, prompts, greedy decoding and metrics, on
+# val / test of the known personas and cold_start, the new users' test split (common.smk eval_data).
 
 
 rule eval_targets:
@@ -68,11 +67,11 @@ rule evaluate:
 # their inputs are the run's manifests, so building a card builds what chatting needs.
 def card_manifests(method, run):
     """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
-    entry, serves = METHOD_TABLE[method], {}
-    for split, personas in (("test", PERSONAS), (COLD, NEW_USERS)):
-        if split == COLD and method not in NEW_USER_METHODS:
-            continue
-        for path in layout.manifest_for(method, entry, split, run):
+    serves, new = {}, NEW_USERS if method in NEW_USER_METHODS else []
+    for split, personas in (("test", PERSONAS), (COLD, new)):
+        for path in layout.manifest_for(
+            method, METHOD_TABLE[method], split, run
+        ) * bool(personas):
             serves[path] = serves.get(path, []) + personas
     return serves
 
@@ -82,14 +81,9 @@ def card_inputs(wildcards):
     choice and the candidates' cards of that seed."""
     method, run = wildcards.method, wildcards.run
     if not kind_of(METHOD_TABLE[method]).generates:
-        return dict(
-            choices=f"results/routing/{run}/choices.json",
-            cards=expand(
-                "results/methods/{c}/{run}.json",
-                c=config["routing"]["candidates"],
-                run=run,
-            ),
-        )
+        candidates = config["routing"]["candidates"]
+        cards = [f"results/methods/{c}/{run}.json" for c in candidates]
+        return dict(choices=f"results/routing/{run}/choices.json", cards=cards)
     new = method in NEW_USER_METHODS
     return dict(
         base=base_model_input(),
@@ -104,8 +98,9 @@ def card_param(wildcards):
     entry = METHOD_TABLE[method]
     if not kind_of(entry).generates:
         return dict(method=method, about=entry["about"], run=wildcards.run)
-    first_sessions = config["history"]["cold_start_sessions"]
-    history = RETRIEVAL | {"cold_start_sessions": first_sessions}
+    history = RETRIEVAL | {
+        "cold_start_sessions": config["history"]["cold_start_sessions"]
+    }
     return dict(
         method=method,
         about=entry["about"],

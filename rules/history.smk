@@ -1,22 +1,14 @@
-# History in the prompt (OPPU / LaMP style): the unified recipe, trained and evaluated with each
-# dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues in the system message
-# (table adapter lora+history; trained by rules/train.smk with the train and val retrievals).
-# Query = the dialogue's user messages before its first evaluated assistant turn (train, val and test
-# alike); candidates = the persona's train exchanges that set a device; MiniLM cosine, top history.k.
-
-
-# How exchanges are retrieved (also what `adaptcommand chat` retrieves with: the method card).
-RETRIEVAL = dict(
+# History in the prompt (OPPU / LaMP style; table adapter lora+history, trained by rules/train.smk): a
+# dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues (adaptcommand.retrieval),
+# one file per split; cold_start (the new users) retrieves from each new user's first
+# history.cold_start_sessions sessions, the only dialogues of theirs a method sees.
+RETRIEVAL = dict(  # (also what `adaptcommand chat` retrieves with: the method card)
     k=config["history"]["k"],
     query_turns=config["eval"]["skip_assistant_turns"] + 1,
     minilm=config["metrics"]["minilm"],
 )
 
 
-# One file per split; every split retrieves from the train split only (a train dialogue not from
-# itself). train and val feed training, test feeds evaluation only; cold_start (the new users' test
-# dialogues) retrieves from each new user's first history.cold_start_sessions sessions, the only
-# dialogues of theirs a method sees.
 rule retrieve_history:
     input:
         unpack(eval_data),

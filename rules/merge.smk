@@ -1,11 +1,7 @@
-# Merges of persona LoRAs in weight-update space (never A and B averaged separately), on CPU, for every
-# method of the table whose adapter is a merge; the rule is named after the method:
-#   scope persona (merge_neighbors): per persona, its merge.neighbors_k most similar OTHER personas'
-#                 LoRAs (similarity of the clustering features); packs of personas, as training;
-#   scope cluster (merge_cluster):   per cluster, its members' LoRAs.
-# Uniform weights; the total weight is chosen among merge.weight_scales by the lowest VAL loss
-# (adaptcommand.merging). Per seed: a seed's merges are made of that seed's persona LoRAs, found
-# through their manifest, with that seed's clustering.
+# Merges of persona LoRAs in weight-update space, on CPU, for every method of the table whose adapter is
+# a merge (rule named after the method): per persona its merge.neighbors_k most similar OTHER personas'
+# LoRAs (in packs), per cluster its members'. Uniform weights, the total chosen on VAL loss
+# (adaptcommand.merging); a seed's merges are of that seed's persona LoRAs (their manifest).
 
 
 def merge_params(**extra):
@@ -33,10 +29,8 @@ def merge_inputs(seed="{seed}"):
 MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 
 
-# Per persona: the known personas' merges (the weight chosen on the persona's own val split), and for
-# a method serving new users (cold_start nearest_personas) theirs, from the known personas nearest
-# to their character text (rule <method>_new_users, the weight chosen on the val split of the next
-# neighbors_k nearest known personas; rules/cold_start.smk).
+# Per persona: the known personas' merges, and for a method serving new users (cold_start
+# nearest_personas) theirs (rule <method>_new_users: the weight chosen on the next nearest known's val).
 def merge_jobs(method):
     """(rule family, packs, similarity file, val_neighbors) of the persona merges of `method`."""
     yield method, PACKS, "results/clusters/seed{seed}/similarity.json", 0

@@ -1,5 +1,4 @@
-# Every method's test results side by side: summary table and the comparison figure. What the
-# comparison claims and checks (headline, references, positive control) is config: compare.*.
+# Every run of every method side by side (tables, figure, controls), by the protocol in config compare.
 
 
 def in_report(name, caption, label):

@@ -6,7 +6,6 @@
 from adaptcommand.routing import RoutingPlan
 
 ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headline"])
-# The params of the three routing rules (one script).
 ROUTE_PARAMS = dict(
     code=script_hash("route.py"), candidates=ROUTING.candidates, metric=ROUTING.metric
 )

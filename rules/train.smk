@@ -1,11 +1,7 @@
-# Training, written once per scope for every method of the table whose kind trains (LoRA, prefix
-# tuning, LoRA with history in the prompt; variants included): rule train_<method>. Each adapter is
-# models/<method>/seed<s>/<unit>/, its epoch chosen on the val split of the unit's personas; a method
-# starting from unified trains on the frozen unified model of the same seed (merged into the base).
-#   scope all:     one adapter on every known persona, models/<method>/seed<s>/all
-#   scope persona: one per persona, `resources.pack_size` personas of one seed per job (rules
-#                  train_<method>.<pack>); a pack job's outputs are its members' directories
-#   scope cluster: one per cluster of the seed's clustering (rules/cluster.smk's checkpoint)
+# Training, written once per scope for every method of the table whose kind trains (variants included):
+# rule train_<method>, adapters models/<method>/seed<s>/<unit>/, the epoch chosen on val. Scope all: one
+# adapter (unit `all`); persona: packs of `resources.pack_size` personas per job (train_<method>.<pack>,
+# the members' directories its outputs); cluster: one per cluster of the seed's clustering.
 
 
 def history_train_inputs(method):
