@@ -1,5 +1,5 @@
 # One manifest per method with adapters, models/<method>/adapters.json: which adapter directory serves
-# which known persona, with each unit's recipe, seed and what was selected on val (adaptcommand.adapters).
+# which known persona, with each unit's recipe, seed and what was selected on val (adaptcommand.manifests).
 # Evaluation, method cards, merges and chat find adapters through it and nothing else. A method that
 # serves new users with adapters chosen for them has models/<method>/new_users.json too.
 
@@ -41,7 +41,7 @@ rule adapter_manifest:
     params:
         merge=lambda wc: UNIFIED if on_unified(wc.method) else "",
     run:
-        from adaptcommand.adapters import method_manifest, new_user_manifest
+        from adaptcommand.manifests import method_manifest, new_user_manifest
 
         entry, files = METHOD_TABLE[wildcards.method], dict(input.items())
         if wildcards.population == "new_users":

@@ -242,7 +242,7 @@ def card(
     (a method that cannot serve new users has none); `history` ({k, query_turns, minilm,
     cold_start_sessions}): where a history method retrieves from, per persona (a known persona's
     train split, a new user's first sessions)."""
-    from adaptcommand.adapters import read_manifest, routes_of
+    from adaptcommand.manifests import read_manifest, routes_of
 
     populations = [(known, 0), (new_users, (history or {}).get("cold_start_sessions", 0))]
     routes, merge = {p: "" for pop, _ in populations for p in pop["personas"]}, ""
