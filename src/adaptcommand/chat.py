@@ -236,7 +236,7 @@ def card(
 ) -> dict:
     """A method card (what rule method_card writes); paths relative to the run directory.
 
-    `serves`: {manifest: the personas it serves} (adaptcommand.adapters): every persona's adapter and
+    `serves`: {manifest: the personas it serves} (adaptcommand.manifests): every persona's adapter and
     the adapter merged into the base come from the method's manifests; personas without one get the
     base (the base method). `known` / `new_users`: {personas, dialogs, splits} of the two populations
     (a method that cannot serve new users has none); `history` ({k, query_turns, minilm,
