@@ -1,6 +1,6 @@
 # One manifest per method and seed, models/<method>/seed<s>/adapters.json (new_users.json for the new
 # users): which adapter serves whom, with each unit's recipe, seed and val selection; the only thing
-# evaluation, method cards, merges and chat find adapters by (adaptcommand.adapters).
+# evaluation, method cards, merges and chat find adapters by (adaptcommand.manifests).
 
 
 def manifest_sources(wildcards):
@@ -48,7 +48,7 @@ rule adapter_manifest:
             else ""
         ),
     run:
-        from adaptcommand.adapters import method_manifest, new_user_manifest
+        from adaptcommand.manifests import method_manifest, new_user_manifest
 
         entry, files = METHOD_TABLE[wildcards.method], dict(input.items())
         if wildcards.population == "new_users":

@@ -10,7 +10,7 @@ import pytest
 from helpers import REPO
 
 from adaptcommand import layout
-from adaptcommand.adapters import method_manifest, new_user_manifest, read_manifest, routes_of
+from adaptcommand.manifests import method_manifest, new_user_manifest, read_manifest, routes_of
 from adaptcommand.methods import load_methods
 
 TABLE = load_methods(REPO / "workflow" / "methods.yaml")

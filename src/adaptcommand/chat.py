@@ -258,13 +258,13 @@ def card(
 ) -> dict:
     """A method card (what rule method_card writes); paths relative to the run directory.
 
-    `serves`: {manifest: the personas it serves} (adaptcommand.adapters): every persona's adapter and
+    `serves`: {manifest: the personas it serves} (adaptcommand.manifests): every persona's adapter and
     the adapter merged into the base come from the method's manifests; personas without one get the
     base (the base method). `known` / `new_users`: {personas, dialogs, splits} of the two populations
     (a method that cannot serve new users has none); `history` ({k, query_turns, minilm,
     cold_start_sessions}): where a history method retrieves from, per persona (a known persona's
     train split, a new user's first sessions)."""
-    from adaptcommand.adapters import read_manifest, routes_of
+    from adaptcommand.manifests import read_manifest, routes_of
 
     populations = [(known, 0), (new_users, (history or {}).get("cold_start_sessions", 0))]
     routes, merge = {p: "" for pop, _ in populations for p in pop["personas"]}, ""

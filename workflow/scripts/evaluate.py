@@ -8,8 +8,8 @@ from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():
-    from adaptcommand.adapters import read_manifest, routes_of
     from adaptcommand.evaluate.run import evaluate_method
+    from adaptcommand.manifests import read_manifest, routes_of
     from adaptcommand.prompts import PromptConfig
     from adaptcommand.retrieval import load_history
     from adaptcommand.settings import Generation, Scoring

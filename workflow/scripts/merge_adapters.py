@@ -11,9 +11,9 @@ through their manifest (input adapters).
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:
-    from adaptcommand.adapters import read_manifest, routes_of
     from adaptcommand.clusters import nearest_neighbors
     from adaptcommand.layout import units_of
+    from adaptcommand.manifests import read_manifest, routes_of
     from adaptcommand.merging import merge_many_on_val
     from adaptcommand.prompts import PromptConfig
     from adaptcommand.settings import MergeSettings

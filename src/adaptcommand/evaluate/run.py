@@ -63,7 +63,7 @@ def evaluate_method(
     history: dict | None = None,
     data_split: str | None = None,
 ) -> dict:
-    """`routes`: {persona: adapter directory} (adaptcommand.adapters.routes_of its manifest; {} = the
+    """`routes`: {persona: adapter directory} (adaptcommand.manifests.routes_of its manifest; {} = the
     base), `merge`: the adapter merged into the base first ("" = none);
     `history`: {(persona_id, session_id): retrieved exchanges} put into every prompt (None = none);
     `split`: the evaluation set's name, `data_split`: the split of the data it is (default `split`;
