@@ -16,7 +16,7 @@ alone (the part batching barely speeds up on a CPU) and bounds the possible spee
 With `--workdir <a finished demo run>` it reads that run's own files: models/base, the cleaned
 dialogues and results/eval/test/targets.jsonl (exactly the targets the workflow scored). Without it
 (e.g. on a lent GPU machine) and without an existing `--base` directory the demo base model is built
-there first (about 80 s on two cores) from `--config` (default config/demo.yaml) with `train.seed`, as
+there first (about 80 s on two cores) from `--config` (default config/demo.yaml) with `model.demo.seed`, as
 the workflow's build rule does, and the targets are built as the workflow builds them.
 Exit status 1 if the bar is missed: batched >= --min-speedup x one-at-a-time with identical outputs.
 Results and their discussion: benchmarks/README.md.
@@ -97,7 +97,7 @@ def ensure_base(base: str, cfg: dict) -> str:
 
     print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
     build_demo_base(
-        base, PromptConfig.from_section(cfg["prompt"]), cfg["model"]["demo"], seed=cfg["train"]["seed"]
+        base, PromptConfig.from_section(cfg["prompt"]), cfg["model"]["demo"], seed=cfg["model"]["demo"]["seed"]
     )
     return "built"
 

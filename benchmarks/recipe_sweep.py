@@ -1,6 +1,6 @@
 """A small validation sweep of adapter recipes, run once to choose the demo's `train.*` settings.
 
-Run in a workflow directory where the demo has produced its data and base model (and models/unified for
+Run in a workflow directory where the demo has produced its data and base model (and models/unified/seed<s>/all for
 recipes trained on the unified model):
 
     python benchmarks/recipe_sweep.py --workdir DIR --method persona --personas 4 \
@@ -90,7 +90,7 @@ def main() -> int:
     splits = load_splits(splits_path)
     personas = sorted(splits["personas"])[: args.personas]
     section = "prefix" if args.method == "prefix" else args.method
-    merge = str(wd / "models/unified/all") if args.method == "hybrid" else ""
+    merge = str(wd / f"models/unified/seed{cfg['train']['seeds'][0]}/all") if args.method == "hybrid" else ""
     pc = PromptConfig.from_section(cfg["prompt"])
     val = split_dialogs(load_dialogs(dialogs_path), splits, "val", personas)
     results = []
@@ -114,7 +114,7 @@ def main() -> int:
                         group,
                         pc,
                         recipe,
-                        cfg["train"]["seed"],
+                        cfg["train"]["seeds"][0],
                         out,
                         merge=merge,
                     )

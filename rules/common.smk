@@ -197,10 +197,9 @@ def history_inputs(wildcards):
 
 def cost_files(method, split="test"):
     """{"gpu" | "cpu": benchmark globs of the jobs behind `method` on `split` (layout.cost_rules)}."""
-    out = {"gpu": [], "cpu": []}
-    candidates = config["routing"]["candidates"]
+    out, candidates = {"gpu": [], "cpu": []}, config["routing"]["candidates"]
+    all_runs = [layout.run_of(s) for s in SEEDS] + [layout.UNTRAINED]
     for rule in layout.cost_rules(method, METHOD_TABLE, split, candidates):
-        family = rule.split("/")[0]
-        gpu = any("gpu" in r.resources for r in rules_of(family))
-        out["gpu" if gpu else "cpu"] += layout.benchmark_globs(rule)
+        gpu = any("gpu" in r.resources for r in rules_of(rule.split("/")[0]))
+        out["gpu" if gpu else "cpu"] += layout.benchmark_globs(rule, all_runs)
     return out

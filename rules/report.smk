@@ -24,7 +24,7 @@ rule compare:
         per_persona=eval_files("test", SCORED, "per_persona.csv"),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
         oracle=(
-            expand("results/routing/seed{seed}/oracle.json", seed=SEEDS)
+            expand("results/routing/seed{seed}/{f}.json", seed=SEEDS, f=["oracle", "choices"])
             if "routing" in METHODS
             else []
         ),

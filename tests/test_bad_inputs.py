@@ -567,9 +567,34 @@ CONFIG_CASES = [
         "only zero scales", {"merge": {"weight_scales": [0]}}, "merge.weight_scales = [0]: needs a scale > 0"
     ),
     BadConfig(
-        "unknown routing metric",
-        {"routing": {"metric": "acuracy"}},
-        "routing.metric = 'acuracy': not a per-persona metric",
+        "unknown headline metric",
+        {"compare": {"headline": "acuracy"}},
+        "compare.headline = 'acuracy': not a per-persona metric",
+    ),
+    BadConfig(
+        "a positive control that is not evaluated",
+        {"compare": {"positive_control": "persona"}, "eval": {"methods": ["base", "unified"], "controls": []}},
+        "compare.positive_control = 'persona': not in eval.methods",
+    ),
+    BadConfig(
+        "controls without base among the references",
+        {"compare": {"references": ["unified"]}},
+        "compare.references = ['unified']: the controls are differences to base",
+    ),
+    BadConfig(
+        "routing default not a candidate",
+        {"routing": {"default": "base"}},
+        "routing.default = 'base': not one of routing.candidates",
+    ),
+    BadConfig(
+        "an untrained routing candidate",
+        {"routing": {"candidates": ["base", "hybrid"], "default": "hybrid"}},
+        "routing.candidates: ['base'] learn nothing",
+    ),
+    BadConfig(
+        "the old single seed",
+        {"train": {"seed": 42}},
+        "train.seed: unknown key (did you mean seeds?)",
     ),
     BadConfig(
         "routing candidate not evaluated",

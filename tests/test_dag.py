@@ -56,6 +56,7 @@ def full_size_dry_run(tmp_path, *args: str, cores: int | None, timeout: int, col
 
 
 N_NEW_USERS = 20  # the default-profile run also holds out new users (the SLURM-profile one none)
+N_SEEDS = len(yaml.safe_load((REPO / "config" / "config.yaml").read_text())["train"]["seeds"])
 
 
 def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
@@ -63,16 +64,16 @@ def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
 
     jobs = planned_jobs(proc)
     known = N_PERSONAS - N_NEW_USERS
-    assert jobs.get("train_persona") == known, jobs
+    assert N_SEEDS == 3 and jobs.get("train_persona") == known * N_SEEDS, jobs  # one per persona and seed
     for rule in PER_PERSONA_RULES:  # config/config.yaml evaluates every method
-        assert jobs.get(rule) == known, (rule, jobs)
+        assert jobs.get(rule) == known * N_SEEDS, (rule, jobs)
     # A rule with at least one job per persona has exactly k jobs per persona: a wildcard or input
     # function bug that drops or duplicates personas shows up here.
     for rule, n in jobs.items():
         assert n < known or n % known == 0, (rule, n, jobs)
-    # The new users: one job each for their split, assignment and merges (the last two behind the
-    # clustering checkpoint), one card per method.
-    assert jobs.get("split_new_users") == 1 and jobs.get("method_card") == 14, jobs
+    # The new users: one job for their split (assignment and merges behind the clustering checkpoint);
+    # one card per method and run: the base's untrained run, every other method's per seed.
+    assert jobs.get("split_new_users") == 1 and jobs.get("method_card") == 1 + 13 * N_SEEDS, jobs
     print(f"dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} s")
     assert elapsed < MAX_DRY_RUN_S, f"dry run took {elapsed:.1f} CPU s (limit {MAX_DRY_RUN_S} s)"
     assert wall < 2 * MAX_DRY_RUN_S, f"dry run took {wall:.1f} s (limit {2 * MAX_DRY_RUN_S} s)"
@@ -99,7 +100,7 @@ def test_full_size_plan_through_the_slurm_profile(tmp_path):
     )
     jobs = planned_jobs(proc)
     for rule in PER_PERSONA_RULES:
-        assert jobs.get(rule) == N_PERSONAS, (rule, jobs)
+        assert jobs.get(rule) == N_PERSONAS * N_SEEDS, (rule, jobs)
     print(f"SLURM-profile dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} s")
     assert elapsed < MAX_SLURM_DRY_RUN_S, f"took {elapsed:.1f} CPU s (limit {MAX_SLURM_DRY_RUN_S} s)"
     assert wall < 2 * MAX_SLURM_DRY_RUN_S, f"took {wall:.1f} s (limit {2 * MAX_SLURM_DRY_RUN_S} s)"
@@ -153,11 +154,12 @@ def test_smollm2_comparison_plans_every_method_from_the_converted_model(tmp_path
     assert proc.returncode == 0, proc.stderr[-5000:]
     jobs = planned_jobs(proc)
     n_scored = len(config["eval"]["methods"]) + len(config["eval"]["controls"])
+    n_seeds = len(config["train"]["seeds"])
     assert jobs.get("convert_gguf_base") == 1 and "build_demo_base" not in jobs, jobs
-    assert jobs.get("method_card") == n_scored, jobs
+    assert jobs.get("method_card") == 1 + (n_scored - 1) * n_seeds, jobs  # the base untrained
     for rule in ("train_unified", "train_persona", "train_hybrid", "train_prefix_persona", "train_history"):
-        assert jobs.get(rule) == 1, (rule, jobs)  # pack_size 0: one job per rule
-    assert jobs.get("split_new_users") == 1 and jobs.get("merge_new_users") == 1, jobs
+        assert jobs.get(rule) == n_seeds, (rule, jobs)  # pack_size 0: one job per rule and seed
+    assert jobs.get("split_new_users") == 1 and jobs.get("merge_neighbors_new_users") == n_seeds, jobs
     text = proc.stdout + proc.stderr
     assert (
         "input: data/cleaned/dialogs_clean.jsonl, data/splits/edgesplits.json, models/smollm2-135m-instruct"

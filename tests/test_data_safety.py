@@ -25,7 +25,7 @@ import yaml
 from helpers import REPO, planned_jobs, snakemake_cmd
 
 from adaptcommand.config_checks import OUTPUT_DIRS
-from adaptcommand.data import synthetic
+from adaptcommand.demo import synthetic
 from adaptcommand.schema import RAW_FILES
 
 CHAR, ROUT, SESS = RAW_FILES

@@ -29,24 +29,33 @@ def test_packs_name_jobs_and_cover_every_persona_once():
         assert members == PERSONAS
 
 
-def test_an_adapter_path_names_its_method_and_unit_only():
-    # whatever the pack size, persona_003's LoRA is models/persona/persona_003
-    assert layout.unit_dir("persona", "persona_003") == "models/persona/persona_003"
-    assert layout.unit_dir("unified", layout.ALL) == "models/unified/all"
-    units, dirs = layout.units_of(["models/persona/persona_002", "models/persona/persona_003"])
+def test_an_adapter_path_names_its_method_seed_and_unit_only():
+    # whatever the pack size, persona_003's LoRA of seed 2 is models/persona/seed2/persona_003
+    assert layout.unit_dir("persona", 2, "persona_003") == "models/persona/seed2/persona_003"
+    assert layout.unit_dir("unified", "{seed}", layout.ALL) == "models/unified/seed{seed}/all"
+    outputs = ["models/persona/seed1/persona_002", "models/persona/seed1/persona_003"]
+    units, dirs = layout.units_of(outputs)
     assert units == {"persona_002": ["persona_002"], "persona_003": ["persona_003"]}
-    assert dirs["persona_003"] == "models/persona/persona_003"
-    units, _ = layout.units_of(["models/cluster/c1"], {"c1": ["persona_000", "persona_004"]})
+    assert dirs["persona_003"] == "models/persona/seed1/persona_003"
+    units, _ = layout.units_of(["models/cluster/seed1/c1"], {"c1": ["persona_000", "persona_004"]})
     assert units == {"c1": ["persona_000", "persona_004"]}
+    # a method that learns has one run per seed, the base one untrained run
+    assert layout.runs(TABLE["hybrid"], [1, 2, 3]) == ["seed1", "seed2", "seed3"]
+    assert layout.runs(TABLE["base"], [1, 2, 3]) == ["untrained"]
+    assert layout.seed_of("seed2") == 2 and layout.seed_of("untrained") is None
 
 
 def test_which_manifest_an_evaluation_reads():
-    assert layout.manifest_for("base", TABLE["base"], "test") == []
-    assert layout.manifest_for("routing", TABLE["routing"], "test") == []
-    assert layout.manifest_for("hybrid", TABLE["hybrid"], "val") == ["models/hybrid/adapters.json"]
+    assert layout.manifest_for("base", TABLE["base"], "test", "untrained") == []
+    assert layout.manifest_for("routing", TABLE["routing"], "test", "seed1") == []
+    assert layout.manifest_for("hybrid", TABLE["hybrid"], "val", "seed2") == [
+        "models/hybrid/seed2/adapters.json"
+    ]
     # new users: their own adapters where the method chooses some for them, else the shared one
-    assert layout.manifest_for("cluster", TABLE["cluster"], "cold_start") == ["models/cluster/new_users.json"]
-    assert layout.manifest_for("unified", TABLE["unified"], "cold_start") == ["models/unified/adapters.json"]
+    cluster = layout.manifest_for("cluster", TABLE["cluster"], "cold_start", "seed1")
+    assert cluster == ["models/cluster/seed1/new_users.json"]
+    unified = layout.manifest_for("unified", TABLE["unified"], "cold_start", "seed1")
+    assert unified == ["models/unified/seed1/adapters.json"]
 
 
 def test_a_methods_cost_is_the_rules_the_table_lists():
@@ -72,14 +81,19 @@ def test_a_methods_cost_is_the_rules_the_table_lists():
         "evaluate/test_hybrid",
         "train_hybrid",
     ]
-    assert layout.benchmark_globs("train_persona") == [
+    # the jobs of the configured runs only: a removed seed's files are not counted
+    assert layout.benchmark_globs("train_persona", ["seed1", "untrained"]) == [
         "results/benchmarks/train_persona.tsv",
-        "results/benchmarks/train_persona/*.tsv",
+        "results/benchmarks/train_persona/[!s]*.tsv",
+        "results/benchmarks/train_persona/seed1.tsv",
+        "results/benchmarks/train_persona/seed1/*.tsv",
+        "results/benchmarks/train_persona/untrained.tsv",
+        "results/benchmarks/train_persona/untrained/*.tsv",
     ]
 
 
 def _adapter(root: Path, method: str, unit: str, personas: list[str], weights: bytes = b"w") -> str:
-    d = root / layout.unit_dir(method, unit)
+    d = root / layout.unit_dir(method, 7, unit)
     d.mkdir(parents=True)
     (d / "adapter_model.safetensors").write_bytes(weights)
     recipe = {"adapter": "lora", "r": 4}
@@ -115,7 +129,7 @@ def test_manifests_say_which_adapter_serves_whom(tmp_path):
         units=[_adapter(tmp_path, "unified", "all", PERSONAS)],
     )
     assert set(routes_of(shared, ["persona_000", "persona_099"]).values()) == {
-        str(tmp_path / "models/unified/all")
+        str(tmp_path / "models/unified/seed7/all")
     }
     with pytest.raises(KeyError, match="persona has no adapter for"):
         routes_of(doc, ["persona_099"])

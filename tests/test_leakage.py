@@ -41,7 +41,7 @@ DEMO = REPO / "config" / "demo.yaml"
 # Rules that train, select or merge: none may see a test file, directly or upstream.
 GUARDED_RULE = re.compile(r"^(train_|route|cluster|merge|retrieve|select|choose|assign|build_demo_base)")
 # Outputs that are models or selections, whatever the rule that writes them is called.
-GUARDED_OUTPUT = re.compile(r"^(models/|results/clusters/|results/routing/choices\.json$)")
+GUARDED_OUTPUT = re.compile(r"^(models/|results/clusters/|results/routing/seed\d+/choices\.json$)")
 
 
 # The new users' files that only their evaluation may read (their character texts are not among them).
@@ -187,7 +187,7 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
     assert evaluations, "the demo evaluates new users"
     assert all("data/cold_start/dialogs_clean.jsonl" in j.inputs for j in evaluations)  # the detector sees
     # the new users' own merges, found through their manifest
-    assert any(f == "models/merge_neighbors/new_users.json" for j in evaluations for f in j.inputs)
+    assert any(f == "models/merge_neighbors/seed1/new_users.json" for j in evaluations for f in j.inputs)
     offenders = {}
     for job in filter(guarded, dag.jobs):
         if job.rule == "retrieve_history" and job.outputs == ["results/history/cold_start.jsonl"]:
@@ -196,10 +196,12 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
         if bad:
             offenders[str(job)] = bad
     assert not offenders, f"new users' files upstream of learning jobs: {offenders}"
-    (assign,) = dag.of_rule("assign_new_users")
-    assert "data/cold_start/characters.json" in assign.inputs
-    (merge,) = dag.of_rule("merge_neighbors_new_users")
-    assert "results/cold_start/similarity.json" in merge.inputs
+    for assign in dag.of_rule("assign_new_users"):  # one per seed
+        assert "data/cold_start/characters.json" in assign.inputs
+    merges = dag.of_rule("merge_neighbors_new_users")
+    assert merges and all(
+        any(re.fullmatch(r"results/cold_start/seed\d+/similarity\.json", f) for f in m.inputs) for m in merges
+    )
 
 
 def test_cleaning_writes_new_users_apart(tmp_path):
@@ -220,25 +222,27 @@ def test_cleaning_writes_new_users_apart(tmp_path):
 
 
 def test_history_training_reads_train_and_val_retrieval_only(dag):
-    (train,) = dag.of_rule("train_history")
-    up = dag.upstream_files(train)
-    assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
-    assert "results/history/test.jsonl" not in up
-    (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/predictions.jsonl" in j.outputs]
+    trainings = dag.of_rule("train_history")
+    assert trainings  # one per seed
+    for train in trainings:
+        assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
+        assert "results/history/test.jsonl" not in dag.upstream_files(train)
+    (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/seed1/predictions.jsonl" in j.outputs]
     assert evaluation.rule == "evaluate"
-    assert {"results/history/test.jsonl", "models/history/adapters.json"} <= set(evaluation.inputs)
+    assert {"results/history/test.jsonl", "models/history/seed1/adapters.json"} <= set(evaluation.inputs)
 
 
 def test_routing_is_chosen_on_val_before_any_routed_test_prediction(dag):
-    if "results/routing/choices.json" not in dag.producer:
-        pytest.skip("no routing rule in this workflow")
-    choose = dag.producer["results/routing/choices.json"]
-    routed = dag.producer.get("results/eval/test/routing/predictions.jsonl")
-    assert routed is not None, "routing is registered but its test predictions have no rule"
-    assert "results/routing/choices.json" in dag.upstream_files(routed)
-    assert not [f for f in dag.upstream_files(choose) if is_test_file(f)]
-    direct = [f for f in choose.inputs if not f.startswith("/")]
-    assert direct and all(f.startswith("results/eval/val/") for f in direct), direct
+    choices = [f for f in dag.producer if re.fullmatch(r"results/routing/seed\d+/choices\.json", f)]
+    assert choices, "the demo routes (one choice per seed)"
+    for path in choices:
+        choose, run = dag.producer[path], path.split("/")[2]
+        routed = dag.producer.get(f"results/eval/test/routing/{run}/predictions.jsonl")
+        assert routed is not None, "routing chooses but its test predictions have no rule"
+        assert path in dag.upstream_files(routed)
+        assert not [f for f in dag.upstream_files(choose) if is_test_file(f)]
+        direct = [f for f in choose.inputs if not f.startswith("/")]
+        assert direct and all(f.startswith("results/eval/val/") and f"/{run}/" in f for f in direct), direct
 
 
 # ---- (b) the library: training and selection code paths request train / val only ---------------------

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from helpers import REPO, planned_jobs, snakemake_cmd
+from helpers import REPO, effective_config, planned_jobs, snakemake_cmd
 
 from adaptcommand.methods import MethodTableError, load_methods
 
@@ -90,10 +90,13 @@ def test_a_method_of_an_existing_kind_is_one_table_entry_and_its_recipe(tmp_path
         "train:\n  persona_attn: {r: 8, alpha: 16, dropout: 0.05, target_modules: [q_proj, v_proj],"
         " lr: 0.006, epochs: 12, patience: 2, batch_size: 4}\n"
         "eval:\n  methods: [base, persona_attn]\n  controls: []\npersonas:\n  cold_start: 0\n"
+        "compare:\n  positive_control: ''\n"
     )
     cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml", overlay], "--dry-run")
     cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     jobs = planned_jobs(proc)
-    assert jobs.get("train_persona_attn") == 1 and jobs.get("evaluate") == 2, jobs
+    # one training and evaluation per seed (pack_size 0: every persona in one job), the base's once
+    seeds = len(effective_config(REPO / "config" / "demo.yaml")["train"]["seeds"])
+    assert jobs.get("train_persona_attn") == seeds and jobs.get("evaluate") == 1 + seeds, jobs

@@ -201,7 +201,7 @@ def test_route_rule_reads_val_only_and_the_oracle_comes_after(tmp_path):
     overlay.write_text(yaml.safe_dump({"eval": {"methods": methods}}))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
     cmd += ["--configfile", str(REPO / "config/demo.yaml"), str(overlay), "--cores", "1", "-n"]
-    cmd += ["--workflow-profile", "none", "results/routing/oracle.json", "results/comparison/summary.csv"]
+    cmd += ["--workflow-profile", "none", "results/routing/seed1/oracle.json", "results/comparison/summary.csv"]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}
     )
@@ -215,14 +215,18 @@ def test_route_rule_reads_val_only_and_the_oracle_comes_after(tmp_path):
         elif line.startswith("    ") and ": " in line and blocks:
             key, value = line.strip().split(": ", 1)
             job[key] = value
-    (route,) = blocks["route"]
+    route = next(job for job in blocks["route"] if "seed1" in job["output"])
     data = [f for f in route["input"].split(", ") if f.startswith("results/")]
-    assert sorted(data) == [f"results/eval/val/{m}/per_persona.csv" for m in ("hybrid", "persona", "unified")]
-    (composed,) = blocks["evaluate_routing"]
-    assert "results/eval/test/routing/metrics.json" in composed["output"]
+    assert sorted(data) == sorted(
+        f"results/eval/val/{m}/seed1/{f}"
+        for m in ("hybrid", "persona", "unified")
+        for f in ("per_persona.csv", "predictions.jsonl")
+    )
+    composed = next(job for job in blocks["evaluate_routing"] if "seed1" in job["output"])
+    assert "results/eval/test/routing/seed1/metrics.json" in composed["output"]
     assert all("routing" not in job["output"] for job in blocks["evaluate"])
-    (orc,) = blocks["routing_oracle"]
-    assert "results/eval/test/routing/per_persona.csv" in orc["input"]
+    orc = next(job for job in blocks["routing_oracle"] if "seed1" in job["output"])
+    assert "results/eval/test/routing/seed1/per_persona.csv" in orc["input"]
     # Only the comparison reads the oracle (to draw it as a labelled bound); no selection does.
     readers = {
         rule

@@ -355,7 +355,7 @@ def check_config(
     metrics routing may decide on (default: those of `adaptcommand.metrics.scoring`).
     """
     problems = list(_integer_fields(schema, config, schema))
-    methods_table_names = set(methods)
+    methods_table, methods_table_names = methods, set(methods)
     from adaptcommand.methods import kind_of, recipe_section
 
     no_recipe = [
@@ -444,13 +444,33 @@ def check_config(
                 f"compare.{key} = {metric!r}: not a per-persona metric where higher is better "
                 f"(one of {sorted(m for m in metric_names if not m.endswith('numeric_mae'))})"
             )
+    positive = compare["positive_control"]
     for key, names in (
         ("references", compare["references"]),
-        ("positive_control", [compare["positive_control"]]),
+        ("positive_control", [positive] if positive else []),
     ):
         unknown = [m for m in names if m not in methods_table_names]
         if unknown:
             problems.append(f"compare.{key}: {unknown} are not methods of workflow/methods.yaml")
+    if positive and positive in methods_table_names and positive not in methods:
+        problems.append(
+            f"compare.positive_control = {positive!r}: not in eval.methods (evaluate it, or set "
+            "compare.positive_control: '' to run without the check that the measurement sees an effect)"
+        )
+    if (positive or config["eval"].get("controls")) and "base" not in compare["references"]:
+        problems.append(
+            f"compare.references = {compare['references']}: the controls are differences to base: keep "
+            "base among the references"
+        )
+    if "routing" in methods:
+        untrained = [
+            c for c in config["routing"]["candidates"] if methods_table.get(c, {}).get("adapter") == "none"
+        ]
+        if untrained:
+            problems.append(
+                f"routing.candidates: {untrained} learn nothing (no run per seed to route to); route among "
+                "learned methods"
+            )
     if config["routing"]["default"] not in config["routing"]["candidates"]:
         problems.append(
             f"routing.default = {config['routing']['default']!r}: not one of routing.candidates "

@@ -122,10 +122,14 @@ def model_cpu_resources(res: dict, units: int = 1) -> dict:
     return dict(mem_mb=res["model_cpu_mem_mb"], runtime=res["merge_runtime_min"] * units, model_slot=1)
 
 
-def benchmark_globs(rule: str) -> list[str]:
-    """The benchmark files of every job of `rule`: results/benchmarks/<rule>.tsv for a rule of one job,
-    results/benchmarks/<rule>/**/<job>.tsv for a rule of several (per seed, pack, cluster, ...)."""
-    return [f"results/benchmarks/{rule}.tsv", f"results/benchmarks/{rule}/**/*.tsv"]
+def benchmark_globs(rule: str, runs: Sequence[str]) -> list[str]:
+    """The benchmark files of the jobs of `rule` for the `runs` of this config (seed<s>, untrained):
+    results/benchmarks/<rule>.tsv (one job), <rule>/<run>.tsv (one per run), <rule>/<run>/<job>.tsv
+    (several per run: packs, clusters) and <rule>/<job>.tsv of jobs that no seed has (e.g. a split's
+    retrieval). A seed no longer configured is left out (its files stay on disk)."""
+    root = f"results/benchmarks/{rule}"
+    per_run = [p for r in runs for p in (f"{root}/{r}.tsv", f"{root}/{r}/*.tsv")]
+    return [f"{root}.tsv", f"{root}/[!s]*.tsv", *per_run]
 
 
 def cost_rules(method: str, table: dict[str, dict], split: str, candidates: Sequence[str] = ()) -> list[str]:

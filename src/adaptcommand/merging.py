@@ -127,11 +127,13 @@ def merge_many_on_val(
     out_dirs: dict[str, str | Path],
     batch_size: int = 4,
     workers: int = 1,
+    seed: int | None = None,
 ) -> dict[str, dict]:
     """`merge_on_val` for several merges in one process (the base model and the data loaded once):
     units = {unit: {"sources": {label: dir}, "val_personas": [...], "target": text}}; the merge of
     unit u goes to out_dirs[u]. Each merge starts from a fresh copy of the base. `workers`: the units
     spread over that many forked single-thread processes (`adaptcommand.parallel`; the same merges).
+    `seed`: the training seed of the merged adapters (recorded; a merge draws nothing).
     Returns {unit: log}."""
     import copy
 
@@ -155,12 +157,15 @@ def merge_many_on_val(
             combination,
             out_dirs[unit],
             batch_size,
+            seed,
         )
 
     return dict(zip(units, fork_map(merge, list(units), n_workers), strict=True))
 
 
-def _merge_one(model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dir, batch_size) -> dict:
+def _merge_one(
+    model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dir, batch_size, seed=None
+) -> dict:
     start = time.perf_counter()
     sources, val_personas, target = spec["sources"], spec["val_personas"], spec.get("target", "")
     if not sources:
@@ -185,6 +190,7 @@ def _merge_one(model, tokenizer, spec, dialogs, splits, pc, scales, combination,
     best = min(candidates, key=lambda c: (c["val_loss"], c["scale"]))
     info = {
         "recipe": {"adapter": "merge", "combination": combination, "weight_scales": list(scales)},
+        "seed": seed,
         "target": target,
         "sources": {label: str(d) for label, d in sources.items()},
         "combination": combination,

@@ -26,7 +26,7 @@ with rule_context(snakemake) as log:
         dict(s.params.benchmarks),  # {method: {"gpu": [files], "cpu": [files]}}
         outputs,
         Protocol.from_section(s.params.protocol, "compare"),
-        oracle=list(s.input.oracle),
+        oracle=[f for f in s.input.oracle if f.endswith("oracle.json")],  # (choices.json beside each)
         new_users=new_users,
     )
     log.info("\n%s", summary.to_string())

@@ -48,6 +48,7 @@ with rule_context(snakemake) as log:
         out_dirs,
         batch_size=int(s.params.val_batch_size),
         workers=s.threads,  # on a CPU, the pack's merges over the job's cores
+        seed=int(s.wildcards.seed),
     )
     for info in logs.values():
         log.info(

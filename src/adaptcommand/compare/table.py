@@ -107,8 +107,12 @@ def _matrix(runs: dict[str, pd.DataFrame], metric: str, seeds: list[str] | None)
         return pd.DataFrame({r: t[metric] for r, t in runs.items()}).astype(float)
     cols = {}
     for s in seeds:
-        run = f"seed{s}" if f"seed{s}" in runs else next(iter(runs))
-        cols[s] = runs[run][metric]
+        if f"seed{s}" in runs:
+            cols[s] = runs[f"seed{s}"][metric]
+        elif _seeds_of(runs) is None:  # an untrained run stands for every seed
+            cols[s] = next(iter(runs.values()))[metric]
+        else:
+            raise ValueError(f"no run of seed {s} among {sorted(runs)}")
     return pd.DataFrame(cols).astype(float)
 
 
@@ -134,21 +138,23 @@ def summary_long(
     all_seeds = sorted({s for m in names for r in tables[m] if (s := seed_label(r))}, key=int)
     for m in names:
         add(m, POOLED, "n_seeds", "value", len(tables[m]))
+        runs = meta[m]["runs"]
         for key in ("n_turns", "n_personas"):  # the same in every run (the targets are)
-            counts = {seed_label(r): doc[key] for r, doc in meta[m]["runs"].items() if key in doc}
-            for seed, n in counts.items():
-                if seed is not None:
-                    add(m, seed, key, "value", n)
+            counts = [doc[key] for doc in runs.values() if key in doc]
             if counts:
-                add(m, POOLED, key, "value", max(counts.values()))
+                add(m, POOLED, key, "value", max(counts))
         for part in ("micro", "macro"):
-            values = pd.DataFrame([doc[part] for doc in meta[m]["runs"].values() if part in doc], dtype=float)
+            values = pd.DataFrame([doc[part] for doc in runs.values() if part in doc], dtype=float)
             for metric, v in values.mean().items():
                 add(m, POOLED, metric, part, v)
-            for run, doc in meta[m]["runs"].items():
-                if seed_label(run) and part in doc:
-                    for metric, v in doc[part].items():
-                        add(m, seed_label(run), metric, part, math.nan if v is None else v)
+        for run, doc in runs.items():  # each seed's own values (an untrained run's stand for every seed)
+            for seed in [seed_label(run)] if seed_label(run) else all_seeds:
+                for key in ("n_turns", "n_personas"):
+                    if key in doc:
+                        add(m, seed, key, "value", doc[key])
+                for part in ("micro", "macro"):
+                    for metric, v in doc.get(part, {}).items():
+                        add(m, seed, metric, part, math.nan if v is None else v)
     for metric in CI_METRICS:
         if not all(metric in t for m in names for t in tables[m].values()):
             continue
@@ -187,7 +193,7 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol) -
         ):
             add(m, seed, metric, stat, v)
         for ref in protocol.references:
-            if ref not in tables:
+            if ref not in tables or ref == m:
                 continue
             d = crossed_estimate(_paired(tables, m, ref, metric, seed).to_numpy())
             for stat, v in (("", d.mean), ("_low", d.low), ("_high", d.high), ("_se", d.se), ("_df", d.df)):
@@ -197,39 +203,33 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol) -
 
 
 def _ranks(add, meta, tables, protocol: Protocol) -> None:
-    """rank_low / rank_high of every method and control on the pooled headline: pairwise differences
-    with the same interval; an interval that excludes 0 separates two rows, one that holds 0 ties them."""
+    """The methods (controls and the bound are not ranked) against each other on the pooled headline,
+    with the same interval as every difference: `order_<other>` +1 (its difference to the other
+    excludes 0 and is positive), -1 (negative) or 0 (the interval holds 0: tied); then rank_low /
+    rank_high, 1 + the methods significantly better .. the methods not significantly worse."""
     head = protocol.headline
-    rows = [m for m in meta if meta[m]["role"] != "bound" and all(head in t for t in tables[m].values())]
-    better = {m: 0 for m in rows}
-    worse = {m: 0 for m in rows}
+    rows = [m for m in meta if meta[m]["role"] == "method" and all(head in t for t in tables[m].values())]
+    order = {m: {} for m in rows}
     for i, a in enumerate(rows):
         for b in rows[i + 1 :]:
             d = crossed_estimate(_paired(tables, a, b, head, POOLED).to_numpy())
-            if not d.has_interval:
-                continue
-            if d.low > 0:  # a better than b
-                better[b] += 1
-                worse[a] += 1
-            elif d.high < 0:
-                better[a] += 1
-                worse[b] += 1
+            sign = 0 if not d.has_interval or d.low <= 0 <= d.high else (1 if d.low > 0 else -1)
+            order[a][b], order[b][a] = sign, -sign
     for m in rows:
-        add(m, POOLED, head, "rank_low", 1 + better[m])
-        add(m, POOLED, head, "rank_high", len(rows) - worse[m])
+        for other, sign in order[m].items():
+            add(m, POOLED, head, f"order_{other}", sign)
+        add(m, POOLED, head, "rank_low", 1 + sum(s < 0 for s in order[m].values()))
+        add(m, POOLED, head, "rank_high", len(rows) - sum(s > 0 for s in order[m].values()))
 
 
 def tied_with(summary: pd.DataFrame, protocol: Protocol) -> dict[str, list[str]]:
-    """{row: the rows whose rank ranges overlap its own} on the headline (rows the data cannot order)."""
-    low, high = wide_name(protocol.headline, "rank_low"), wide_name(protocol.headline, "rank_high")
-    ranked = summary.dropna(subset=[low, high]) if low in summary else summary.iloc[:0]
+    """{method: the methods its pooled headline difference does not separate it from} (`order_<other>`
+    = 0: an interval that holds 0), the rows the data cannot order."""
+    prefix = wide_name(protocol.headline, "order_")
     return {
-        m: [
-            o
-            for o in ranked.index
-            if o != m and ranked.loc[o, low] <= r[high] and r[low] <= ranked.loc[o, high]
-        ]
-        for m, r in ranked.iterrows()
+        m: [c[len(prefix) :] for c in summary.columns if c.startswith(prefix) and r[c] == 0]
+        for m, r in summary.iterrows()
+        if pd.notna(r.get(wide_name(protocol.headline, "rank_low")))
     }
 
 
