@@ -201,7 +201,12 @@ def test_route_rule_reads_val_only_and_the_oracle_comes_after(tmp_path):
     overlay.write_text(yaml.safe_dump({"eval": {"methods": methods}}))
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
     cmd += ["--configfile", str(REPO / "config/demo.yaml"), str(overlay), "--cores", "1", "-n"]
-    cmd += ["--workflow-profile", "none", "results/routing/seed1/oracle.json", "results/comparison/summary.csv"]
+    cmd += [
+        "--workflow-profile",
+        "none",
+        "results/routing/seed1/oracle.json",
+        "results/comparison/summary.csv",
+    ]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}
     )
@@ -235,3 +240,44 @@ def test_route_rule_reads_val_only_and_the_oracle_comes_after(tmp_path):
         if job is not orc and "oracle" in job.get("input", "")
     }
     assert readers <= {"compare"}, readers
+
+
+def test_a_pick_beyond_noise_replaces_the_default_and_one_within_noise_does_not():
+    """Routing keeps routing.default unless another candidate's val advantage survives resampling the
+    persona's val dialogues: a candidate right on every dialogue replaces it, one right on a single
+    dialogue of six (the better mean, but within noise) does not."""
+    from adaptcommand.metrics.scoring import score_turns
+    from adaptcommand.routing import choose, within_noise
+
+    def rows(right: dict[str, set[int]]) -> list[dict]:
+        out = []
+        for persona, sessions in right.items():
+            for s in range(6):
+                refs = [f"Setting the lights to {30 + s}% brightness."] * 2
+                preds = refs if s in sessions else [f"Setting the lights to {80 + s}% brightness."] * 2
+                for ti, (p, r, sc) in enumerate(
+                    zip(preds, refs, score_turns(preds, refs, numeric_tolerance=0))
+                ):
+                    out.append(
+                        {"persona_id": persona, "session_id": s, "turn_index": ti, "kind": "routine", **sc}
+                    )
+        return out
+
+    val = {
+        "hybrid": rows({"p1": set(), "p2": set()}),
+        "persona": rows({"p1": set(range(6)), "p2": {0}}),
+    }
+    from adaptcommand.metrics.scoring import per_persona
+
+    scores = {c: {p: v["routine_param_f1"] for p, v in per_persona(r).items()} for c, r in val.items()}
+    picked = choose(scores, ["hybrid", "persona"], "routine_param_f1")
+    assert chosen_methods(picked) == {"p1": "persona", "p2": "persona"}  # the better val mean, both
+    routed = within_noise(picked, val, "hybrid", confidence=0.9, resamples=200, seed=0)
+    assert chosen_methods(routed) == {"p1": "persona", "p2": "hybrid"}
+    assert (
+        routed["personas"]["p2"]["val_best"] == "persona" and routed["personas"]["p2"]["advantage_low"] <= 0
+    )
+    assert routed["personas"]["p1"]["advantage_low"] > 0
+    assert routed["counts"] == {"hybrid": 1, "persona": 1} and routed["default"] == "hybrid"
+    with pytest.raises(RoutingError, match="routing.default"):
+        within_noise(picked, val, "unified", confidence=0.9, resamples=50, seed=0)
