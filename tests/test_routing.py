@@ -255,9 +255,8 @@ def test_a_pick_beyond_noise_replaces_the_default_and_one_within_noise_does_not(
             for s in range(6):
                 refs = [f"Setting the lights to {30 + s}% brightness."] * 2
                 preds = refs if s in sessions else [f"Setting the lights to {80 + s}% brightness."] * 2
-                for ti, (p, r, sc) in enumerate(
-                    zip(preds, refs, score_turns(preds, refs, numeric_tolerance=0))
-                ):
+                scores = score_turns(preds, refs, numeric_tolerance=0)
+                for ti, sc in enumerate(scores):
                     out.append(
                         {"persona_id": persona, "session_id": s, "turn_index": ti, "kind": "routine", **sc}
                     )
