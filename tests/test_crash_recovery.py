@@ -23,7 +23,7 @@ import psutil
 import pytest
 from helpers import REPO, snakemake_cmd
 
-TARGET = "models/unified"
+TARGET = "models/unified/all"
 CONFIGS = [REPO / "config" / "demo.yaml", REPO / "tests" / "configs" / "slurm-slice.yaml"]
 
 
