@@ -45,7 +45,7 @@ def sources(tiny, tmp_path_factory):
             for pname, p in pm.named_parameters():
                 if "lora_" in pname:
                     p.copy_(0.2 * torch.randn(p.shape, generator=gen))
-        save_adapter(pm, out / name, {"recipe": recipe}, adapter_name=name)
+        save_adapter(pm, out / name, {"recipe": recipe.to_dict()}, adapter_name=name)
         dirs[name] = str(out / name)
     return dirs
 
