@@ -573,7 +573,10 @@ CONFIG_CASES = [
     ),
     BadConfig(
         "a positive control that is not evaluated",
-        {"compare": {"positive_control": "persona"}, "eval": {"methods": ["base", "unified"], "controls": []}},
+        {
+            "compare": {"positive_control": "persona"},
+            "eval": {"methods": ["base", "unified"], "controls": []},
+        },
         "compare.positive_control = 'persona': not in eval.methods",
     ),
     BadConfig(

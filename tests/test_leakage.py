@@ -73,7 +73,8 @@ class Job:
         return f"{self.rule}[{self.wildcards or ','.join(self.outputs)}]"
 
 
-_HEADER = re.compile(r"^(?:local)?(rule|checkpoint) (\S+):$")
+# (indented inside a "group job" block: the pack rules belong to rule-level groups)
+_HEADER = re.compile(r"^\s*(?:local)?(rule|checkpoint) (\S+):$")
 
 
 def parse_dry_run(text: str) -> list[Job]:

@@ -261,8 +261,8 @@ def _planned_outputs(proc: subprocess.CompletedProcess) -> dict[str, list[str]]:
     """{job rule: its outputs} of every job block of a dry run's output."""
     jobs, rule = {}, None
     for line in (proc.stdout + proc.stderr).splitlines():
-        if line.startswith(("rule ", "localrule ", "checkpoint ")) and line.endswith(":"):
-            rule = line.split()[-1].rstrip(":")
+        if line.strip().startswith(("rule ", "localrule ", "checkpoint ")) and line.endswith(":"):
+            rule = line.split()[-1].rstrip(":")  # (indented inside a "group job" block)
         elif rule and line.strip().startswith("output: "):
             jobs.setdefault(rule, []).extend(line.strip()[len("output: ") :].split(", "))
             rule = None
