@@ -29,14 +29,12 @@ def runs_of(names: list[str]) -> dict[str, list[str]]:
     return {m: ["untrained"] if m == "base" else ["seed1"] for m in names}
 
 
-def protocol(resamples: int = 200, headline: str = HEADLINE) -> Protocol:
+def protocol(headline: str = HEADLINE) -> Protocol:
     return Protocol(
         headline=headline,
         second="similarity",
         references=("unified", "base"),
         positive_control="persona",
-        bootstrap_resamples=resamples,
-        seed=0,
     )
 
 
@@ -92,7 +90,7 @@ def test_planted_effect_is_detected_and_no_effect_is_not(tmp_path, targets):
         [files[m]["per_persona"] for m in names],
         {},
         out,
-        protocol(500),
+        protocol(),
     )
     assert summary.loc["persona", f"{HEADLINE}_diff_base_low"] > 0.3  # numbers wrong, categories right
     assert summary.loc["persona_swapped", f"{HEADLINE}_diff_base_low"] <= 0

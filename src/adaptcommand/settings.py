@@ -161,5 +161,3 @@ class Protocol(Section):
     second: str  # shown next to the headline (all turns)
     references: tuple[str, ...]
     positive_control: str
-    bootstrap_resamples: int
-    seed: int
