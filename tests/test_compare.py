@@ -1,4 +1,4 @@
-"""The measurement chain (turn kinds -> per-turn scores -> per-persona table -> paired bootstrap ->
+"""The measurement chain (turn kinds -> per-turn scores -> per-persona table -> intervals ->
 controls) sees a planted personalisation effect and sees none where there is none."""
 
 from __future__ import annotations

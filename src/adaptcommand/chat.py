@@ -295,7 +295,7 @@ def write_card(
     path: str | Path, spec: dict, choices: str | Path | None = None, log: str | Path | None = None
 ) -> dict:
     """Rule method_card: the card of `spec` (the `card` arguments), or for routing (`choices`: its
-    results/routing/choices.json) the method chosen per persona; written atomically."""
+    results/routing/seed<s>/choices.json) the method chosen per persona; written atomically."""
     from adaptcommand.data.io import write_json_atomic
 
     if choices is not None:

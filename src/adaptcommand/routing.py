@@ -279,7 +279,7 @@ def read_scores(per_persona_csv: str | Path, metric: str) -> dict[str, float]:
         reader = csv.DictReader(fh)
         if reader.fieldnames is None or metric not in reader.fieldnames:
             raise RoutingError(
-                f"{per_persona_csv}: no column {metric!r} (routing.metric must be one of "
+                f"{per_persona_csv}: no column {metric!r} (compare.headline must be one of "
                 f"{[f for f in reader.fieldnames or [] if f != 'persona_id']})"
             )
         out = {}

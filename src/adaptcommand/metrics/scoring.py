@@ -58,7 +58,7 @@ def aggregate(rows: list[dict]) -> dict[str, float]:
 
 
 def metric_names() -> list[str]:
-    """The names of every metric of a per-persona row (the columns routing.metric may name)."""
+    """The names of every metric of a per-persona row (the columns compare.headline may name)."""
     return [k for k in aggregate([]) if not k.endswith("n_turns")]
 
 
