@@ -169,21 +169,23 @@ def test_cluster_checkpoint_view_for_the_rule_files(world, tmp_path):
     class Checkpoint:
         done = False
 
-        def get(self):
+        def get(self, seed):  # one clustering per training seed
             if not self.done:
                 raise IncompleteCheckpointException(None, out.assignments)
+            assert seed == "2"
             return SimpleNamespace(output=out)
 
     cp = Checkpoint()
     view = ClusterCheckpoint(cp)
+    seed2 = SimpleNamespace(seed="2")
     with pytest.raises(IncompleteCheckpointException):
-        view.assignment()
+        view.assignment(seed2)
     cp.done = True
-    assert view.ids() == ["c0", "c1"] and view.assignment()["persona_005"] == "c1"
-    assert view.members_param(SimpleNamespace(cluster_id="c0")) == {
+    assert view.ids(seed2) == ["c0", "c1"] and view.assignment(seed2)["persona_005"] == "c1"
+    assert view.members_param(SimpleNamespace(seed="2", cluster_id="c0")) == {
         "c0": ["persona_000", "persona_001", "persona_002"]
     }
     assert nearest_neighbors(out.similarity, "persona_000", 2) == ["persona_001", "persona_002"]
     assert len(nearest_neighbors(out.similarity, "persona_000", 99)) == 5  # K capped at the other personas
     with pytest.raises(ValueError, match="no cluster 'c7'"):
-        view.members_param(SimpleNamespace(cluster_id="c7"))
+        view.members_param(SimpleNamespace(seed="2", cluster_id="c7"))

@@ -183,9 +183,33 @@ def schema_problems(config: dict, schema: dict) -> list[str]:
                 problems.append(f"{where + '.' if where else ''}{key}: unknown key ({hint})")
         elif error.validator == "required":
             problems.append(f"{where or 'top level'}: {error.message}")
+        elif (known := _siblings(schema, list(error.absolute_path))) is not None:
+            # a key only an open mapping's catch-all takes (train.<new method>): most likely a typo
+            key = error.absolute_path[-1]
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"known keys: {', '.join(known)}"
+            problems.append(f"{where}: unknown key ({hint})")
         else:
             problems.append(f"{where or 'top level'} = {_short(error.instance)}: {error.message}")
     return problems
+
+
+def _siblings(schema: dict, path: list) -> list[str] | None:
+    """The named keys beside the last of `path` when that key is none of them (it reached the mapping's
+    `additionalProperties` schema, e.g. train.seed against train.<method recipe>); else None."""
+    if len(path) < 1:
+        return None
+    node = schema
+    for part in path[:-1]:
+        node = node.get("properties", {}).get(str(part))
+        if not isinstance(node, dict):
+            return None
+    known = list(node.get("properties", {}))
+    return (
+        known
+        if known and str(path[-1]) not in known and isinstance(node.get("additionalProperties"), dict)
+        else None
+    )
 
 
 def _schema_default(schema: dict, key: str) -> Any:
