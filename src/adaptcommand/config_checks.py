@@ -595,7 +595,8 @@ def user_path_problems(config: dict, workdir: str | os.PathLike) -> list[str]:
             problems += _local_dir_problems(local, where)
     model = config["model"]
     base = str(model["base"])
-    if not model["build_demo_base"] and not tilde("model.base", base) and (work / base).exists():
+    built = model["build_demo_base"] or (model.get("gguf") or {}).get("package")  # the workflow writes it
+    if not built and not tilde("model.base", base) and (work / base).exists():
         outside_outputs("model.base", base, work / base)
     minilm = config.get("metrics", {}).get("minilm") or ""
     if minilm and not tilde("metrics.minilm", minilm) and (work / minilm).exists():
