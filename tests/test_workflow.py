@@ -1,4 +1,5 @@
-"""End to end: the offline demo DAG in a temporary directory, its outputs, and reruns that follow config."""
+"""End to end: the offline demo DAG (two training seeds: tests/configs/demo-two-seeds.yaml) in a temporary
+directory, its outputs, and reruns that follow config."""
 
 from __future__ import annotations
 
@@ -19,12 +20,14 @@ from adaptcommand.routing import ORACLE_LABEL
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "config" / "demo.yaml"
+# the demo as the tests run it: two training seeds (tests/configs/demo-two-seeds.yaml)
+DEMO_RUN = (DEMO, REPO / "tests" / "configs" / "demo-two-seeds.yaml")
 
 pytestmark = pytest.mark.workflow
 
 
 def snakemake(
-    workdir: Path, *args: str, configfiles=(DEMO,), timeout: int = 2400
+    workdir: Path, *args: str, configfiles=DEMO_RUN, timeout: int = 2400
 ) -> subprocess.CompletedProcess:
     cmd = snakemake_cmd(workdir, configfiles, *args)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -39,7 +42,7 @@ def demo_run(tmp_path_factory) -> Path:
     return workdir
 
 
-DEMO_CONFIG = effective_config(DEMO)
+DEMO_CONFIG = effective_config(*DEMO_RUN)
 DEMO_METHODS = DEMO_CONFIG["eval"]["methods"]
 DEMO_CONTROLS = DEMO_CONFIG["eval"]["controls"]
 # The known personas (trained on, in the main comparison) and the new users (cold start).
@@ -246,7 +249,7 @@ def test_the_pack_size_is_scheduling_only(demo_run):
     finished demo any pack size plans nothing."""
     for size in (1, 4):
         overlay = _overlay(demo_run, f"overlay_pack_{size}", {"resources": {"pack_size": size}})
-        proc = snakemake(demo_run, "-n", configfiles=(DEMO, overlay))
+        proc = snakemake(demo_run, "-n", configfiles=(*DEMO_RUN, overlay))
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert "Nothing to be done" in proc.stdout + proc.stderr, planned_jobs(proc)
 
@@ -273,7 +276,7 @@ def test_adding_a_seed_plans_that_seed_only_and_removing_one_the_comparison(demo
     """train.seeds + [4] on a finished demo: every planned job makes something of seed 4 (its models,
     evaluations, routing, cards), or is the comparison; without the last seed only the comparison."""
     more = _overlay(demo_run, "overlay_seed4", {"train": {"seeds": [*SEEDS, 4]}})
-    proc = snakemake(demo_run, "-n", configfiles=(DEMO, more))
+    proc = snakemake(demo_run, "-n", configfiles=(*DEMO_RUN, more))
     assert proc.returncode == 0, proc.stderr[-3000:]
     outputs = _planned_outputs(proc)
     assert "compare" in outputs and any(r.startswith("train_persona") for r in outputs), outputs
@@ -336,7 +339,7 @@ def test_unified_rank_reruns_everything_downstream_of_unified(demo_run):
 
 
 def _planned(workdir: Path, overlay: Path) -> dict[str, int]:
-    proc = snakemake(workdir, "-n", configfiles=(DEMO, overlay))
+    proc = snakemake(workdir, "-n", configfiles=(*DEMO_RUN, overlay))
     assert proc.returncode == 0, proc.stderr
     jobs = planned_jobs(proc)
     jobs.pop("all", None)
@@ -362,7 +365,7 @@ def _clone(dst: Path) -> Path:
 def _run_from(repo: Path, workdir: Path, *args: str) -> subprocess.CompletedProcess:
     cmd = [
         arg if arg != str(REPO / "Snakefile") else str(repo / "Snakefile")
-        for arg in snakemake_cmd(workdir, [DEMO], *args)
+        for arg in snakemake_cmd(workdir, list(DEMO_RUN), *args)
     ]
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=300, env={**os.environ, "HF_HUB_OFFLINE": "1"}
@@ -414,10 +417,10 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
 
     n = len(SEEDS)  # one of each per seed (pack_size 0: one pack)
     own_jobs = {"train_persona_r4": n, "adapter_manifest": n, "evaluate": n, "compare": 1, "method_card": n}
-    plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(4))))
+    plan = planned_jobs(snakemake(run, "-n", configfiles=(*DEMO_RUN, overlay(4))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
-    proc = snakemake(run, configfiles=(DEMO, overlay(4)))
+    proc = snakemake(run, configfiles=(*DEMO_RUN, overlay(4)))
     assert proc.returncode == 0, proc.stderr[-4000:]
     summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")
     assert summary.loc["persona_r4", "role"] == "method"
@@ -425,7 +428,7 @@ def test_a_named_variant_has_its_own_models_and_rows_and_re_runs_alone(demo_run,
     configs = list((run / "models" / "persona_r4").glob("seed*/persona_*/adapter_config.json"))
     assert len(configs) == N_PERSONAS * len(SEEDS)
     assert {json.loads(c.read_text())["r"] for c in configs} == {4}
-    plan = planned_jobs(snakemake(run, "-n", configfiles=(DEMO, overlay(2))))
+    plan = planned_jobs(snakemake(run, "-n", configfiles=(*DEMO_RUN, overlay(2))))
     plan.pop("all", None)
     assert plan == own_jobs, plan
 
@@ -438,7 +441,7 @@ def test_the_headline_is_a_config_key(demo_run, tmp_path):
     overlay = _overlay(run, "overlay_headline", {"compare": {"headline": "similarity"}})
     jobs = _planned(run, overlay)
     assert set(jobs) <= EVALUATION_RULES - {"evaluate"}, jobs
-    proc = snakemake(run, configfiles=(DEMO, overlay))
+    proc = snakemake(run, configfiles=(*DEMO_RUN, overlay))
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")
     assert summary["similarity_persona_mean"].is_monotonic_decreasing
