@@ -108,6 +108,7 @@ data: {source: synthetic, n_personas: 3, sessions_per_persona: 5}
 prompt: {system: "You are a smart home assistant.", max_length: 96, context_messages: 4}
 train: {persona: {r: 4, alpha: 8, dropout: 0.05, target_modules: [q_proj, v_proj], lr: 0.001, epochs: 1, batch_size: 4}}
 eval: {skip_assistant_turns: 0}
+merge: {neighbors_k: 2}
 EOF
   part smollm2_comparison 300 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml --directory "$OUT/smollm2-run" \
     --workflow-profile none --cores 4 --dry-run

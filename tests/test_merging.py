@@ -65,7 +65,7 @@ def test_cat_merge_update_is_the_weighted_sum_of_updates(tiny, sources, weights)
     for module, got in merged.items():
         want = sum(w * deltas[n][module] for n, w in zip(names, weights, strict=True))
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
-    assert model.peft_config["m"].r == sum(r["r"] for r in RECIPES.values())  # rank = sum of ranks
+    assert model.peft_config["m"].r == sum(r.r for r in RECIPES.values())  # rank = sum of ranks
     assert merge_error(model, names, weights, "m") < 1e-5
 
 

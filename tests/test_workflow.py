@@ -27,7 +27,7 @@ pytestmark = pytest.mark.workflow
 
 
 def snakemake(
-    workdir: Path, *args: str, configfiles=DEMO_RUN, timeout: int = 2400
+    workdir: Path, *args: str, configfiles=DEMO_RUN, timeout: int = 3600
 ) -> subprocess.CompletedProcess:
     cmd = snakemake_cmd(workdir, configfiles, *args)
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
