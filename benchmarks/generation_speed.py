@@ -97,7 +97,10 @@ def ensure_base(base: str, cfg: dict) -> str:
 
     print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
     build_demo_base(
-        base, PromptConfig.from_section(cfg["prompt"]), cfg["model"]["demo"], seed=cfg["model"]["demo"]["seed"]
+        base,
+        PromptConfig.from_section(cfg["prompt"]),
+        cfg["model"]["demo"],
+        seed=cfg["model"]["demo"]["seed"],
     )
     return "built"
 

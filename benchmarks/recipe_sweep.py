@@ -1,7 +1,7 @@
 """A small validation sweep of adapter recipes, run once to choose the demo's `train.*` settings.
 
-Run in a workflow directory where the demo has produced its data and base model (and models/unified/seed<s>/all for
-recipes trained on the unified model):
+Run in a workflow directory where the demo has produced its data and base model (and
+models/unified/seed<s>/all for recipes trained on the unified model):
 
     python benchmarks/recipe_sweep.py --workdir DIR --method persona --personas 4 \
         --grid r=8,16 lr=0.001,0.003 'target_modules=attn;all'

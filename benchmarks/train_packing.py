@@ -140,7 +140,10 @@ def prepare(args, tmp: Path) -> dict:
 
             print(f"building the demo base model in {base} ...", file=sys.stderr, flush=True)
             build_demo_base(
-                base, PromptConfig.from_section(prompt), cfg["model"]["demo"], seed=cfg["model"]["demo"]["seed"]
+                base,
+                PromptConfig.from_section(prompt),
+                cfg["model"]["demo"],
+                seed=cfg["model"]["demo"]["seed"],
             )
     if args.geometry == "qwen2.5-0.5b":
         from adaptcommand.model.architecture import QWEN25_05B, build_model

@@ -3,30 +3,6 @@
 # evaluation, method cards, merges and chat find adapters by (adaptcommand.manifests).
 
 
-def manifest_sources(wildcards):
-    """The adapter directories (or manifests and assignments) a manifest is made from."""
-    method = wildcards.method
-    entry, kind = METHOD_TABLE[method], kind_of(METHOD_TABLE[method])
-    seed = wildcards.seed
-    if wildcards.population == "new_users":
-        if entry["cold_start"] == "nearest_cluster":
-            return dict(
-                known=layout.manifest(method, seed),
-                assignments=f"results/cold_start/seed{seed}/assignments.json",
-            )
-        return dict(units=[layout.unit_dir(method, seed, p) for p in NEW_USERS])
-    if kind.borrows:
-        return dict(borrowed=layout.manifest(kind.borrows, seed))
-    if entry["scope"] == "all":
-        return dict(units=[layout.unit_dir(method, seed, layout.ALL)])
-    if entry["scope"] == "persona":
-        return dict(units=[layout.unit_dir(method, seed, p) for p in PERSONAS])
-    return dict(
-        units=cluster_dirs(method, wildcards),
-        assignments=CLUSTERS.assignments_file(wildcards),
-    )
-
-
 rule adapter_manifest:
     input:
         unpack(manifest_sources),
@@ -42,26 +18,14 @@ rule adapter_manifest:
     localrule: True
     threads: 1
     params:
-        merge=lambda wc: (
-            layout.unit_dir("unified", wc.seed, layout.ALL)
-            if on_unified(wc.method)
-            else ""
-        ),
+        manifest=manifest_spec,
     run:
-        from adaptcommand.manifests import method_manifest, new_user_manifest
+        from adaptcommand.manifests import write_population
 
-        entry, files = METHOD_TABLE[wildcards.method], dict(input.items())
-        if wildcards.population == "new_users":
-            doc = new_user_manifest(
-                output[0], wildcards.method, entry, NEW_USERS, **files
-            )
-        else:
-            doc = method_manifest(
-                output[0],
-                wildcards.method,
-                entry,
-                PERSONAS,
-                merge=params.merge,
-                **files,
-            )
-        Path(log[0]).write_text(f"{len(doc['units'])} adapters\n")
+        write_population(
+            output[0],
+            wildcards.population,
+            params.manifest,
+            dict(input.items()),
+            log[0],
+        )

@@ -30,9 +30,3 @@ checkpoint cluster_personas:
 
 
 CLUSTERS = ClusterCheckpoint(checkpoints.cluster_personas)
-
-
-def cluster_dirs(method, wildcards):
-    """The adapter directories of every cluster of per-cluster `method` and the job's seed (after the
-    checkpoint)."""
-    return [layout.unit_dir(method, wildcards.seed, c) for c in CLUSTERS.ids(wildcards)]

@@ -84,7 +84,8 @@ wildcard_constraints:
 
 
 def script_hash(name):
-    """A digest of rule script `name`, a param: an edit re-runs its rule, a moved run nothing."""
+    """A digest of script `name`, a param of the rule running it (an edit re-runs that rule, a
+    moved run nothing)."""
     path = os.path.join(workflow.basedir, "workflow", "scripts", name)
     with open(path, "rb") as fh:
         return hashlib.sha256(fh.read()).hexdigest()[:16]
@@ -199,7 +200,179 @@ def cost_files(method, split="test"):
     """{"gpu" | "cpu": benchmark globs of the jobs behind `method` on `split` (layout.cost_rules)}."""
     out, candidates = {"gpu": [], "cpu": []}, config["routing"]["candidates"]
     all_runs = [layout.run_of(s) for s in SEEDS] + [layout.UNTRAINED]
-    for rule in layout.cost_rules(method, METHOD_TABLE, split, candidates):
-        gpu = any("gpu" in r.resources for r in rules_of(rule.split("/")[0]))
-        out["gpu" if gpu else "cpu"] += layout.benchmark_globs(rule, all_runs)
+    for name in layout.cost_rules(method, METHOD_TABLE, split, candidates):
+        gpu = any("gpu" in r.resources for r in rules_of(name.split("/")[0]))
+        out["gpu" if gpu else "cpu"] += layout.benchmark_globs(name, all_runs)
     return out
+
+
+# ---- Cluster-scope adapters (rules/cluster.smk) ------------------------------------------------------
+
+
+def cluster_dirs(method, wildcards):
+    """The adapter directories of every cluster of per-cluster `method` and the job's seed (after the
+    checkpoint)."""
+    return [layout.unit_dir(method, wildcards.seed, c) for c in CLUSTERS.ids(wildcards)]
+
+
+# ---- Training (rules/train.smk) ----------------------------------------------------------------------
+
+
+def history_train_inputs(method):
+    """A method with history in its prompts trains on the retrieved exchanges of train and val."""
+    if kind_of(METHOD_TABLE[method]).history:
+        return dict(
+            history_train="results/history/train.jsonl",
+            history_val="results/history/val.jsonl",
+        )
+    return {}
+
+
+# ---- Merges (rules/merge.smk) ------------------------------------------------------------------------
+
+
+def merge_params(**extra):
+    """The merge settings, the prompt, the val-loss batch (the persona recipe's) and the base."""
+    return dict(
+        merge=plain(config["merge"]),
+        prompt=PROMPT,
+        val_batch_size=config["train"]["persona"]["batch_size"],
+        code=script_hash("merge_adapters.py"),
+        base=base_model_param(),
+        **extra,
+    )
+
+
+def merge_inputs(seed="{seed}"):
+    """Data, base and the persona LoRAs of `seed` (their manifest)."""
+    return dict(
+        dialogs=CLEAN,
+        splits=SPLITS,
+        base=base_model_input(),
+        adapters=layout.manifest("persona", seed),
+    )
+
+
+def merge_jobs(method):
+    """(rule family, packs, similarity file, val_neighbors) of the persona merges of `method`."""
+    yield method, PACKS, "results/clusters/seed{seed}/similarity.json", 0
+    if METHOD_TABLE[method]["cold_start"] == "nearest_personas":
+        k = config["merge"]["neighbors_k"]
+        yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/seed{seed}/similarity.json", k
+
+
+# ---- Manifests (rules/adapters.smk) ------------------------------------------------------------------
+
+
+def manifest_sources(wildcards):
+    """The adapter directories (or manifests and assignments) a manifest is made from."""
+    method = wildcards.method
+    entry, kind = METHOD_TABLE[method], kind_of(METHOD_TABLE[method])
+    seed = wildcards.seed
+    if wildcards.population == "new_users":
+        if entry["cold_start"] == "nearest_cluster":
+            return dict(
+                known=layout.manifest(method, seed),
+                assignments=f"results/cold_start/seed{seed}/assignments.json",
+            )
+        return dict(units=[layout.unit_dir(method, seed, p) for p in NEW_USERS])
+    if kind.borrows:
+        return dict(borrowed=layout.manifest(kind.borrows, seed))
+    if entry["scope"] == "all":
+        return dict(units=[layout.unit_dir(method, seed, layout.ALL)])
+    if entry["scope"] == "persona":
+        return dict(units=[layout.unit_dir(method, seed, p) for p in PERSONAS])
+    return dict(
+        units=cluster_dirs(method, wildcards),
+        assignments=CLUSTERS.assignments_file(wildcards),
+    )
+
+
+def manifest_spec(wildcards):
+    """params.manifest: who a manifest serves, and the table fields that decide how (its kind, scope,
+    cold start; an edit of a method's description re-runs nothing)."""
+    entry = METHOD_TABLE[wildcards.method]
+    new = wildcards.population == "new_users"
+    merge = on_unified(wildcards.method) and not new
+    return dict(
+        method=wildcards.method,
+        entry={k: entry[k] for k in ("adapter", "scope", "cold_start")},
+        personas=NEW_USERS if new else PERSONAS,
+        merge=layout.unit_dir("unified", wildcards.seed, layout.ALL) if merge else "",
+    )
+
+
+# ---- Method cards (rules/eval.smk) -------------------------------------------------------------------
+
+
+def card_manifests(method, run):
+    """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
+    serves, new = {}, NEW_USERS if method in NEW_USER_METHODS else []
+    for split, personas in (("test", PERSONAS), (COLD, new)):
+        for path in layout.manifest_for(
+            method, METHOD_TABLE[method], split, run
+        ) * bool(personas):
+            serves[path] = serves.get(path, []) + personas
+    return serves
+
+
+def card_inputs(wildcards):
+    """A card's inputs: the method's manifests (and the data the chat reads); for routing the seed's
+    choice and the candidates' cards of that seed."""
+    method, run = wildcards.method, wildcards.run
+    if not kind_of(METHOD_TABLE[method]).generates:
+        candidates = config["routing"]["candidates"]
+        cards = [f"results/methods/{c}/{run}.json" for c in candidates]
+        return dict(choices=f"results/routing/{run}/choices.json", cards=cards)
+    new = method in NEW_USER_METHODS
+    return dict(
+        base=base_model_input(),
+        manifests=list(card_manifests(method, run)),
+        dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
+    )
+
+
+def card_param(wildcards):
+    """The card's content (adaptcommand.chat.card), paths relative to the run directory."""
+    method = wildcards.method
+    entry = METHOD_TABLE[method]
+    if not kind_of(entry).generates:
+        return dict(method=method, about=entry["about"], run=wildcards.run)
+    history = RETRIEVAL | {
+        "cold_start_sessions": config["history"]["cold_start_sessions"]
+    }
+    return dict(
+        method=method,
+        about=entry["about"],
+        run=wildcards.run,
+        base=config["model"]["base"],
+        serves=card_manifests(method, wildcards.run),
+        known=dict(personas=PERSONAS, dialogs=CLEAN, splits=SPLITS),
+        new_users=dict(
+            personas=NEW_USERS if method in NEW_USER_METHODS else [],
+            dialogs=NEW_DIALOGS,
+            splits=NEW_SPLITS,
+        ),
+        prompt=PROMPT,
+        max_new_tokens=config["eval"]["max_new_tokens"],
+        history=history if kind_of(entry).history else None,
+    )
+
+
+# ---- The comparison (rules/report.smk) ---------------------------------------------------------------
+
+
+def in_report(name, caption, label):
+    """results/comparison/<name>, shown in `snakemake --report` with workflow/report/<caption>.rst."""
+    return report(
+        f"results/comparison/{name}",
+        caption=f"../workflow/report/{caption}.rst",
+        category="Comparison",
+        labels={"result": label},
+    )
+
+
+def eval_files(split, methods, name):
+    """`name` (metrics.json, per_persona.csv) of every run of every method of `methods` on `split`,
+    in the order of params runs / new_user_runs."""
+    return [f"results/eval/{split}/{m}/{r}/{name}" for m in methods for r in runs(m)]

@@ -54,7 +54,7 @@ rule evaluate:
         prompt=PROMPT,
         generation=GENERATION,
         scoring=SCORING,
-        base=config["model"]["base"],
+        base=base_model_param(),
         method="{method}",
         personas=eval_personas,
         data_split=data_split,
@@ -65,60 +65,6 @@ rule evaluate:
 
 # Method cards, results/methods/<method>/<run>.json: what `adaptcommand chat` loads (adaptcommand.chat.card);
 # their inputs are the run's manifests, so building a card builds what chatting needs.
-def card_manifests(method, run):
-    """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
-    serves, new = {}, NEW_USERS if method in NEW_USER_METHODS else []
-    for split, personas in (("test", PERSONAS), (COLD, new)):
-        for path in layout.manifest_for(
-            method, METHOD_TABLE[method], split, run
-        ) * bool(personas):
-            serves[path] = serves.get(path, []) + personas
-    return serves
-
-
-def card_inputs(wildcards):
-    """A card's inputs: the method's manifests (and the data the chat reads); for routing the seed's
-    choice and the candidates' cards of that seed."""
-    method, run = wildcards.method, wildcards.run
-    if not kind_of(METHOD_TABLE[method]).generates:
-        candidates = config["routing"]["candidates"]
-        cards = [f"results/methods/{c}/{run}.json" for c in candidates]
-        return dict(choices=f"results/routing/{run}/choices.json", cards=cards)
-    new = method in NEW_USER_METHODS
-    return dict(
-        base=base_model_input(),
-        manifests=list(card_manifests(method, run)),
-        dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
-    )
-
-
-def card_param(wildcards):
-    """The card's content (adaptcommand.chat.card), paths relative to the run directory."""
-    method = wildcards.method
-    entry = METHOD_TABLE[method]
-    if not kind_of(entry).generates:
-        return dict(method=method, about=entry["about"], run=wildcards.run)
-    history = RETRIEVAL | {
-        "cold_start_sessions": config["history"]["cold_start_sessions"]
-    }
-    return dict(
-        method=method,
-        about=entry["about"],
-        run=wildcards.run,
-        base=config["model"]["base"],
-        serves=card_manifests(method, wildcards.run),
-        known=dict(personas=PERSONAS, dialogs=CLEAN, splits=SPLITS),
-        new_users=dict(
-            personas=NEW_USERS if method in NEW_USER_METHODS else [],
-            dialogs=NEW_DIALOGS,
-            splits=NEW_SPLITS,
-        ),
-        prompt=PROMPT,
-        max_new_tokens=config["eval"]["max_new_tokens"],
-        history=history if kind_of(entry).history else None,
-    )
-
-
 rule method_card:
     input:
         unpack(card_inputs),

@@ -4,41 +4,11 @@
 # (adaptcommand.merging); a seed's merges are of that seed's persona LoRAs (their manifest).
 
 
-def merge_params(**extra):
-    """The merge settings, the prompt, the val-loss batch (the persona recipe's) and the base."""
-    return dict(
-        merge=plain(config["merge"]),
-        prompt=PROMPT,
-        val_batch_size=config["train"]["persona"]["batch_size"],
-        code=script_hash("merge_adapters.py"),
-        base=base_model_param(),
-        **extra,
-    )
-
-
-def merge_inputs(seed="{seed}"):
-    """Data, base and the persona LoRAs of `seed` (their manifest)."""
-    return dict(
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        adapters=layout.manifest("persona", seed),
-    )
-
-
 MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 
 
 # Per persona: the known personas' merges, and for a method serving new users (cold_start
 # nearest_personas) theirs (rule <method>_new_users: the weight chosen on the next nearest known's val).
-def merge_jobs(method):
-    """(rule family, packs, similarity file, val_neighbors) of the persona merges of `method`."""
-    yield method, PACKS, "results/clusters/seed{seed}/similarity.json", 0
-    if METHOD_TABLE[method]["cold_start"] == "nearest_personas":
-        k = config["merge"]["neighbors_k"]
-        yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/seed{seed}/similarity.json", k
-
-
 for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
     for _family, _packs, _similarity, _val_neighbors in merge_jobs(_method):
         for _pack, _members in _packs.items():

@@ -1,22 +1,6 @@
 # Every run of every method side by side (tables, figure, controls), by the protocol in config compare.
 
 
-def in_report(name, caption, label):
-    """results/comparison/<name>, shown in `snakemake --report` with workflow/report/<caption>.rst."""
-    return report(
-        f"results/comparison/{name}",
-        caption=f"../workflow/report/{caption}.rst",
-        category="Comparison",
-        labels={"result": label},
-    )
-
-
-def eval_files(split, methods, name):
-    """`name` (metrics.json, per_persona.csv) of every run of every method of `methods` on `split`,
-    in the order of params runs / new_user_runs."""
-    return [f"results/eval/{split}/{m}/{r}/{name}" for m in methods for r in runs(m)]
-
-
 rule compare:
     input:
         # Methods, then controls (labelled as controls, never ranked as methods); every run (seed).
@@ -24,7 +8,11 @@ rule compare:
         per_persona=eval_files("test", SCORED, "per_persona.csv"),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
         oracle=(
-            expand("results/routing/seed{seed}/{f}.json", seed=SEEDS, f=["oracle", "choices"])
+            expand(
+                "results/routing/seed{seed}/{f}.json",
+                seed=SEEDS,
+                f=["oracle", "choices"],
+            )
             if "routing" in METHODS
             else []
         ),

@@ -4,16 +4,6 @@
 # the members' directories its outputs); cluster: one per cluster of the seed's clustering.
 
 
-def history_train_inputs(method):
-    """A method with history in its prompts trains on the retrieved exchanges of train and val."""
-    if kind_of(METHOD_TABLE[method]).history:
-        return dict(
-            history_train="results/history/train.jsonl",
-            history_val="results/history/val.jsonl",
-        )
-    return {}
-
-
 for _method in trained(METHOD_TABLE, "all"):
 
     rule:

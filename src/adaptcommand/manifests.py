@@ -151,3 +151,17 @@ def new_user_manifest(
     raise ValueError(
         f"{method}: cold_start {entry['cold_start']!r} serves new users with no adapters of their own"
     )
+
+
+def write_population(path: str | Path, population: str, spec: dict, inputs: dict, log: str | Path) -> dict:
+    """rule adapter_manifest: the manifest of one population ("adapters": the known personas,
+    "new_users") from the rule's `inputs` (the adapter directories, manifests, assignments) and
+    `spec` (method, entry, personas, and for known personas `merge`); its log counts the adapters."""
+    if population == "new_users":
+        doc = new_user_manifest(path, spec["method"], spec["entry"], spec["personas"], **inputs)
+    else:
+        doc = method_manifest(
+            path, spec["method"], spec["entry"], spec["personas"], merge=spec["merge"], **inputs
+        )
+    Path(log).write_text(f"{len(doc['units'])} adapters\n")
+    return doc
