@@ -6,8 +6,15 @@ from pathlib import Path
 
 from adaptcommand import layout
 from adaptcommand.config_checks import refuse_config_errors, validated_config
+from adaptcommand.experiment import (
+    CLEAN,
+    NEW_CHARACTERS,
+    NEW_DIALOGS,
+    NEW_SPLITS,
+    SPLITS,
+    Experiment,
+)
 from adaptcommand.methods import kind_of, recipe_section, trained
-from adaptcommand.personas import persona_sets
 from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.schema import RAW_FILES
 from adaptcommand.settings import plain
@@ -24,20 +31,15 @@ mark_workflow_process()
 with refuse_config_errors():
     METHOD_TABLE = validated_config(config, workflow.basedir, workdir=os.getcwd())
 
+# Who learns, who is a new user (rules/cold_start.smk), what manifests and cards are made of.
+EXPERIMENT = Experiment(config, METHOD_TABLE)
 N_PERSONAS = config["data"]["n_personas"]
-# PERSONAS: the known personas (everything learns from them); NEW_USERS: the last personas, held
-# out of everything that learns and evaluated as new users (rules/cold_start.smk).
-PERSONAS, NEW_USERS = persona_sets(
-    N_PERSONAS, config["personas"]["evaluate"], config["personas"]["cold_start"]
-)
+PERSONAS, NEW_USERS = EXPERIMENT.personas, EXPERIMENT.new_users
 METHODS = config["eval"]["methods"]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
 CONTROLS = config["eval"]["controls"]
 SCORED = METHODS + CONTROLS
-# The methods that can serve a new user without training on them (table field cold_start).
-NEW_USER_METHODS = [
-    m for m in METHODS if NEW_USERS and METHOD_TABLE[m]["cold_start"] != "none"
-]
+NEW_USER_METHODS = EXPERIMENT.new_user_methods
 RES = config["resources"]
 # Seeds: everything that learns from data is drawn again per seed (adapters, clustering, routing).
 SEEDS = config["train"]["seeds"]
@@ -46,12 +48,6 @@ SEEDS = config["train"]["seeds"]
 PACKS = layout.packs(PERSONAS, RES["pack_size"])
 NEW_USER_PACKS = layout.packs(NEW_USERS, RES["pack_size"]) if NEW_USERS else {}
 
-CLEAN = "data/cleaned/dialogs_clean.jsonl"
-SPLITS = "data/splits/edgesplits.json"
-# The new users' dialogues (read by their evaluation only), splits and character texts.
-NEW_DIALOGS = "data/cold_start/dialogs_clean.jsonl"
-NEW_SPLITS = "data/cold_start/splits.json"
-NEW_CHARACTERS = "data/cold_start/characters.json"
 # The evaluation sets: val and test of the known personas; cold_start = the new users' test split.
 COLD = layout.COLD
 
@@ -69,9 +65,8 @@ def data_split(wildcards):
 
 
 def eval_personas(wildcards):
-    return (
-        NEW_USERS if wildcards.split == COLD else PERSONAS
-    )  # (the personas of an evaluation set)
+    """The personas of evaluation set `wildcards.split`."""
+    return NEW_USERS if wildcards.split == COLD else PERSONAS
 
 
 wildcard_constraints:
@@ -206,15 +201,6 @@ def cost_files(method, split="test"):
     return out
 
 
-# ---- Cluster-scope adapters (rules/cluster.smk) ------------------------------------------------------
-
-
-def cluster_dirs(method, wildcards):
-    """The adapter directories of every cluster of per-cluster `method` and the job's seed (after the
-    checkpoint)."""
-    return [layout.unit_dir(method, wildcards.seed, c) for c in CLUSTERS.ids(wildcards)]
-
-
 # ---- Training (rules/train.smk) ----------------------------------------------------------------------
 
 
@@ -261,102 +247,31 @@ def merge_jobs(method):
         yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/seed{seed}/similarity.json", k
 
 
-# ---- Manifests (rules/adapters.smk) ------------------------------------------------------------------
+# ---- Manifests (rules/adapters.smk) and method cards (rules/eval.smk): adaptcommand.experiment -----
 
 
 def manifest_sources(wildcards):
     """The adapter directories (or manifests and assignments) a manifest is made from."""
-    method = wildcards.method
-    entry, kind = METHOD_TABLE[method], kind_of(METHOD_TABLE[method])
-    seed = wildcards.seed
-    if wildcards.population == "new_users":
-        if entry["cold_start"] == "nearest_cluster":
-            return dict(
-                known=layout.manifest(method, seed),
-                assignments=f"results/cold_start/seed{seed}/assignments.json",
-            )
-        return dict(units=[layout.unit_dir(method, seed, p) for p in NEW_USERS])
-    if kind.borrows:
-        return dict(borrowed=layout.manifest(kind.borrows, seed))
-    if entry["scope"] == "all":
-        return dict(units=[layout.unit_dir(method, seed, layout.ALL)])
-    if entry["scope"] == "persona":
-        return dict(units=[layout.unit_dir(method, seed, p) for p in PERSONAS])
-    return dict(
-        units=cluster_dirs(method, wildcards),
-        assignments=CLUSTERS.assignments_file(wildcards),
-    )
+    w = wildcards  # (a cluster-scope method's clusters: after the clustering checkpoint)
+    clusters = lambda: (CLUSTERS.ids(w), CLUSTERS.assignments_file(w))
+    return EXPERIMENT.manifest_sources(w.method, w.population, w.seed, clusters)
 
 
 def manifest_spec(wildcards):
-    """params.manifest: who a manifest serves, and the table fields that decide how (its kind, scope,
-    cold start; an edit of a method's description re-runs nothing)."""
-    entry = METHOD_TABLE[wildcards.method]
-    new = wildcards.population == "new_users"
-    merge = on_unified(wildcards.method) and not new
-    return dict(
-        method=wildcards.method,
-        entry={k: entry[k] for k in ("adapter", "scope", "cold_start")},
-        personas=NEW_USERS if new else PERSONAS,
-        merge=layout.unit_dir("unified", wildcards.seed, layout.ALL) if merge else "",
+    """params.manifest: who a manifest serves, and the table fields that decide how."""
+    return EXPERIMENT.manifest_spec(
+        wildcards.method, wildcards.population, wildcards.seed
     )
-
-
-# ---- Method cards (rules/eval.smk) -------------------------------------------------------------------
-
-
-def card_manifests(method, run):
-    """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
-    serves, new = {}, NEW_USERS if method in NEW_USER_METHODS else []
-    for split, personas in (("test", PERSONAS), (COLD, new)):
-        for path in layout.manifest_for(
-            method, METHOD_TABLE[method], split, run
-        ) * bool(personas):
-            serves[path] = serves.get(path, []) + personas
-    return serves
 
 
 def card_inputs(wildcards):
-    """A card's inputs: the method's manifests (and the data the chat reads); for routing the seed's
-    choice and the candidates' cards of that seed."""
-    method, run = wildcards.method, wildcards.run
-    if not kind_of(METHOD_TABLE[method]).generates:
-        candidates = config["routing"]["candidates"]
-        cards = [f"results/methods/{c}/{run}.json" for c in candidates]
-        return dict(choices=f"results/routing/{run}/choices.json", cards=cards)
-    new = method in NEW_USER_METHODS
-    return dict(
-        base=base_model_input(),
-        manifests=list(card_manifests(method, run)),
-        dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
-    )
+    """A card's inputs: the run's manifests and the data the chat reads (routing: its choices)."""
+    return EXPERIMENT.card_inputs(wildcards.method, wildcards.run, base_model_input())
 
 
 def card_param(wildcards):
     """The card's content (adaptcommand.chat.card), paths relative to the run directory."""
-    method = wildcards.method
-    entry = METHOD_TABLE[method]
-    if not kind_of(entry).generates:
-        return dict(method=method, about=entry["about"], run=wildcards.run)
-    history = RETRIEVAL | {
-        "cold_start_sessions": config["history"]["cold_start_sessions"]
-    }
-    return dict(
-        method=method,
-        about=entry["about"],
-        run=wildcards.run,
-        base=config["model"]["base"],
-        serves=card_manifests(method, wildcards.run),
-        known=dict(personas=PERSONAS, dialogs=CLEAN, splits=SPLITS),
-        new_users=dict(
-            personas=NEW_USERS if method in NEW_USER_METHODS else [],
-            dialogs=NEW_DIALOGS,
-            splits=NEW_SPLITS,
-        ),
-        prompt=PROMPT,
-        max_new_tokens=config["eval"]["max_new_tokens"],
-        history=history if kind_of(entry).history else None,
-    )
+    return EXPERIMENT.card(wildcards.method, wildcards.run, RETRIEVAL)
 
 
 # ---- The comparison (rules/report.smk) ---------------------------------------------------------------

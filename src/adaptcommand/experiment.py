@@ -1,0 +1,151 @@
+"""The experiment a validated config describes, as the workflow's input functions see it.
+
+Who learns (the known personas) and who is served as a new user, the seeds, the method table; and
+from them what a method's manifest is made of (`manifest_sources`, `manifest_spec`) and what its
+method card holds (`card_inputs`, `card`). rules/common.smk makes one `Experiment` and hands it
+wildcards' values; nothing here reads files or needs a model library.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from adaptcommand import layout
+from adaptcommand.methods import kind_of
+from adaptcommand.personas import persona_sets
+from adaptcommand.settings import plain
+
+__all__ = [
+    "CLEAN",
+    "NEW_CHARACTERS",
+    "NEW_DIALOGS",
+    "NEW_SPLITS",
+    "SPLITS",
+    "Experiment",
+]
+
+# The known personas' cleaned dialogues and splits; the new users' dialogues (read by their
+# evaluation only), splits and character texts.
+CLEAN = "data/cleaned/dialogs_clean.jsonl"
+SPLITS = "data/splits/edgesplits.json"
+NEW_DIALOGS = "data/cold_start/dialogs_clean.jsonl"
+NEW_SPLITS = "data/cold_start/splits.json"
+NEW_CHARACTERS = "data/cold_start/characters.json"
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A validated config and its method table (workflow/methods.yaml plus the config's variants)."""
+
+    config: dict
+    table: dict[str, dict]
+
+    @cached_property
+    def _persona_sets(self) -> tuple[list[str], list[str]]:
+        sets = self.config["personas"]
+        return persona_sets(self.config["data"]["n_personas"], sets["evaluate"], sets["cold_start"])
+
+    @property
+    def personas(self) -> list[str]:
+        """The known personas: everything learns from them."""
+        return self._persona_sets[0]
+
+    @property
+    def new_users(self) -> list[str]:
+        """The last personas, held out of everything that learns and evaluated as new users."""
+        return self._persona_sets[1]
+
+    @property
+    def new_user_methods(self) -> list[str]:
+        """The methods that can serve a new user without training on them (table field cold_start)."""
+        methods = self.config["eval"]["methods"]
+        return [m for m in methods if self.new_users and self.table[m]["cold_start"] != "none"]
+
+    # ---- manifests (rules/adapters.smk) ------------------------------------------------------------
+
+    def manifest_sources(
+        self, method: str, population: str, seed: str, clusters: Callable[[], tuple[list[str], str]]
+    ) -> dict:
+        """The adapter directories (or manifests and assignments) of the manifest of `population`
+        ("adapters": the known personas; "new_users") of `method` and `seed`. `clusters()` gives the
+        seed's (cluster ids, assignments file); it is called for a cluster-scope method only (it waits
+        for the clustering checkpoint)."""
+        entry = self.table[method]
+        if population == "new_users":
+            if entry["cold_start"] == "nearest_cluster":
+                assignments = f"results/cold_start/seed{seed}/assignments.json"
+                return dict(known=layout.manifest(method, seed), assignments=assignments)
+            return dict(units=[layout.unit_dir(method, seed, p) for p in self.new_users])
+        borrows = kind_of(entry).borrows
+        if borrows:
+            return dict(borrowed=layout.manifest(borrows, seed))
+        if entry["scope"] == "all":
+            return dict(units=[layout.unit_dir(method, seed, layout.ALL)])
+        if entry["scope"] == "persona":
+            return dict(units=[layout.unit_dir(method, seed, p) for p in self.personas])
+        ids, assignments = clusters()
+        return dict(units=[layout.unit_dir(method, seed, c) for c in ids], assignments=assignments)
+
+    def manifest_spec(self, method: str, population: str, seed: str) -> dict:
+        """Who a manifest serves, and the table fields that decide how (its kind, scope, cold start;
+        an edit of a method's description re-runs nothing)."""
+        entry = self.table[method]
+        new = population == "new_users"
+        merge = entry["start"] == "unified" and not new
+        return dict(
+            method=method,
+            entry={k: entry[k] for k in ("adapter", "scope", "cold_start")},
+            personas=self.new_users if new else self.personas,
+            merge=layout.unit_dir("unified", seed, layout.ALL) if merge else "",
+        )
+
+    # ---- method cards (rules/eval.smk) -------------------------------------------------------------
+
+    def card_manifests(self, method: str, run: str) -> dict[str, list[str]]:
+        """{manifest: the personas it serves on the card} ({} for a method without adapters)."""
+        serves, entry = {}, self.table[method]
+        new = self.new_users if method in self.new_user_methods else []
+        for split, personas in (("test", self.personas), (layout.COLD, new)):
+            for path in layout.manifest_for(method, entry, split, run) * bool(personas):
+                serves[path] = serves.get(path, []) + personas
+        return serves
+
+    def card_inputs(self, method: str, run: str, base: list[str]) -> dict:
+        """A card's inputs: the method's manifests, the data the chat reads and `base` (the base model
+        directory when the workflow builds it); for routing the run's choices and its candidates'
+        cards."""
+        if not kind_of(self.table[method]).generates:
+            cards = [f"results/methods/{c}/{run}.json" for c in self.config["routing"]["candidates"]]
+            return dict(choices=f"results/routing/{run}/choices.json", cards=cards)
+        new = method in self.new_user_methods
+        return dict(
+            base=base,
+            manifests=list(self.card_manifests(method, run)),
+            dialogs=[CLEAN, SPLITS] + ([NEW_DIALOGS, NEW_SPLITS] if new else []),
+        )
+
+    def card(self, method: str, run: str, retrieval: dict) -> dict:
+        """The card's content (adaptcommand.chat.card), paths relative to the run directory;
+        `retrieval`: how history is retrieved (rules/history.smk)."""
+        entry, config = self.table[method], self.config
+        if not kind_of(entry).generates:
+            return dict(method=method, about=entry["about"], run=run)
+        history = retrieval | {"cold_start_sessions": config["history"]["cold_start_sessions"]}
+        return dict(
+            method=method,
+            about=entry["about"],
+            run=run,
+            base=config["model"]["base"],
+            serves=self.card_manifests(method, run),
+            known=dict(personas=self.personas, dialogs=CLEAN, splits=SPLITS),
+            new_users=dict(
+                personas=self.new_users if method in self.new_user_methods else [],
+                dialogs=NEW_DIALOGS,
+                splits=NEW_SPLITS,
+            ),
+            prompt=plain(config["prompt"]),
+            max_new_tokens=config["eval"]["max_new_tokens"],
+            history=history if kind_of(entry).history else None,
+        )
