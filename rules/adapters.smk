@@ -14,18 +14,13 @@ rule adapter_manifest:
         "results/benchmarks/adapter_manifest/{method}/seed{seed}_{population}.tsv"
     wildcard_constraints:
         population="adapters|new_users",
-    # In the Snakemake process (reads train_log.json files): no interpreter start per manifest.
+    conda:
+        "../envs/data.yaml"
+    # On the submitting host (reads train_log.json files, writes one JSON file).
     localrule: True
     threads: 1
     params:
         manifest=manifest_spec,
-    run:
-        from adaptcommand.manifests import write_population
-
-        write_population(
-            output[0],
-            wildcards.population,
-            params.manifest,
-            dict(input.items()),
-            log[0],
-        )
+        code=script_hash("adapter_manifest.py"),
+    script:
+        "../workflow/scripts/adapter_manifest.py"

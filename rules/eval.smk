@@ -74,12 +74,13 @@ rule method_card:
         "logs/method_card/{method}/{run}.log",
     benchmark:
         "results/benchmarks/method_card/{method}/{run}.tsv"
-    # In the Snakemake process (a JSON file from the params): no interpreter start per card.
+    conda:
+        "../envs/data.yaml"
+    # On the submitting host (one JSON file from the params).
     localrule: True
     threads: 1
     params:
         card=card_param,
-    run:
-        from adaptcommand.chat import write_card
-
-        write_card(output[0], params.card, input.get("choices"), log[0])
+        code=script_hash("method_card.py"),
+    script:
+        "../workflow/scripts/method_card.py"
