@@ -14,10 +14,10 @@ rule adapter_manifest:
         "results/benchmarks/adapter_manifest/{method}/seed{seed}_{population}.tsv"
     wildcard_constraints:
         population="adapters|new_users",
-    conda:
-        "../envs/data.yaml"
     # On the submitting host (reads train_log.json files, writes one JSON file).
     localrule: True
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         manifest=manifest_spec,

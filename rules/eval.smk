@@ -74,10 +74,10 @@ rule method_card:
         "logs/method_card/{method}/{run}.log",
     benchmark:
         "results/benchmarks/method_card/{method}/{run}.tsv"
-    conda:
-        "../envs/data.yaml"
     # On the submitting host (one JSON file from the params).
     localrule: True
+    conda:
+        "../envs/data.yaml"
     threads: 1
     params:
         card=card_param,
