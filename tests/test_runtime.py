@@ -130,3 +130,26 @@ def test_outside_a_workflow_nothing_changes(tmp_path):
     assert out.read_text() == "written"
     assert runtime.workflow_alive(runtime.process_identity(os.getpid())) is True
     assert runtime.workflow_alive("1:2:another-boot/pid:[0]") is None  # another machine: cannot tell
+
+
+def test_a_burst_of_sigterms_still_logs_why_the_job_stopped(tmp_path):
+    """The parent-death signal and the watchdog each send SIGTERM, often within a millisecond of each
+    other on a loaded machine: the second must not cut short the first one's cleanup, which logs
+    WorkflowGone with its traceback (CI lost that line once; before the fix most bursts lost it)."""
+    holder = subprocess.Popen(["sleep", "120"])  # stands in for a Snakemake that is still alive
+    env = {**os.environ, runtime.WORKFLOW_ENV: runtime.process_identity(holder.pid)}
+    try:
+        for i in range(5):
+            out = tmp_path / f"out{i}.txt"
+            job = subprocess.Popen(
+                [sys.executable, "-c", JOB, str(out), "60"], stdout=subprocess.PIPE, text=True, env=env
+            )
+            assert job.stdout.readline().strip() == "inside"
+            for _ in range(3):
+                job.send_signal(signal.SIGTERM)
+            assert job.wait(timeout=30) != 0
+            assert not out.exists(), "the job wrote its output"
+            text = Path(str(out) + ".log").read_text()
+            assert "WorkflowGone" in text and "rule job failed" in text, text
+    finally:
+        holder.kill()

@@ -102,7 +102,15 @@ def die_with_parent(sig: int = signal.SIGKILL) -> None:
 
 
 def _stop(signum, frame):
+    # Once only: the parent-death signal and the watchdog both send SIGTERM, often within a second; a
+    # second WorkflowGone raised inside the first one's cleanup (its log line, the atomic writers'
+    # removal of temporary files) would cut that cleanup short. The watchdog's SIGKILL stays the backstop.
+    signal.signal(signal.SIGTERM, _ignore)
     raise WorkflowGone(f"stopped by signal {signum}: the Snakemake process of this job is gone or stopped it")
+
+
+def _ignore(signum, frame):
+    """SIGTERM after the first: the job is already stopping."""
 
 
 def _watch(identity: str) -> None:
