@@ -6,6 +6,7 @@ does); tests/test_crash_recovery.py kills a real Snakemake during a real job.
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
@@ -153,3 +154,29 @@ def test_a_burst_of_sigterms_still_logs_why_the_job_stopped(tmp_path):
             assert "WorkflowGone" in text and "rule job failed" in text, text
     finally:
         holder.kill()
+
+
+def test_rule_jobs_let_waiting_openmp_threads_sleep():
+    """OMP_WAIT_POLICY=PASSIVE is set before torch loads its OpenMP (which reads it then) in every rule
+    job, unless the user set a policy (benchmarks/thread_contention.py: two 2-thread jobs on 2 cores)."""
+    probe = (
+        "import adaptcommand.gpuslots, adaptcommand.runtime, os, sys; "
+        "print(os.environ['OMP_WAIT_POLICY'], 'torch' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["PASSIVE", "False"]  # set, and torch not loaded yet
+    env["OMP_WAIT_POLICY"] = "ACTIVE"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["ACTIVE", "False"]
+    # In every rule script, torch is not loaded yet where adaptcommand.runtime is imported.
+    scripts = (Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py")
+    for script in sorted(s for s in scripts if "rule_context" in s.read_text()):
+        tree = ast.parse(script.read_text())
+        imports = [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        before = imports[: next(i for i, ln in enumerate(imports) if "adaptcommand.runtime" in ln)]
+        if all(ln.startswith("from adaptcommand.gpuslots ") for ln in before):
+            continue  # checked above
+        probe = "\n".join([*before, "import sys", "print('torch' in sys.modules)"])
+        out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "False", f"{script.name} imports torch before adaptcommand.runtime"

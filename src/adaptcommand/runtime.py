@@ -27,10 +27,15 @@ import threading
 import time
 from collections.abc import Iterator
 
-# Set before transformers / huggingface_hub are imported by the scripts.
+# Set before torch / transformers / huggingface_hub are imported by the scripts.
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# torch's OpenMP threads sleep when they wait instead of spinning first: a job of 2 threads beside
+# another job on 2 cores (the test suite; a shared workstation) otherwise burns the core its partner
+# thread waits for. Two demo-base builds at once: 86 s each -> 42 s; alone 5% slower (1.05x wall)
+# (benchmarks/README.md, thread_contention.py). A value set by the user wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 log = logging.getLogger("adaptcommand")
 

@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 from adaptcommand.data.io import read_jsonl, write_json_atomic
-from adaptcommand.evaluate.harness import write_results
 from adaptcommand.routing import (
     ORACLE_LABEL,
     RoutingError,
@@ -45,6 +44,8 @@ with rule_context(snakemake) as log:
         log.info("routing on val %s: %s", metric, result["counts"])
 
     elif s.rule == "evaluate_routing":
+        from adaptcommand.evaluate.harness import write_results  # torch and MiniLM: this step only
+
         start = time.perf_counter()
         choices = json.loads(Path(s.input.choices).read_text())
         if choices["candidates"] != candidates or choices["metric"] != metric:
