@@ -115,7 +115,8 @@ def _stop(signum, frame):
 
 
 def _ignore(signum, frame):
-    """SIGTERM after the first: the job is already stopping."""
+    """SIGTERM after the first: the job is already stopping. (A handler, not SIG_IGN, which the
+    processes the job starts while stopping would inherit.)"""
 
 
 def _watch(identity: str) -> None:
