@@ -50,6 +50,24 @@ NEW_USER_PACKS = layout.packs(NEW_USERS, RES["pack_size"]) if NEW_USERS else {}
 
 # The evaluation sets: val and test of the known personas; cold_start = the new users' test split.
 COLD = layout.COLD
+# With resources.eval_pack, {split: methods} evaluated by one job per seed (evaluate_pack.<split>);
+# of the split's methods those that learn and generate, variants apart (adding one re-runs only it).
+_EVALUATED = {
+    "val": config["routing"]["candidates"] if "routing" in METHODS else [],
+    "test": SCORED,
+    COLD: NEW_USER_METHODS,
+}
+EVAL_PACKS = (
+    layout.eval_packs(
+        {
+            s: [m for m in ms if m not in config["variants"]]
+            for s, ms in _EVALUATED.items()
+        },
+        METHOD_TABLE,
+    )
+    if RES["eval_pack"]
+    else {}
+)
 
 
 def eval_data(wildcards):
@@ -184,20 +202,66 @@ def runs(method):
     return layout.runs(METHOD_TABLE[method], SEEDS)
 
 
-def history_inputs(wildcards):
-    """The split's retrieved exchanges, for a method with history in its prompts."""
-    if kind_of(METHOD_TABLE[wildcards.method]).history:
-        return [f"results/history/{wildcards.split}.jsonl"]
+def history_for(method, split):
+    """The split's retrieved exchanges, for a method with history in its prompts ([] otherwise)."""
+    if kind_of(METHOD_TABLE[method]).history:
+        return [f"results/history/{split}.jsonl"]
     return []
 
 
+def history_inputs(wildcards):
+    """history_for the evaluation of `wildcards.method` on `wildcards.split`."""
+    return history_for(wildcards.method, wildcards.split)
+
+
+def evaluated(methods, split, run):
+    """params.members of an evaluation job: {method: {manifest, history}} (paths, "" = none)."""
+    members = {}
+    for m in methods:
+        manifest = layout.manifest_for(m, METHOD_TABLE[m], split, run)
+        history = history_for(m, split)
+        members[m] = dict(manifest=(manifest or [""])[0], history=(history or [""])[0])
+    return members
+
+
+def pack_inputs(split):
+    """Input function of evaluate_pack.<split>: the data and targets, the base, and every member's
+    manifest and retrieved history for the job's seed."""
+
+    def inputs(wildcards):
+        run = layout.run_of(wildcards.seed)
+        members = evaluated(EVAL_PACKS[split], split, run).values()
+        return dict(
+            **eval_data(wildcards),
+            targets=f"results/eval/{wildcards.split}/targets.jsonl",
+            base=base_model_input(),
+            manifests=sorted({m["manifest"] for m in members} - {""}),
+            history=sorted({m["history"] for m in members} - {""}),
+        )
+
+    return inputs
+
+
 def cost_files(method, split="test"):
-    """{"gpu" | "cpu": benchmark globs of the jobs behind `method` on `split` (layout.cost_rules)}."""
+    """{"gpu" | "cpu": benchmark globs of the jobs behind `method` on `split` (layout.cost_rules)}; a
+    packed evaluation's as [glob, 1 / its methods]: each member pays its share of the pack's job.
+    """
     out, candidates = {"gpu": [], "cpu": []}, config["routing"]["candidates"]
     all_runs = [layout.run_of(s) for s in SEEDS] + [layout.UNTRAINED]
+    packed = {
+        f"evaluate/{split}_{m}": split
+        for split, members in EVAL_PACKS.items()
+        for m in members
+    }
     for name in layout.cost_rules(method, METHOD_TABLE, split, candidates):
         gpu = any("gpu" in r.resources for r in rules_of(name.split("/")[0]))
-        out["gpu" if gpu else "cpu"] += layout.benchmark_globs(name, all_runs)
+        if name in packed:
+            share = 1 / len(EVAL_PACKS[packed[name]])
+            pack = f"evaluate_pack/{packed[name]}"
+            globs = [[g, share] for g in layout.benchmark_globs(pack, all_runs)]
+        else:
+            globs = layout.benchmark_globs(name, all_runs)
+        out["gpu" if gpu else "cpu"] += globs
     return out
 
 

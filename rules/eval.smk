@@ -36,9 +36,7 @@ rule evaluate:
         manifest=manifest_inputs,
         history=history_inputs,
     output:
-        predictions="results/eval/{split}/{method}/{run}/predictions.jsonl",
-        per_persona="results/eval/{split}/{method}/{run}/per_persona.csv",
-        metrics="results/eval/{split}/{method}/{run}/metrics.json",
+        **layout.eval_files("{split}", "{method}", "{run}"),
     log:
         "logs/evaluate/{split}_{method}/{run}.log",
     benchmark:
@@ -55,12 +53,54 @@ rule evaluate:
         generation=GENERATION,
         scoring=SCORING,
         base=base_model_param(),
-        method="{method}",
+        members=lambda wc: evaluated([wc.method], wc.split, wc.run),
         personas=eval_personas,
         data_split=data_split,
         code=script_hash("evaluate.py"),
     script:
         "../workflow/scripts/evaluate.py"
+
+
+# resources.eval_pack: per split and seed, one job evaluates the split's learned methods (EVAL_PACKS)
+# one after another into their own files; rule evaluate makes the rest (base, variants).
+for _split, _members in EVAL_PACKS.items():
+
+    rule:
+        name:
+            f"evaluate_pack.{_split}"
+        input:
+            unpack(pack_inputs(_split)),
+        output:
+            [
+                f
+                for m in _members
+                for f in layout.eval_files("{split}", m, "seed{seed}").values()
+            ],
+        log:
+            "logs/evaluate_pack/{split}/seed{seed}.log",
+        benchmark:
+            "results/benchmarks/evaluate_pack/{split}/seed{seed}.tsv"
+        wildcard_constraints:
+            split=_split,
+        conda:
+            "../envs/eval.yaml"
+        threads: RES["threads"]
+        resources:
+            **layout.gpu_resources(RES, "eval_runtime_min", len(_members)),
+        params:
+            prompt=PROMPT,
+            generation=GENERATION,
+            scoring=SCORING,
+            base=base_model_param(),
+            members=lambda wc, _m=_members: evaluated(_m, wc.split, f"seed{wc.seed}"),
+            personas=eval_personas,
+            data_split=data_split,
+            code=script_hash("evaluate.py"),
+        script:
+            "../workflow/scripts/evaluate.py"
+
+    # (the directive takes only plain names; a pack's name has a dot)
+    workflow.ruleorder(f"evaluate_pack.{_split}", "evaluate")
 
 
 # Method cards, results/methods/<method>/<run>.json: what `adaptcommand chat` loads (adaptcommand.chat.card);

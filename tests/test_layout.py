@@ -29,6 +29,33 @@ def test_packs_name_jobs_and_cover_every_persona_once():
         assert members == PERSONAS
 
 
+def test_an_evaluation_pack_holds_the_learned_methods_that_generate():
+    """resources.eval_pack: per split, the methods that learn and generate share a job; the base (one
+    untrained run) and routing (composed from its candidates) keep their own; a split left with one
+    method has no pack."""
+    test = ["base", "unified", "persona", "routing", "hybrid", "persona_swapped"]
+    packs = layout.eval_packs({"test": test, "val": ["persona", "base"], "cold_start": []}, TABLE)
+    assert packs == {"test": ["unified", "persona", "hybrid", "persona_swapped"]}
+    files = layout.eval_files("test", "persona", "seed2")
+    assert files == {
+        "predictions": "results/eval/test/persona/seed2/predictions.jsonl",
+        "per_persona": "results/eval/test/persona/seed2/per_persona.csv",
+        "metrics": "results/eval/test/persona/seed2/metrics.json",
+    }
+
+
+def test_a_shared_job_is_split_between_the_methods_it_served(tmp_path):
+    """A benchmark listed as [pattern, share] counts that share of it (an evaluation pack of 4 methods:
+    each pays a quarter); a file matched twice counts once."""
+    from adaptcommand.compare.table import job_seconds
+
+    for name, wall, cpu in (("pack.tsv", 80.0, 60.0), ("train.tsv", 10.0, 9.0)):
+        (tmp_path / name).write_text(f"s\tcpu_time\n{wall}\t{cpu}\n")
+    assert job_seconds([str(tmp_path / "train.tsv")]) == (10.0, 9.0)
+    assert job_seconds([[str(tmp_path / "pack.tsv"), 0.25], str(tmp_path / "train.tsv")]) == (30.0, 24.0)
+    assert job_seconds([str(tmp_path / "*.tsv"), str(tmp_path / "train.tsv")]) == (90.0, 69.0)
+
+
 def test_an_adapter_path_names_its_method_seed_and_unit_only():
     # whatever the pack size, persona_003's LoRA of seed 2 is models/persona/seed2/persona_003
     assert layout.unit_dir("persona", 2, "persona_003") == "models/persona/seed2/persona_003"

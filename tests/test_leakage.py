@@ -136,6 +136,11 @@ class Dag:
         """The jobs of `rule`, or of its pack rules (`rule.<pack>`)."""
         return [j for j in self.jobs if j.rule.split(".")[0] == rule]
 
+    def evaluations(self) -> list[Job]:
+        """The jobs that generate and score: one method each (evaluate) or a split's learned methods of
+        a seed (evaluate_pack.<split>, the demo's resources.eval_pack)."""
+        return self.of_rule("evaluate") + self.of_rule("evaluate_pack")
+
 
 @pytest.fixture(scope="module")
 def dag(tmp_path_factory) -> Dag:
@@ -164,7 +169,7 @@ def test_the_dag_is_read_correctly(dag):
     rules = {j.rule for j in dag.jobs}
     assert {"train_unified", "train_history", "retrieve_history", "evaluate", "eval_targets"} <= rules
     # The detector sees test files where they belong: evaluation reads them.
-    assert any(is_test_file(f) for j in dag.of_rule("evaluate") for f in j.inputs)
+    assert any(is_test_file(f) for j in dag.evaluations() for f in j.inputs)
     assert is_test_file("results/history/test.jsonl") and is_test_file("results/eval/test/targets.jsonl")
     assert not is_test_file("results/history/train.jsonl") and not is_test_file("models/persona/persona_000")
     assert sum(guarded(j) for j in dag.jobs) >= 3 + len(dag.of_rule("train_persona"))
@@ -184,7 +189,7 @@ def test_no_training_selection_or_merge_job_sees_a_test_file(dag):
 
 
 def test_no_learning_job_sees_a_new_users_dialogue(dag):
-    evaluations = [j for j in dag.of_rule("evaluate") if "split=cold_start" in j.wildcards]
+    evaluations = [j for j in dag.evaluations() if "split=cold_start" in j.wildcards]
     assert evaluations, "the demo evaluates new users"
     assert all("data/cold_start/dialogs_clean.jsonl" in j.inputs for j in evaluations)  # the detector sees
     # the new users' own merges, found through their manifest
@@ -229,7 +234,7 @@ def test_history_training_reads_train_and_val_retrieval_only(dag):
         assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
         assert "results/history/test.jsonl" not in dag.upstream_files(train)
     (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/seed1/predictions.jsonl" in j.outputs]
-    assert evaluation.rule == "evaluate"
+    assert evaluation in dag.evaluations()
     assert {"results/history/test.jsonl", "models/history/seed1/adapters.json"} <= set(evaluation.inputs)
 
 

@@ -98,5 +98,6 @@ def test_a_method_of_an_existing_kind_is_one_table_entry_and_its_recipe(tmp_path
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     jobs = planned_jobs(proc)
     # one training and evaluation per seed (pack_size 0: every persona in one job), the base's once
+    # (one learned method on test: no evaluation pack)
     seeds = len(effective_config(REPO / "config" / "demo.yaml")["train"]["seeds"])
     assert jobs.get("train_persona_attn") == seeds and jobs.get("evaluate") == 1 + seeds, jobs

@@ -229,7 +229,9 @@ def test_route_rule_reads_val_only_and_the_oracle_comes_after(tmp_path):
     )
     composed = next(job for job in blocks["evaluate_routing"] if "seed1" in job["output"])
     assert "results/eval/test/routing/seed1/metrics.json" in composed["output"]
-    assert all("routing" not in job["output"] for job in blocks["evaluate"])
+    families = ("evaluate", "evaluate_pack")
+    generated = [j for rule, jobs in blocks.items() if rule.split(".")[0] in families for j in jobs]
+    assert generated and all("/routing/" not in job["output"] for job in generated)
     orc = next(job for job in blocks["routing_oracle"] if "seed1" in job["output"])
     assert "results/eval/test/routing/seed1/per_persona.csv" in orc["input"]
     # Only the comparison reads the oracle (to draw it as a labelled bound); no selection does.

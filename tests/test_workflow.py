@@ -258,6 +258,28 @@ def test_the_pack_size_is_scheduling_only(demo_run):
         assert "Nothing to be done" in proc.stdout + proc.stderr, planned_jobs(proc)
 
 
+def test_an_evaluation_pack_writes_what_one_job_per_method_writes(demo_run, tmp_path):
+    """resources.eval_pack (on in the demo) changes which job evaluates a method, not what it writes:
+    evaluated alone (eval_pack false), seed 1's hybrid and prefix_persona give the same predictions and
+    per-persona scores, byte for byte. Switching it re-runs evaluations only (their jobs' inputs change)."""
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
+    overlay = _overlay(run, "overlay_no_eval_pack", {"resources": {"eval_pack": False}})
+    files = [
+        f"results/eval/test/{m}/{S1}/{name}"
+        for m in ("hybrid", "prefix_persona")
+        for name in ("predictions.jsonl", "per_persona.csv")
+    ]
+    before = {f: (run / f).read_bytes() for f in files}
+    plan = _planned(run, overlay)
+    assert set(plan) <= EVALUATION_RULES - {"evaluate_pack"} and plan["evaluate"] > 2, plan
+    targets = [f for f in files if f.endswith(".jsonl")]
+    proc = snakemake(run, *targets, configfiles=(*DEMO_RUN, overlay))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert planned_jobs(proc) == {"evaluate": 2}, planned_jobs(proc)
+    assert {f: (run / f).read_bytes() for f in files} == before
+
+
 def test_second_run_has_nothing_to_do(demo_run):
     proc = snakemake(demo_run, "-n")
     assert proc.returncode == 0, proc.stderr
@@ -312,7 +334,15 @@ def _overlay(workdir: Path, name: str, change: dict) -> Path:
 
 
 # Rules that only evaluate / select on evaluations / compare (no training).
-EVALUATION_RULES = {"evaluate", "evaluate_routing", "route", "routing_oracle", "compare", "method_card"}
+EVALUATION_RULES = {
+    "evaluate",
+    "evaluate_pack",  # the demo: a split's learned methods of a seed in one job (resources.eval_pack)
+    "evaluate_routing",
+    "route",
+    "routing_oracle",
+    "compare",
+    "method_card",
+}
 
 
 def test_max_new_tokens_reruns_only_evaluation_and_comparison(demo_run):
@@ -328,7 +358,7 @@ def test_persona_lr_reruns_persona_derived_methods_only(demo_run):
     assert jobs["train_persona"] == len(SEEDS)  # the demo trains every persona in one pack, per seed
     assert "train_unified" not in jobs and "build_demo_base" not in jobs
     assert not {r for r in jobs if r.startswith(("train_hybrid", "train_prefix", "train_cluster"))}
-    assert jobs["evaluate"] >= 1 and jobs["compare"] == 1
+    assert jobs["evaluate_pack"] >= len(SEEDS) and "evaluate" not in jobs and jobs["compare"] == 1
 
 
 def test_unified_rank_reruns_everything_downstream_of_unified(demo_run):
@@ -444,7 +474,7 @@ def test_the_headline_is_a_config_key(demo_run, tmp_path):
     subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
     overlay = _overlay(run, "overlay_headline", {"compare": {"headline": "similarity"}})
     jobs = _planned(run, overlay)
-    assert set(jobs) <= EVALUATION_RULES - {"evaluate"}, jobs
+    assert set(jobs) <= EVALUATION_RULES - {"evaluate", "evaluate_pack"}, jobs
     proc = snakemake(run, configfiles=(*DEMO_RUN, overlay))
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = pd.read_csv(run / "results/comparison/summary.csv", index_col="method")

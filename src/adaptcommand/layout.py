@@ -16,6 +16,8 @@ drawn again per seed, and adding a seed adds paths without touching the others'.
 
 `packs` says which personas one job trains (``resources.pack_size``): a pack job declares its
 members' directories as its outputs, so changing the pack size renames nothing and re-runs nothing.
+`eval_packs` says which methods one job evaluates per split and seed (``resources.eval_pack``): its
+outputs are each member's own evaluation files (`eval_files`), the same paths as one job per method.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ __all__ = [
     "COLD_START_RULES",
     "benchmark_globs",
     "cost_rules",
+    "eval_files",
+    "eval_packs",
     "manifest",
     "manifest_for",
     "new_user_manifest",
@@ -101,6 +105,32 @@ def packs(ids: Sequence[str], size: int) -> dict[str, list[str]]:
     size = size or len(ids)
     chunks = [list(ids[i : i + size]) for i in range(0, len(ids), size)]
     return {c[0] if len(c) == 1 else f"{c[0]}-{c[-1]}": c for c in chunks}
+
+
+def eval_files(split: str, method: str, run: str) -> dict[str, str]:
+    """{predictions, per_persona, metrics}: the files of one evaluation of `method` (its `run`) on
+    evaluation set `split`, whichever job made them (one per method, or a pack's)."""
+    root = f"results/eval/{split}/{method}/{run}"
+    return dict(
+        predictions=f"{root}/predictions.jsonl",
+        per_persona=f"{root}/per_persona.csv",
+        metrics=f"{root}/metrics.json",
+    )
+
+
+def eval_packs(by_split: dict[str, Sequence[str]], table: dict[str, dict]) -> dict[str, list[str]]:
+    """{split: methods}: per evaluation set, the methods of `by_split[split]` that one job per seed
+    evaluates one after another (imports, base model and MiniLM loaded once): those that generate their
+    own predictions and learn (a run per seed). A split with fewer than two such methods has no pack;
+    the others (the base, routing, ...) keep a job each."""
+    packs = {}
+    for split, methods in by_split.items():
+        members = [
+            m for m in dict.fromkeys(methods) if kind_of(table[m]).generates and table[m]["adapter"] != "none"
+        ]
+        if len(members) >= 2:
+            packs[split] = members
+    return packs
 
 
 def gpu_resources(res: dict, runtime_key: str, units: int = 1) -> dict:

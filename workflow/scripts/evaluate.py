@@ -1,13 +1,16 @@
-"""Rule evaluate: one method on one evaluation set through the shared harness.
+"""Rules evaluate and evaluate_pack.<split>: methods on one evaluation set through the shared harness.
 
-Its adapters are found through its manifest (input manifest; none for the base); a method with
-retrieved history (input history) also gets each dialogue's past exchanges in its prompts.
+params.members: {method: {manifest, history}} — one method (rule evaluate), or every learned method of
+the split for one seed (a pack, resources.eval_pack), evaluated one after another in this process.
+A method's adapters are found through its manifest ("" for the base); a method with retrieved history
+also gets each dialogue's past exchanges in its prompts. Each writes its own layout.eval_files.
 """
 
 from adaptcommand.gpuslots import gpu_slot
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log, gpu_slot():
+    from adaptcommand import layout
     from adaptcommand.evaluate.run import evaluate_method
     from adaptcommand.manifests import read_manifest, routes_of
     from adaptcommand.prompts import PromptConfig
@@ -15,28 +18,30 @@ with rule_context(snakemake) as log, gpu_slot():
     from adaptcommand.settings import Generation, Scoring
 
     s = snakemake
-    routes, merge = {}, ""
-    if s.input.manifest:
-        manifest = read_manifest(s.input.manifest[0])
-        routes, merge = routes_of(manifest, list(s.params.personas)), manifest["merge"]
-    summary = evaluate_method(
-        method=s.params.method,
-        split=s.wildcards.split,
-        data_split=s.params.data_split,
-        base=s.params.base,
-        prompt=PromptConfig.from_section(s.params.prompt, "prompt"),
-        generation=Generation.from_section(s.params.generation, "generation"),
-        scoring=Scoring.from_section(s.params.scoring, "metrics"),
-        routes=routes,
-        merge=merge,
-        dialogs_path=s.input.dialogs,
-        splits_path=s.input.splits,
-        targets_path=s.input.targets,
-        out={
-            "predictions": s.output.predictions,
-            "per_persona": s.output.per_persona,
-            "metrics": s.output.metrics,
-        },
-        history=load_history(s.input.history[0]) if s.input.history else None,
-    )
-    log.info("%s on %s: %s", s.params.method, s.wildcards.split, summary["micro"])
+    split = s.wildcards.split
+    run = s.wildcards.get("run") or layout.run_of(s.wildcards.seed)
+    for method, inputs in s.params.members.items():
+        out = layout.eval_files(split, method, run)
+        if not set(out.values()) <= set(s.output):
+            raise ValueError(f"{method}: {sorted(out.values())} are not outputs of this job")
+        routes, merge = {}, ""
+        if inputs["manifest"]:
+            manifest = read_manifest(inputs["manifest"])
+            routes, merge = routes_of(manifest, list(s.params.personas)), manifest["merge"]
+        summary = evaluate_method(
+            method=method,
+            split=split,
+            data_split=s.params.data_split,
+            base=s.params.base,
+            prompt=PromptConfig.from_section(s.params.prompt, "prompt"),
+            generation=Generation.from_section(s.params.generation, "generation"),
+            scoring=Scoring.from_section(s.params.scoring, "metrics"),
+            routes=routes,
+            merge=merge,
+            dialogs_path=s.input.dialogs,
+            splits_path=s.input.splits,
+            targets_path=s.input.targets,
+            out=out,
+            history=load_history(inputs["history"]) if inputs["history"] else None,
+        )
+        log.info("%s on %s: %s", method, split, summary["micro"])

@@ -246,15 +246,20 @@ def to_wide(long: pd.DataFrame, seed: str = POOLED) -> pd.DataFrame:
     return pd.concat([roles.loc[wide.index], wide], axis=1).rename_axis("method")
 
 
-def job_seconds(benchmark_files: list[str]) -> tuple[float, float]:
+def job_seconds(benchmark_files: list) -> tuple[float, float]:
     """(wall seconds, CPU seconds) summed over the Snakemake `benchmark:` files (globs allowed, `**`
-    for any depth) that exist."""
+    for any depth) that exist. An entry ``[pattern, share]`` counts `share` of each of its files: a job
+    that served several methods at once (an evaluation pack) is split between them."""
+    shares: dict[str, float] = {}
+    for entry in benchmark_files:
+        pattern, share = (entry, 1.0) if isinstance(entry, str) else (entry[0], float(entry[1]))
+        for f in glob.glob(pattern, recursive=True):
+            shares.setdefault(f, share)
     wall = cpu = 0.0
-    files = sorted({f for pattern in benchmark_files for f in glob.glob(pattern, recursive=True)})
-    for f in files:
+    for f in sorted(shares):
         t = pd.read_csv(f, sep="\t")
-        wall += float(t["s"].mean())
-        cpu += float(t["cpu_time"].mean()) if "cpu_time" in t else 0.0
+        wall += shares[f] * float(t["s"].mean())
+        cpu += shares[f] * (float(t["cpu_time"].mean()) if "cpu_time" in t else 0.0)
     return wall, cpu
 
 
