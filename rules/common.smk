@@ -50,23 +50,18 @@ NEW_USER_PACKS = layout.packs(NEW_USERS, RES["pack_size"]) if NEW_USERS else {}
 
 # The evaluation sets: val and test of the known personas; cold_start = the new users' test split.
 COLD = layout.COLD
-# With resources.eval_pack, {split: methods} evaluated by one job per seed (evaluate_pack.<split>);
-# of the split's methods those that learn and generate, variants apart (adding one re-runs only it).
+# With resources.eval_pack_size, {split: {label: methods}}: the methods one job per seed evaluates
+# (evaluate_pack.<split>.<label>); of a split's methods those that learn and generate, variants apart
+# (adding one re-runs only it).
 _EVALUATED = {
     "val": config["routing"]["candidates"] if "routing" in METHODS else [],
     "test": SCORED,
     COLD: NEW_USER_METHODS,
 }
-EVAL_PACKS = (
-    layout.eval_packs(
-        {
-            s: [m for m in ms if m not in config["variants"]]
-            for s, ms in _EVALUATED.items()
-        },
-        METHOD_TABLE,
-    )
-    if RES["eval_pack"]
-    else {}
+EVAL_PACKS = layout.eval_packs(
+    {s: [m for m in ms if m not in config["variants"]] for s, ms in _EVALUATED.items()},
+    METHOD_TABLE,
+    RES["eval_pack_size"],
 )
 
 
@@ -224,13 +219,13 @@ def evaluated(methods, split, run):
     return members
 
 
-def pack_inputs(split):
-    """Input function of evaluate_pack.<split>: the data and targets, the base, and every member's
-    manifest and retrieved history for the job's seed."""
+def pack_inputs(methods):
+    """Input function of an evaluation pack of `methods`: the data and targets, the base, and every
+    member's manifest and retrieved history for the job's split and seed."""
 
     def inputs(wildcards):
         run = layout.run_of(wildcards.seed)
-        members = evaluated(EVAL_PACKS[split], split, run).values()
+        members = evaluated(methods, wildcards.split, run).values()
         return dict(
             **eval_data(wildcards),
             targets=f"results/eval/{wildcards.split}/targets.jsonl",
@@ -249,16 +244,18 @@ def cost_files(method, split="test"):
     out, candidates = {"gpu": [], "cpu": []}, config["routing"]["candidates"]
     all_runs = [layout.run_of(s) for s in SEEDS] + [layout.UNTRAINED]
     packed = {
-        f"evaluate/{split}_{m}": split
-        for split, members in EVAL_PACKS.items()
+        f"evaluate/{split}_{m}": (f"evaluate_pack/{split}", label, len(members))
+        for split, chunks in EVAL_PACKS.items()
+        for label, members in chunks.items()
         for m in members
     }
     for name in layout.cost_rules(method, METHOD_TABLE, split, candidates):
         gpu = any("gpu" in r.resources for r in rules_of(name.split("/")[0]))
         if name in packed:
-            share = 1 / len(EVAL_PACKS[packed[name]])
-            pack = f"evaluate_pack/{packed[name]}"
-            globs = [[g, share] for g in layout.benchmark_globs(pack, all_runs)]
+            root, label, n = packed[name]
+            globs = [
+                [f"results/benchmarks/{root}/{r}/{label}.tsv", 1 / n] for r in all_runs
+            ]
         else:
             globs = layout.benchmark_globs(name, all_runs)
         out["gpu" if gpu else "cpu"] += globs

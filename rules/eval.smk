@@ -61,46 +61,49 @@ rule evaluate:
         "../workflow/scripts/evaluate.py"
 
 
-# resources.eval_pack: per split and seed, one job evaluates the split's learned methods (EVAL_PACKS)
-# one after another into their own files; rule evaluate makes the rest (base, variants).
-for _split, _members in EVAL_PACKS.items():
+# resources.eval_pack_size: per split and seed, a job evaluates a pack of the split's learned methods
+# (EVAL_PACKS) one after another into their own files; rule evaluate makes the rest (base, variants).
+for _split, _chunks in EVAL_PACKS.items():
+    for _label, _members in _chunks.items():
 
-    rule:
-        name:
-            f"evaluate_pack.{_split}"
-        input:
-            unpack(pack_inputs(_split)),
-        output:
-            [
-                f
-                for m in _members
-                for f in layout.eval_files("{split}", m, "seed{seed}").values()
-            ],
-        log:
-            "logs/evaluate_pack/{split}/seed{seed}.log",
-        benchmark:
-            "results/benchmarks/evaluate_pack/{split}/seed{seed}.tsv"
-        wildcard_constraints:
-            split=_split,
-        conda:
-            "../envs/eval.yaml"
-        threads: RES["threads"]
-        resources:
-            **layout.gpu_resources(RES, "eval_runtime_min", len(_members)),
-        params:
-            prompt=PROMPT,
-            generation=GENERATION,
-            scoring=SCORING,
-            base=base_model_param(),
-            members=lambda wc, _m=_members: evaluated(_m, wc.split, f"seed{wc.seed}"),
-            personas=eval_personas,
-            data_split=data_split,
-            code=script_hash("evaluate.py"),
-        script:
-            "../workflow/scripts/evaluate.py"
+        rule:
+            name:
+                f"evaluate_pack.{_split}.{_label}"
+            input:
+                unpack(pack_inputs(_members)),
+            output:
+                [
+                    f
+                    for m in _members
+                    for f in layout.eval_files("{split}", m, "seed{seed}").values()
+                ],
+            log:
+                f"logs/evaluate_pack/{{split}}/seed{{seed}}/{_label}.log",
+            benchmark:
+                f"results/benchmarks/evaluate_pack/{{split}}/seed{{seed}}/{_label}.tsv"
+            wildcard_constraints:
+                split=_split,
+            conda:
+                "../envs/eval.yaml"
+            threads: RES["threads"]
+            resources:
+                **layout.gpu_resources(RES, "eval_runtime_min", len(_members)),
+            params:
+                prompt=PROMPT,
+                generation=GENERATION,
+                scoring=SCORING,
+                base=base_model_param(),
+                members=lambda wc, _m=_members: evaluated(
+                    _m, wc.split, f"seed{wc.seed}"
+                ),
+                personas=eval_personas,
+                data_split=data_split,
+                code=script_hash("evaluate.py"),
+            script:
+                "../workflow/scripts/evaluate.py"
 
-    # (the directive takes only plain names; a pack's name has a dot)
-    workflow.ruleorder(f"evaluate_pack.{_split}", "evaluate")
+        # (the ruleorder directive takes plain names only; a pack's has dots)
+        workflow.ruleorder(f"evaluate_pack.{_split}.{_label}", "evaluate")
 
 
 # Method cards, results/methods/<method>/<run>.json: what `adaptcommand chat` loads (adaptcommand.chat.card);

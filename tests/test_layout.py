@@ -30,12 +30,21 @@ def test_packs_name_jobs_and_cover_every_persona_once():
 
 
 def test_an_evaluation_pack_holds_the_learned_methods_that_generate():
-    """resources.eval_pack: per split, the methods that learn and generate share a job; the base (one
-    untrained run) and routing (composed from its candidates) keep their own; a split left with one
-    method has no pack."""
-    test = ["base", "unified", "persona", "routing", "hybrid", "persona_swapped"]
-    packs = layout.eval_packs({"test": test, "val": ["persona", "base"], "cold_start": []}, TABLE)
-    assert packs == {"test": ["unified", "persona", "hybrid", "persona_swapped"]}
+    """resources.eval_pack_size: per split, the methods that learn and generate share jobs of that
+    many; the base (one untrained run) and routing (composed from its candidates) keep their own, and
+    so does a method left alone in a pack."""
+    test = ["base", "unified", "persona", "routing", "hybrid", "persona_swapped", "cluster"]
+    by_split = {"test": test, "val": ["persona", "base"], "cold_start": []}
+    assert layout.eval_packs(by_split, TABLE, 0) == {
+        "test": {"unified-cluster": ["unified", "persona", "hybrid", "persona_swapped", "cluster"]}
+    }
+    assert layout.eval_packs(by_split, TABLE, 2) == {
+        "test": {
+            "unified-persona": ["unified", "persona"],
+            "hybrid-persona_swapped": ["hybrid", "persona_swapped"],
+        }
+    }
+    assert layout.eval_packs(by_split, TABLE, 1) == {}
     files = layout.eval_files("test", "persona", "seed2")
     assert files == {
         "predictions": "results/eval/test/persona/seed2/predictions.jsonl",

@@ -138,7 +138,7 @@ class Dag:
 
     def evaluations(self) -> list[Job]:
         """The jobs that generate and score: one method each (evaluate) or a split's learned methods of
-        a seed (evaluate_pack.<split>, the demo's resources.eval_pack)."""
+        a seed (evaluate_pack.<split>.<label>, the demo's resources.eval_pack_size)."""
         return self.of_rule("evaluate") + self.of_rule("evaluate_pack")
 
 

@@ -259,12 +259,12 @@ def test_the_pack_size_is_scheduling_only(demo_run):
 
 
 def test_an_evaluation_pack_writes_what_one_job_per_method_writes(demo_run, tmp_path):
-    """resources.eval_pack (on in the demo) changes which job evaluates a method, not what it writes:
-    evaluated alone (eval_pack false), seed 1's hybrid and prefix_persona give the same predictions and
-    per-persona scores, byte for byte. Switching it re-runs evaluations only (their jobs' inputs change)."""
+    """resources.eval_pack_size (5 in the demo) changes which job evaluates a method, not what it
+    writes: evaluated alone (size 1), seed 1's hybrid and prefix_persona give the same predictions and
+    per-persona scores, byte for byte. Changing it re-runs evaluations only (their jobs' inputs change)."""
     run = tmp_path / "run"
     subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
-    overlay = _overlay(run, "overlay_no_eval_pack", {"resources": {"eval_pack": False}})
+    overlay = _overlay(run, "overlay_no_eval_pack", {"resources": {"eval_pack_size": 1}})
     files = [
         f"results/eval/test/{m}/{S1}/{name}"
         for m in ("hybrid", "prefix_persona")
@@ -336,7 +336,7 @@ def _overlay(workdir: Path, name: str, change: dict) -> Path:
 # Rules that only evaluate / select on evaluations / compare (no training).
 EVALUATION_RULES = {
     "evaluate",
-    "evaluate_pack",  # the demo: a split's learned methods of a seed in one job (resources.eval_pack)
+    "evaluate_pack",  # the demo: 5 learned methods of a split and seed a job (resources.eval_pack_size)
     "evaluate_routing",
     "route",
     "routing_oracle",

@@ -16,8 +16,8 @@ drawn again per seed, and adding a seed adds paths without touching the others'.
 
 `packs` says which personas one job trains (``resources.pack_size``): a pack job declares its
 members' directories as its outputs, so changing the pack size renames nothing and re-runs nothing.
-`eval_packs` says which methods one job evaluates per split and seed (``resources.eval_pack``): its
-outputs are each member's own evaluation files (`eval_files`), the same paths as one job per method.
+`eval_packs` says which methods one job evaluates per split and seed (``resources.eval_pack_size``):
+its outputs are each member's own evaluation files (`eval_files`), the same paths as one job per method.
 """
 
 from __future__ import annotations
@@ -118,19 +118,23 @@ def eval_files(split: str, method: str, run: str) -> dict[str, str]:
     )
 
 
-def eval_packs(by_split: dict[str, Sequence[str]], table: dict[str, dict]) -> dict[str, list[str]]:
-    """{split: methods}: per evaluation set, the methods of `by_split[split]` that one job per seed
-    evaluates one after another (imports, base model and MiniLM loaded once): those that generate their
-    own predictions and learn (a run per seed). A split with fewer than two such methods has no pack;
-    the others (the base, routing, ...) keep a job each."""
-    packs = {}
+def eval_packs(
+    by_split: dict[str, Sequence[str]], table: dict[str, dict], size: int
+) -> dict[str, dict[str, list[str]]]:
+    """{split: {label: methods}}: per evaluation set, the methods of `by_split[split]` that one job per
+    seed evaluates one after another (imports, base model and MiniLM loaded once), `size` per job (0 =
+    all; labelled as `packs` labels them). Only methods that generate their own predictions and learn
+    (a run per seed) are packed; a pack of one is no pack: it and the others (the base, routing) keep
+    a job each (rule evaluate)."""
+    out = {}
     for split, methods in by_split.items():
         members = [
             m for m in dict.fromkeys(methods) if kind_of(table[m]).generates and table[m]["adapter"] != "none"
         ]
-        if len(members) >= 2:
-            packs[split] = members
-    return packs
+        chunks = {label: ms for label, ms in packs(members, size).items() if len(ms) >= 2} if members else {}
+        if chunks:
+            out[split] = chunks
+    return out
 
 
 def gpu_resources(res: dict, runtime_key: str, units: int = 1) -> dict:

@@ -1,7 +1,7 @@
-"""Rules evaluate and evaluate_pack.<split>: methods on one evaluation set through the shared harness.
+"""Rules evaluate and evaluate_pack.*: methods on one evaluation set through the shared harness.
 
-params.members: {method: {manifest, history}} — one method (rule evaluate), or every learned method of
-the split for one seed (a pack, resources.eval_pack), evaluated one after another in this process.
+params.members: {method: {manifest, history}}: one method (rule evaluate), or a pack of the split's
+learned methods for one seed (resources.eval_pack_size), evaluated one after another in this process.
 A method's adapters are found through its manifest ("" for the base); a method with retrieved history
 also gets each dialogue's past exchanges in its prompts. Each writes its own layout.eval_files.
 """
