@@ -6,14 +6,8 @@ from pathlib import Path
 
 from adaptcommand import layout
 from adaptcommand.config_checks import refuse_config_errors, validated_config
-from adaptcommand.experiment import (
-    CLEAN,
-    NEW_CHARACTERS,
-    NEW_DIALOGS,
-    NEW_SPLITS,
-    SPLITS,
-    Experiment,
-)
+from adaptcommand.experiment import Experiment
+from adaptcommand.layout import CLEAN, NEW_CHARACTERS, NEW_DIALOGS, NEW_SPLITS, SPLITS
 from adaptcommand.methods import kind_of, recipe_section, trained
 from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.schema import RAW_FILES
@@ -129,7 +123,7 @@ def base_model_param():
 
 # Settings cross to the library as named sections (adaptcommand.settings builds typed settings from
 # exactly their keys); a params dict keeps its names in Snakemake's rerun check.
-PROMPT = plain(config["prompt"])
+PROMPT = EXPERIMENT.prompt
 GENERATION = plain({k: config["eval"][k] for k in ("max_new_tokens", "batch_size")})
 SCORING = plain(config["metrics"])
 
@@ -139,9 +133,7 @@ def recipe(method):
     return plain(config["train"][recipe_section(method, METHOD_TABLE[method])])
 
 
-def on_unified(method):
-    """Trained on the frozen unified model (table `start: unified`)."""
-    return METHOD_TABLE[method]["start"] == "unified"
+on_unified = EXPERIMENT.on_unified
 
 
 def train_inputs(method):

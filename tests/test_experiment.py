@@ -7,7 +7,8 @@ from helpers import REPO
 
 from adaptcommand import layout
 from adaptcommand.config_checks import load_config, validated_config
-from adaptcommand.experiment import CLEAN, NEW_DIALOGS, Experiment
+from adaptcommand.experiment import Experiment
+from adaptcommand.layout import CLEAN, NEW_DIALOGS
 
 
 @pytest.fixture(scope="module")

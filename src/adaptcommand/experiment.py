@@ -13,26 +13,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from adaptcommand import layout
+from adaptcommand.layout import CLEAN, NEW_DIALOGS, NEW_SPLITS, SPLITS
 from adaptcommand.methods import kind_of
 from adaptcommand.personas import persona_sets
 from adaptcommand.settings import plain
 
-__all__ = [
-    "CLEAN",
-    "NEW_CHARACTERS",
-    "NEW_DIALOGS",
-    "NEW_SPLITS",
-    "SPLITS",
-    "Experiment",
-]
-
-# The known personas' cleaned dialogues and splits; the new users' dialogues (read by their
-# evaluation only), splits and character texts.
-CLEAN = "data/cleaned/dialogs_clean.jsonl"
-SPLITS = "data/splits/edgesplits.json"
-NEW_DIALOGS = "data/cold_start/dialogs_clean.jsonl"
-NEW_SPLITS = "data/cold_start/splits.json"
-NEW_CHARACTERS = "data/cold_start/characters.json"
+__all__ = ["Experiment"]
 
 
 @dataclass(frozen=True)
@@ -56,6 +42,15 @@ class Experiment:
     def new_users(self) -> list[str]:
         """The last personas, held out of everything that learns and evaluated as new users."""
         return self._persona_sets[1]
+
+    @property
+    def prompt(self) -> dict:
+        """The prompt section, as every rule passes it to the library (settings.PromptConfig)."""
+        return plain(self.config["prompt"])
+
+    def on_unified(self, method: str) -> bool:
+        """`method` is trained on, and served from, the frozen unified model (table `start: unified`)."""
+        return self.table[method]["start"] == "unified"
 
     @property
     def new_user_methods(self) -> list[str]:
@@ -93,7 +88,7 @@ class Experiment:
         an edit of a method's description re-runs nothing)."""
         entry = self.table[method]
         new = population == "new_users"
-        merge = entry["start"] == "unified" and not new
+        merge = self.on_unified(method) and not new
         return dict(
             method=method,
             entry={k: entry[k] for k in ("adapter", "scope", "cold_start")},
@@ -145,7 +140,7 @@ class Experiment:
                 dialogs=NEW_DIALOGS,
                 splits=NEW_SPLITS,
             ),
-            prompt=plain(config["prompt"]),
+            prompt=self.prompt,
             max_new_tokens=config["eval"]["max_new_tokens"],
             history=history if kind_of(entry).history else None,
         )

@@ -28,6 +28,11 @@ from adaptcommand.methods import kind_of
 
 __all__ = [
     "ALL",
+    "CLEAN",
+    "NEW_CHARACTERS",
+    "NEW_DIALOGS",
+    "NEW_SPLITS",
+    "SPLITS",
     "UNTRAINED",
     "run_of",
     "runs",
@@ -46,6 +51,14 @@ __all__ = [
 
 ALL = "all"  # the unit of a method with one adapter for every persona (scope all)
 COLD = "cold_start"  # the evaluation set of the new users
+
+# The known personas' cleaned dialogues and splits; the new users' dialogues (read by their
+# evaluation only), splits and character texts.
+CLEAN = "data/cleaned/dialogs_clean.jsonl"
+SPLITS = "data/splits/edgesplits.json"
+NEW_DIALOGS = "data/cold_start/dialogs_clean.jsonl"
+NEW_SPLITS = "data/cold_start/splits.json"
+NEW_CHARACTERS = "data/cold_start/characters.json"
 
 
 UNTRAINED = "untrained"  # the run of a method that learns nothing (the base)
