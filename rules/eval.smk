@@ -26,6 +26,16 @@ rule eval_targets:
 
 # The scored methods that generate their own predictions (routing composes its from its candidates').
 GENERATED = [m for m in SCORED if kind_of(METHOD_TABLE[m]).generates]
+# What every evaluation job passes to the harness, besides its members ({method: manifest, history}).
+EVAL_PARAMS = dict(
+    prompt=PROMPT,
+    generation=GENERATION,
+    scoring=SCORING,
+    base=base_model_param(),
+    personas=eval_personas,
+    data_split=data_split,
+    code=script_hash("evaluate.py"),
+)
 
 
 rule evaluate:
@@ -49,14 +59,8 @@ rule evaluate:
     resources:
         **layout.gpu_resources(RES, "eval_runtime_min"),
     params:
-        prompt=PROMPT,
-        generation=GENERATION,
-        scoring=SCORING,
-        base=base_model_param(),
+        **EVAL_PARAMS,
         members=lambda wc: evaluated([wc.method], wc.split, wc.run),
-        personas=eval_personas,
-        data_split=data_split,
-        code=script_hash("evaluate.py"),
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -89,16 +93,10 @@ for _split, _chunks in EVAL_PACKS.items():
             resources:
                 **layout.gpu_resources(RES, "eval_runtime_min", len(_members)),
             params:
-                prompt=PROMPT,
-                generation=GENERATION,
-                scoring=SCORING,
-                base=base_model_param(),
+                **EVAL_PARAMS,
                 members=lambda wc, _m=_members: evaluated(
                     _m, wc.split, f"seed{wc.seed}"
                 ),
-                personas=eval_personas,
-                data_split=data_split,
-                code=script_hash("evaluate.py"),
             script:
                 "../workflow/scripts/evaluate.py"
 
