@@ -316,12 +316,15 @@ def test_adding_a_seed_plans_that_seed_only_and_removing_one_the_comparison(demo
 
 
 def test_the_same_seed_twice_gives_the_same_predictions(demo_run, tmp_path):
-    """Retraining seed 1's persona LoRAs and evaluating them again gives byte-identical predictions."""
+    """Retraining seed 1's persona LoRAs and evaluating them again gives byte-identical predictions.
+    (Evaluated alone, not in the demo's pack of 5: the same bytes, see the evaluation-pack test.)"""
     run = tmp_path / "run"
     subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
     target = f"results/eval/test/persona/{S1}/predictions.jsonl"
     before = (run / target).read_bytes()
-    proc = snakemake(run, target, "--forcerun", f"train_persona.persona_000-persona_{N_PERSONAS - 1:03d}")
+    alone = _overlay(run, "overlay_eval_alone", {"resources": {"eval_pack_size": 1}})
+    pack = f"train_persona.persona_000-persona_{N_PERSONAS - 1:03d}"
+    proc = snakemake(run, target, "--forcerun", pack, configfiles=(*DEMO_RUN, alone))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "train_persona" in proc.stdout + proc.stderr  # it did retrain
     assert (run / target).read_bytes() == before
