@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 from peft import LoraConfig, PeftModel, PrefixTuningConfig, get_peft_model
 
+from adaptcommand.data.io import atomic_directory
 from adaptcommand.settings import LoraRecipe, PrefixRecipe
 
 
@@ -88,18 +88,14 @@ def init_prefix_from_tokens(peft_model, ids: list[int], name: str = "default") -
 
 def save_adapter(peft_model, out_dir: str | Path, info: dict, adapter_name: str = "default") -> None:
     """Write the adapter and a train_log.json to `out_dir`; nothing half-written if this fails."""
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    peft_model.save_pretrained(tmp, selected_adapters=[adapter_name])
-    if adapter_name != "default":  # save_pretrained nests non-default adapters in a subfolder
-        nested = tmp / adapter_name
-        for f in nested.iterdir():
-            f.rename(tmp / f.name)
-        nested.rmdir()
-    (tmp / "train_log.json").write_text(json.dumps(info, indent=2) + "\n")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    with atomic_directory(out_dir) as tmp:
+        peft_model.save_pretrained(tmp, selected_adapters=[adapter_name])
+        if adapter_name != "default":  # save_pretrained nests non-default adapters in a subfolder
+            nested = tmp / adapter_name
+            for f in nested.iterdir():
+                f.rename(tmp / f.name)
+            nested.rmdir()
+        (tmp / "train_log.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 def is_prompt_learning(adapter_dir: str | Path) -> bool:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from adaptcommand.metrics.parser import Action, extract_actions
 
-TURN_KINDS = ("routine", "stated", "other")
-
 
 def routine_actions(dialog: dict) -> set[Action]:
     """The (device, parameter, value) triples of the session's applied routines (cleaned-record form)."""

@@ -64,12 +64,10 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
     but none of the evaluated users' habits.
     """
     import json
-    import shutil
     import tempfile
-    from pathlib import Path
 
     from adaptcommand.data.clean import clean
-    from adaptcommand.data.io import load_dialogs
+    from adaptcommand.data.io import atomic_directory, load_dialogs
     from adaptcommand.demo.synthetic import NAMES, SURNAMES, write_raw
     from adaptcommand.prompts import chat_messages, training_example
     from adaptcommand.train.loop import TrainConfig, train
@@ -112,18 +110,14 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
         seed=seed,
     )
     result = train(model, examples[n_val:], examples[:n_val], tc, tokenizer.pad_token_id, desc="pretrain")
-    out = Path(out_dir)
-    tmp_out = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp_out, ignore_errors=True)
-    model.save_pretrained(tmp_out)
-    tokenizer.save_pretrained(tmp_out)
     info = {
         "n_dialogs": len(dialogs),
         "vocab": len(tokenizer),
         "parameters": sum(p.numel() for p in model.parameters()),
         **result.to_dict(),
     }
-    (tmp_out / "pretrain_log.json").write_text(json.dumps(info, indent=2) + "\n")
-    shutil.rmtree(out, ignore_errors=True)
-    tmp_out.rename(out)
+    with atomic_directory(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "pretrain_log.json").write_text(json.dumps(info, indent=2) + "\n")
     return info

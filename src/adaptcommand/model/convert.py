@@ -24,7 +24,6 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 
@@ -182,53 +181,50 @@ def convert_gguf(
     """
     import torch
 
+    from adaptcommand.data.io import atomic_directory
     from adaptcommand.model.loading import load_base
 
     start = time.perf_counter()
-    out_dir = Path(out_dir)
-    tmp = out_dir.with_name(out_dir.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    gguf_model, gguf_tokenizer = load_gguf(gguf_file)
-    loaded = time.perf_counter()
-    model = plain_model(gguf_model)
-    model.save_pretrained(tmp)
-    gguf_tokenizer.save_pretrained(tmp)
-    del model
-    saved_model, saved_tokenizer = load_base(str(tmp), device=torch.device("cpu"))
-    tokenizer_check = check_tokenizer(gguf_tokenizer, saved_tokenizer)
-    diff = max_logit_difference(gguf_model, saved_model, saved_tokenizer)
-    if not diff <= atol:
-        raise ConversionError(
-            f"logits of the saved model differ from the GGUF model's by {diff:.3g} > {atol}"
-        )
-    cfg = saved_model.config
-    report = {
-        "gguf_file": Path(gguf_file).name,
-        **({"source": source} if source else {}),
-        "architecture": type(saved_model).__name__,
-        "parameters": sum(p.numel() for p in saved_model.parameters()),
-        "layers": cfg.num_hidden_layers,
-        "hidden_size": cfg.hidden_size,
-        "attention_heads": cfg.num_attention_heads,
-        "key_value_heads": cfg.num_key_value_heads,
-        "vocab_size": cfg.vocab_size,
-        "tie_word_embeddings": bool(cfg.tie_word_embeddings),
-        "tokenizer_class": type(saved_tokenizer).__name__,
-        "eos_token": saved_tokenizer.eos_token,
-        "check": {
-            "prompts": len(_prompts(saved_tokenizer)),
-            "max_abs_logit_difference": diff,
-            "atol": atol,
-            "tokenizer": tokenizer_check,
-        },
-        "seconds": {
-            "load_gguf": round(loaded - start, 2),
-            "total": round(time.perf_counter() - start, 2),
-        },
-    }
-    (tmp / REPORT).write_text(json.dumps(report, indent=2) + "\n")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    with atomic_directory(out_dir) as tmp:
+        gguf_model, gguf_tokenizer = load_gguf(gguf_file)
+        loaded = time.perf_counter()
+        model = plain_model(gguf_model)
+        model.save_pretrained(tmp)
+        gguf_tokenizer.save_pretrained(tmp)
+        del model
+        saved_model, saved_tokenizer = load_base(str(tmp), device=torch.device("cpu"))
+        tokenizer_check = check_tokenizer(gguf_tokenizer, saved_tokenizer)
+        diff = max_logit_difference(gguf_model, saved_model, saved_tokenizer)
+        if not diff <= atol:
+            raise ConversionError(
+                f"logits of the saved model differ from the GGUF model's by {diff:.3g} > {atol}"
+            )
+        cfg = saved_model.config
+        report = {
+            "gguf_file": Path(gguf_file).name,
+            **({"source": source} if source else {}),
+            "architecture": type(saved_model).__name__,
+            "parameters": sum(p.numel() for p in saved_model.parameters()),
+            "layers": cfg.num_hidden_layers,
+            "hidden_size": cfg.hidden_size,
+            "attention_heads": cfg.num_attention_heads,
+            "key_value_heads": cfg.num_key_value_heads,
+            "vocab_size": cfg.vocab_size,
+            "tie_word_embeddings": bool(cfg.tie_word_embeddings),
+            "tokenizer_class": type(saved_tokenizer).__name__,
+            "eos_token": saved_tokenizer.eos_token,
+            "check": {
+                "prompts": len(_prompts(saved_tokenizer)),
+                "max_abs_logit_difference": diff,
+                "atol": atol,
+                "tokenizer": tokenizer_check,
+            },
+            "seconds": {
+                "load_gguf": round(loaded - start, 2),
+                "total": round(time.perf_counter() - start, 2),
+            },
+        }
+        (tmp / REPORT).write_text(json.dumps(report, indent=2) + "\n")
     log.info("%s -> %s: logits within %.3g, tokenizer identical", Path(gguf_file).name, out_dir, diff)
     return report
 
