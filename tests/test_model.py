@@ -14,8 +14,8 @@ from adaptcommand.evaluate.targets import eval_targets
 from adaptcommand.hub import HubUnavailableError
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import IGNORE_INDEX, PromptConfig, generation_prompt, training_example
-from adaptcommand.settings import LoraRecipe, PrefixRecipe
-from adaptcommand.train.loop import TrainConfig, train
+from adaptcommand.settings import LoraRecipe, PrefixRecipe, Training
+from adaptcommand.train.loop import train
 
 # (the training settings of a recipe matter only where train_adapters uses it)
 LORA = LoraRecipe(
@@ -103,7 +103,7 @@ def test_training_refuses_examples_without_assistant_tokens(tiny, dialogs):
     good = training_example(tok, dialogs[0], PromptConfig())
     empty = {"input_ids": good["input_ids"], "labels": [IGNORE_INDEX] * len(good["labels"])}
     with pytest.raises(ValueError, match="none of the 1 val examples has an assistant token"):
-        train(model, [good], [empty], TrainConfig(epochs=1, lr=0.01), tok.pad_token_id)
+        train(model, [good], [empty], Training(epochs=1, lr=0.01, batch_size=8), 0, tok.pad_token_id)
 
 
 def test_saved_tokenizer_and_model_are_what_is_loaded(tiny, dialogs, tmp_path):
@@ -149,8 +149,8 @@ def test_early_stopping_keeps_the_best_epoch(tiny, dialogs):
     peft_model = attach_adapter(model, LORA, name="es")
     examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
     # A learning rate this high overshoots quickly: val loss stops improving long before the cap.
-    tc = TrainConfig(epochs=40, lr=0.5, batch_size=4, patience=2)
-    result = train(peft_model, examples[:8], examples[8:], tc, tok.pad_token_id)
+    recipe = Training(epochs=40, lr=0.5, batch_size=4, patience=2)
+    result = train(peft_model, examples[:8], examples[8:], recipe, 0, tok.pad_token_id)
     assert result.stopped_early and len(result.val_loss) < 41
     assert len(result.val_loss) - 1 - result.best_epoch == 2  # stopped after 2 epochs without a new best
     assert result.best_epoch == min(range(len(result.val_loss)), key=result.val_loss.__getitem__)
@@ -170,7 +170,7 @@ def test_training_picks_best_val_epoch_and_lora_round_trips(tiny, dialogs, tmp_p
     peft_model = attach_adapter(model, LORA, name="p0")
     examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
     result = train(
-        peft_model, examples[:8], examples[8:], TrainConfig(epochs=3, lr=5e-3, batch_size=4), tok.pad_token_id
+        peft_model, examples[:8], examples[8:], Training(epochs=3, lr=5e-3, batch_size=4), 0, tok.pad_token_id
     )
     assert len(result.val_loss) == 4 and result.best_epoch == min(range(4), key=result.val_loss.__getitem__)
     assert result.val_loss[result.best_epoch] < result.val_loss[0]  # learning happened
@@ -195,7 +195,7 @@ def test_batched_mixed_adapter_generation_matches_one_at_a_time(tiny, dialogs, t
         torch.manual_seed(i)
         pm = attach_adapter(base, LORA, name=name)
         res = train(
-            pm, examples[i::2], examples[:2], TrainConfig(epochs=2, lr=2e-2, batch_size=4), tok.pad_token_id
+            pm, examples[i::2], examples[:2], Training(epochs=2, lr=2e-2, batch_size=4), 0, tok.pad_token_id
         )
         save_adapter(pm, tmp_path / name, res.to_dict(), adapter_name=name)
         dirs[name] = tmp_path / name
@@ -233,19 +233,16 @@ def test_prefix_adapters_on_merged_base_generate_grouped(tiny, dialogs, tmp_path
     examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
     pm = attach_adapter(base, LORA, name="u")
     res = train(
-        pm, examples[:8], examples[8:], TrainConfig(epochs=1, lr=1e-2, batch_size=4), tok.pad_token_id
+        pm, examples[:8], examples[8:], Training(epochs=1, lr=1e-2, batch_size=4), 0, tok.pad_token_id
     )
     save_adapter(pm, tmp_path / "u", res.to_dict(), adapter_name="u")
     dirs = {}
     for i, name in enumerate(["pa", "pb"]):
         merged = merged_base(load_base(path)[0], tmp_path / "u")
         torch.manual_seed(i)
-        px = attach_adapter(
-            merged, PrefixRecipe(num_virtual_tokens=4, lr=5e-2, epochs=2, batch_size=4), name=name
-        )
-        res = train(
-            px, examples[i::2], examples[:2], TrainConfig(epochs=2, lr=5e-2, batch_size=4), tok.pad_token_id
-        )
+        recipe = PrefixRecipe(num_virtual_tokens=4, lr=5e-2, epochs=2, batch_size=4)
+        px = attach_adapter(merged, recipe, name=name)
+        res = train(px, examples[i::2], examples[:2], recipe, 0, tok.pad_token_id)
         assert res.val_loss[res.best_epoch] <= res.val_loss[0]
         save_adapter(px, tmp_path / name, res.to_dict(), adapter_name=name)
         dirs[name] = tmp_path / name

@@ -6,7 +6,10 @@ does not know or a required key that is missing, naming the section. What a job 
 what it used, and what it records (``train_log.json`` holds the recipe, nothing else of the params).
 
     recipe = recipe_from({"adapter": "lora", "r": 8, ...}, "train.persona")
-    recipe.train_config(seed=42)     # the loop's settings (adaptcommand.train.loop.TrainConfig)
+    train(model, train_examples, val_examples, recipe, seed, pad_id)   # adaptcommand.train.loop
+
+A recipe goes as it is to the training loop, which reads `recipe.lr` where it builds the optimiser.
+This module imports nothing else of adaptcommand: it is the bottom layer every other module may use.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
+    "DemoBase",
     "Generation",
     "LoraRecipe",
     "MergeSettings",
@@ -25,6 +29,7 @@ __all__ = [
     "Scoring",
     "Section",
     "SettingsError",
+    "Training",
     "plain",
     "recipe_from",
 ]
@@ -55,6 +60,12 @@ class Section:
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in section.items()}
         return cls(**values)
 
+    @classmethod
+    def of(cls, section: Section | Mapping[str, Any], where: str = ""):
+        """`section` as this class: as it is if it already is one, else `from_section` (a library
+        function takes either its typed settings or the config section's mapping)."""
+        return section if isinstance(section, cls) else cls.from_section(section, where)
+
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
@@ -69,8 +80,9 @@ def plain(section: Mapping) -> dict:
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Training:
-    """What every adapter recipe shares: how it is trained (defaults: the schema's)."""
+class Training:
+    """How an adapter is trained, what every recipe shares (defaults: the schema's); the training loop
+    (`adaptcommand.train.loop.train`) takes it as it is, with the seed."""
 
     lr: float
     epochs: int  # the cap; early stopping on val loss usually ends training before it
@@ -79,23 +91,9 @@ class _Training:
     warmup_ratio: float = 0.1
     weight_decay: float = 0.0
 
-    def train_config(self, seed: int):
-        """The training loop's settings for this recipe and `seed`."""
-        from adaptcommand.train.loop import TrainConfig
-
-        return TrainConfig(
-            epochs=int(self.epochs),
-            lr=float(self.lr),
-            patience=int(self.patience),
-            batch_size=int(self.batch_size),
-            warmup_ratio=float(self.warmup_ratio),
-            weight_decay=float(self.weight_decay),
-            seed=int(seed),
-        )
-
 
 @dataclass(frozen=True, kw_only=True)
-class LoraRecipe(Section, _Training):
+class LoraRecipe(Section, Training):
     """train.<method> of a LoRA method (schema `$defs/lora`)."""
 
     adapter: str = "lora"
@@ -107,7 +105,7 @@ class LoraRecipe(Section, _Training):
 
 
 @dataclass(frozen=True, kw_only=True)
-class PrefixRecipe(Section, _Training):
+class PrefixRecipe(Section, Training):
     """train.prefix: PEFT prefix tuning (schema `$defs/prefix`)."""
 
     adapter: str = "prefix"
@@ -161,3 +159,26 @@ class Protocol(Section):
     second: str  # shown next to the headline (all turns)
     references: tuple[str, ...]
     positive_control: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoBase(Section):
+    """The offline demo's base model (config model.demo; `adaptcommand.demo.base.build_demo_base`)."""
+
+    hidden_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    intermediate_size: int
+    vocab_size: int
+    pretrain_personas: int
+    pretrain_sessions: int
+    pretrain_seed: int
+    pretrain_routine_share: float = 0.75
+    epochs: int
+    lr: float
+    batch_size: int
+    weight_decay: float = 0.0
+    adam_beta2: float = 0.999
+    threads: int = 2  # of the build_demo_base job
+    seed: int = 42  # the base's initialisation

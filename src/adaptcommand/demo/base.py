@@ -8,12 +8,13 @@ library's training loop.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
 from adaptcommand.model.architecture import build_model
+from adaptcommand.settings import DemoBase, Training
 
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -55,13 +56,14 @@ def build_tokenizer(corpus: Iterable[str], vocab_size: int) -> PreTrainedTokeniz
     return tokenizer
 
 
-def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
+def build_demo_base(out_dir: str, pc, demo: DemoBase | Mapping, seed: int) -> dict:
     """Tokenizer + tiny Qwen2, pretrained on synthetic dialogues of personas that are never evaluated.
 
-    `demo` holds the architecture (hidden_size, num_layers, ...) and the pretraining recipe
-    (pretrain_personas, pretrain_sessions, pretrain_seed, epochs, lr, batch_size). The result is a
-    stand-in for an instruction-tuned generalist: it knows the chat format and the smart-home domain
-    but none of the evaluated users' habits.
+    `demo` (config model.demo: a `settings.DemoBase` or its mapping) holds the architecture
+    (hidden_size, num_layers, ...) and the pretraining recipe (pretrain_personas, pretrain_sessions,
+    pretrain_seed, epochs, lr, batch_size). The result is a stand-in for an instruction-tuned
+    generalist: it knows the chat format and the smart-home domain but none of the evaluated users'
+    habits.
     """
     import json
     import tempfile
@@ -70,16 +72,17 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
     from adaptcommand.data.io import atomic_directory, load_dialogs
     from adaptcommand.demo.synthetic import NAMES, SURNAMES, write_raw
     from adaptcommand.prompts import chat_messages, training_example
-    from adaptcommand.train.loop import TrainConfig, train
+    from adaptcommand.train.loop import MAX_GRAD_NORM, train
 
+    demo = DemoBase.of(demo, "model.demo")
     with tempfile.TemporaryDirectory() as tmp:
         write_raw(
             tmp,
-            demo["pretrain_personas"],
-            demo["pretrain_sessions"],
-            demo["pretrain_seed"],
+            demo.pretrain_personas,
+            demo.pretrain_sessions,
+            demo.pretrain_seed,
             pretraining=True,
-            routine_share=demo.get("pretrain_routine_share", 0.75),
+            routine_share=demo.pretrain_routine_share,
         )
         clean(tmp, f"{tmp}/dialogs.jsonl")
         dialogs = load_dialogs(f"{tmp}/dialogs.jsonl")
@@ -88,33 +91,48 @@ def build_demo_base(out_dir: str, pc, demo: dict, seed: int) -> dict:
         corpus.extend(m["content"] for m in chat_messages(d, pc))
     # Every name a persona can have is in the vocabulary, whether or not a pretraining persona has it.
     corpus.extend(f"Hi {first} {surname}!" for first, _ in NAMES for surname in SURNAMES)
-    tokenizer = build_tokenizer(corpus, demo["vocab_size"])
+    tokenizer = build_tokenizer(corpus, demo.vocab_size)
     model = build_model(
         tokenizer,
-        demo["hidden_size"],
-        demo["num_layers"],
-        demo["num_heads"],
-        demo["num_kv_heads"],
-        demo["intermediate_size"],
-        demo["vocab_size"],
+        demo.hidden_size,
+        demo.num_layers,
+        demo.num_heads,
+        demo.num_kv_heads,
+        demo.intermediate_size,
+        demo.vocab_size,
         seed,
     )
     examples = [training_example(tokenizer, d, pc) for d in dialogs]
     n_val = max(1, len(examples) // 20)
-    tc = TrainConfig(
-        epochs=demo["epochs"],
-        lr=demo["lr"],
-        batch_size=demo["batch_size"],
-        weight_decay=demo.get("weight_decay", 0.0),
-        adam_beta2=demo.get("adam_beta2", 0.999),
-        seed=seed,
+    recipe = Training(
+        lr=demo.lr, epochs=demo.epochs, batch_size=demo.batch_size, weight_decay=demo.weight_decay
     )
-    result = train(model, examples[n_val:], examples[:n_val], tc, tokenizer.pad_token_id, desc="pretrain")
+    result = train(
+        model,
+        examples[n_val:],
+        examples[:n_val],
+        recipe,
+        seed,
+        tokenizer.pad_token_id,
+        desc="pretrain",
+        adam_beta2=demo.adam_beta2,  # 0.95 steadies full pretraining at a high learning rate
+    )
     info = {
         "n_dialogs": len(dialogs),
         "vocab": len(tokenizer),
         "parameters": sum(p.numel() for p in model.parameters()),
         **result.to_dict(),
+        "config": {  # what the training loop was given, as the log has always recorded it
+            "epochs": recipe.epochs,
+            "lr": recipe.lr,
+            "patience": recipe.patience,
+            "batch_size": recipe.batch_size,
+            "weight_decay": recipe.weight_decay,
+            "adam_beta2": demo.adam_beta2,
+            "warmup_ratio": recipe.warmup_ratio,
+            "max_grad_norm": MAX_GRAD_NORM,
+            "seed": seed,
+        },
     }
     with atomic_directory(out_dir) as tmp:
         model.save_pretrained(tmp)

@@ -34,13 +34,14 @@ import copy
 import math
 import random
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
 from adaptcommand.prompts import IGNORE_INDEX
-from adaptcommand.train.loop import TrainConfig, TrainResult, _batches, collate, token_losses
+from adaptcommand.settings import LoraRecipe
+from adaptcommand.train.loop import ADAM_BETA2, MAX_GRAD_NORM, TrainResult, _batches, collate, token_losses
 
 __all__ = ["MultiLoRALinear", "train_many_loras"]
 
@@ -197,14 +198,15 @@ def _combined(chunks: list[tuple[int, list[dict]]], pad_id: int, device) -> tupl
 
 def train_many_loras(
     start_model,
-    recipe,
+    recipe: LoraRecipe,
     examples: dict[str, tuple[list[dict], list[dict]]],
-    tc: TrainConfig,
+    seed: int,
     pad_id: int,
     desc: str = "train (batched)",
 ):
-    """Train one LoRA (`recipe`, a `settings.LoraRecipe`) per unit of `examples` ({unit: (train
-    examples, val examples)}) on `start_model` (left unchanged), all units in the same batches.
+    """Train one LoRA (`recipe`: its adapter and how it is trained) per unit of `examples` ({unit:
+    (train examples, val examples)}) on `start_model` (left unchanged), all units in the same batches;
+    every unit with `seed`, as `train.loop.train` would train it alone.
     Returns (peft_model, {unit: (TrainResult, {LoRA parameter name: tensor})}): load a unit's tensors
     into the PEFT model (`load_unit`) to save it as an ordinary adapter."""
     from tqdm.auto import tqdm
@@ -214,7 +216,10 @@ def train_many_loras(
     start = time.perf_counter()
     units = list(examples)
     n = len(units)
-    torch.manual_seed(tc.seed)  # PEFT's initialisation, as train_adapters does for a separate run
+    epochs, batch_size, patience = int(recipe.epochs), int(recipe.batch_size), int(recipe.patience)
+    seed = int(seed)
+    lr = float(recipe.lr)
+    torch.manual_seed(seed)  # PEFT's initialisation, as train_adapters does for a separate run
     peft_model = attach_adapter(copy.deepcopy(start_model), recipe)
     routing = _Routing()
     model = copy.deepcopy(start_model)
@@ -236,12 +241,12 @@ def train_many_loras(
     device = next(model.parameters()).device
     model.to(device)
     params = [t for m in multi.values() for t in (m.A, m.B)]
-    optimizer = _StackedAdamW(params, n, tc.lr, (0.9, tc.adam_beta2), tc.weight_decay)
-    total_steps = [tc.epochs * math.ceil(len(examples[u][0]) / tc.batch_size) for u in units]
-    warmup = [int(tc.warmup_ratio * t) for t in total_steps]
-    rngs = [random.Random(tc.seed) for _ in units]
-    routing.generators = [torch.Generator(device=device).manual_seed(tc.seed) for _ in units]
-    results = [TrainResult(best_epoch=0, config=asdict(tc)) for _ in units]
+    optimizer = _StackedAdamW(params, n, lr, (0.9, ADAM_BETA2), float(recipe.weight_decay))
+    total_steps = [epochs * math.ceil(len(examples[u][0]) / batch_size) for u in units]
+    warmup = [int(float(recipe.warmup_ratio) * t) for t in total_steps]
+    rngs = [random.Random(seed) for _ in units]
+    routing.generators = [torch.Generator(device=device).manual_seed(seed) for _ in units]
+    results = [TrainResult(best_epoch=0) for _ in units]
 
     def snapshot(i: int) -> dict[str, torch.Tensor]:
         return {
@@ -257,7 +262,7 @@ def train_many_loras(
             ((i, ex) for i in active for ex in examples[units[i]][1]), key=lambda t: len(t[1]["input_ids"])
         )
         total, count = dict.fromkeys(active, 0.0), dict.fromkeys(active, 0)
-        step = tc.batch_size * max(len(active), 1)
+        step = batch_size * max(len(active), 1)
         with torch.no_grad():
             for j in range(0, len(rows), step):
                 chunk = rows[j : j + step]
@@ -274,9 +279,9 @@ def train_many_loras(
         results[i].val_loss.append(v)
         best.append(v)
     bar = tqdm(total=max(total_steps), desc=desc, unit="step", mininterval=2.0)
-    for epoch in range(1, tc.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
-        plans = {i: _batches(examples[units[i]][0], tc.batch_size, rngs[i]) for i in active}
+        plans = {i: _batches(examples[units[i]][0], batch_size, rngs[i]) for i in active}
         sums, counts = dict.fromkeys(active, 0.0), dict.fromkeys(active, 0)
         for j in range(max(len(b) for b in plans.values())):
             chunks = [(i, plans[i][j]) for i in active if j < len(plans[i])]
@@ -293,10 +298,10 @@ def train_many_loras(
                 results[i].train_tokens += int(batch["attention_mask"][s:e].sum())
             loss.backward()
             stepping = [i for i, *_ in blocks]
-            optimizer.clip_(tc.max_grad_norm)
+            optimizer.clip_(MAX_GRAD_NORM)
             optimizer.step(
                 {
-                    i: tc.lr * _linear_warmup(optimizer.steps[i], warmup[i], max(total_steps[i], 1))
+                    i: lr * _linear_warmup(optimizer.steps[i], warmup[i], max(total_steps[i], 1))
                     for i in stepping
                 }
             )
@@ -308,7 +313,7 @@ def train_many_loras(
             r.val_loss.append(losses[i])
             if losses[i] < best[i]:
                 best[i], best_state[i], r.best_epoch = losses[i], snapshot(i), epoch
-            if tc.patience and epoch - r.best_epoch >= tc.patience and epoch < tc.epochs:
+            if patience and epoch - r.best_epoch >= patience and epoch < epochs:
                 r.stopped_early = True
                 active.remove(i)
         if not active:

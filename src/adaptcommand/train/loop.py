@@ -18,22 +18,10 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from adaptcommand.prompts import IGNORE_INDEX
+from adaptcommand.settings import Training
 
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The loop's settings: from an adapter recipe (`settings.LoraRecipe.train_config(seed)`) or set
-    directly (the demo base's pretraining)."""
-
-    epochs: int  # the cap; early stopping usually ends training before it
-    lr: float
-    patience: int = 0  # stop after this many epochs without a new best val loss (0 = run every epoch)
-    batch_size: int = 8
-    weight_decay: float = 0.0
-    adam_beta2: float = 0.999  # 0.95 steadies full pretraining at a high learning rate
-    warmup_ratio: float = 0.1
-    max_grad_norm: float = 1.0
-    seed: int = 0
+ADAM_BETA2 = 0.999  # AdamW's second-moment decay (the demo base's pretraining passes 0.95)
+MAX_GRAD_NORM = 1.0  # gradients are clipped to this total norm before every step
 
 
 @dataclass
@@ -44,7 +32,6 @@ class TrainResult:
     train_loss: list[float] = field(default_factory=list)  # index = epoch - 1
     train_tokens: int = 0
     seconds: float = 0.0
-    config: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -117,11 +104,15 @@ def train(
     model,
     train_examples: list[dict],
     val_examples: list[dict],
-    tc: TrainConfig,
+    recipe: Training,
+    seed: int,
     pad_id: int,
     desc: str = "train",
+    adam_beta2: float = ADAM_BETA2,
 ) -> TrainResult:
-    """Train the parameters of `model` that require grad; restore the best epoch by val loss."""
+    """Train the parameters of `model` that require grad with `recipe` (an adapter recipe of
+    `adaptcommand.settings`, or any `Training`); `seed` draws the data order and dropout. Restores the
+    best epoch by val loss."""
     start = time.perf_counter()
     for what, examples in (("train", train_examples), ("val", val_examples)):
         if examples and not any(label != IGNORE_INDEX for ex in examples for label in ex["labels"]):
@@ -129,31 +120,36 @@ def train(
                 f"none of the {len(examples)} {what} examples has an assistant token to learn from "
                 "(prompt.max_length too small for the system prompt and a user turn?): the loss would be 0"
             )
-    torch.manual_seed(tc.seed)
-    rng = random.Random(tc.seed)
+    epochs, batch_size, patience = int(recipe.epochs), int(recipe.batch_size), int(recipe.patience)
+    seed = int(seed)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
-    optimizer = torch.optim.AdamW(params, lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, tc.adam_beta2))
-    steps = tc.epochs * math.ceil(len(train_examples) / tc.batch_size)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(tc.warmup_ratio * steps), max(steps, 1))
+    optimizer = torch.optim.AdamW(
+        params, lr=float(recipe.lr), weight_decay=float(recipe.weight_decay), betas=(0.9, adam_beta2)
+    )
+    steps = epochs * math.ceil(len(train_examples) / batch_size)
+    warmup = int(float(recipe.warmup_ratio) * steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, warmup, max(steps, 1))
 
     def snapshot() -> dict[str, torch.Tensor]:
         return {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
 
-    result = TrainResult(best_epoch=0, config=asdict(tc))
-    result.val_loss.append(mean_loss(model, val_examples, tc.batch_size, pad_id))
+    result = TrainResult(best_epoch=0)
+    result.val_loss.append(mean_loss(model, val_examples, batch_size, pad_id))
     best, best_state = result.val_loss[0], snapshot()
     bar = tqdm(total=steps, desc=desc, unit="step", mininterval=2.0)
-    for epoch in range(1, tc.epochs + 1):
+    for epoch in range(1, epochs + 1):
         model.train()
         total, count = 0.0, 0
-        for chunk in _batches(train_examples, tc.batch_size, rng):
+        for chunk in _batches(train_examples, batch_size, rng):
             batch = {k: v.to(device) for k, v in collate(chunk, pad_id).items()}
             loss_sum, n = _token_loss(model, batch)
             (loss_sum / max(n, 1)).backward()
-            torch.nn.utils.clip_grad_norm_(params, tc.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(params, MAX_GRAD_NORM)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -162,10 +158,10 @@ def train(
             bar.update(1)
             bar.set_postfix(epoch=epoch, loss=f"{total / max(count, 1):.3f}", refresh=False)
         result.train_loss.append(total / max(count, 1))
-        result.val_loss.append(mean_loss(model, val_examples, tc.batch_size, pad_id))
+        result.val_loss.append(mean_loss(model, val_examples, batch_size, pad_id))
         if result.val_loss[-1] < best:
             best, best_state, result.best_epoch = result.val_loss[-1], snapshot(), epoch
-        if tc.patience and epoch - result.best_epoch >= tc.patience and epoch < tc.epochs:
+        if patience and epoch - result.best_epoch >= patience and epoch < epochs:
             result.stopped_early = True
             break
     bar.close()

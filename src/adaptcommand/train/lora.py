@@ -20,7 +20,7 @@ from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig, system_turn_ids, training_example
 from adaptcommand.retrieval import history_for
 from adaptcommand.settings import LoraRecipe, PrefixRecipe
-from adaptcommand.train.loop import TrainConfig, train
+from adaptcommand.train.loop import train
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def train_adapters(
     batched = batched and len(units) > 1 and recipe.adapter == "lora"
     n_workers = workers_for(workers, len(units), next(start_model.parameters()).device.type)
     one_copy_each = len(units) > 1  # each unit on a fresh copy: the start model stays as loaded
-    setting = _Setting(tokenizer, pc, recipe, recipe.train_config(seed), out_dirs, name, merge, history)
+    setting = _Setting(tokenizer, pc, recipe, int(seed), out_dirs, name, merge, history)
 
     def run(group: list[str]) -> dict[str, dict]:
         if batched and len(group) > 1:
@@ -104,7 +104,7 @@ class _Setting:
     tokenizer: object
     pc: PromptConfig
     recipe: LoraRecipe | PrefixRecipe
-    tc: TrainConfig
+    seed: int
     out_dirs: Mapping[str, str | Path]
     name: str
     merge: str
@@ -128,7 +128,7 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
 
     personas, train_d, val_d = unit_data
     model = copy.deepcopy(start_model) if copy_model else start_model
-    torch.manual_seed(st.tc.seed)
+    torch.manual_seed(st.seed)
     # a prefix starts as the key/values of the system turn's first tokens: untrained = the start model
     init_ids = system_turn_ids(st.tokenizer, st.pc) if st.recipe.adapter == "prefix" else None
     peft_model = attach_adapter(model, st.recipe, name=st.name, init_ids=init_ids)
@@ -136,7 +136,8 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
         peft_model,
         examples_for(st.tokenizer, train_d, st.pc, st.history),
         examples_for(st.tokenizer, val_d, st.pc, st.history),
-        st.tc,
+        st.recipe,
+        st.seed,
         st.tokenizer.pad_token_id,
         desc=f"train {unit}",
     )
@@ -154,17 +155,15 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
 
 def _unit_log(personas, train_d, val_d, st: _Setting, result) -> dict:
     """train_log.json: the recipe and seed the adapter was trained with, on what, and how it went."""
-    outcome = result.to_dict()
-    outcome.pop("config")  # the recipe and the seed say it
     return {
         "recipe": st.recipe.to_dict(),
-        "seed": st.tc.seed,
+        "seed": st.seed,
         "personas": list(personas),
         "n_train_dialogs": len(train_d),
         "n_val_dialogs": len(val_d),
         "merged_into_base": st.merge,
         **({"history_in_prompt": True} if st.history is not None else {}),
-        **outcome,
+        **result.to_dict(),
     }
 
 
@@ -179,7 +178,7 @@ def _train_batched(start_model, data: dict, st: _Setting) -> dict[str, dict]:
         start_model,
         st.recipe,
         examples,
-        st.tc,
+        st.seed,
         st.tokenizer.pad_token_id,
         desc=f"train {len(data)} adapters (batched)",
     )
