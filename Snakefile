@@ -41,7 +41,7 @@ check_method_rules()
 
 rule all:
     input:
-        "results/comparison/comprehensive.png",
-        "results/comparison/summary.csv",
+        layout.comparison("comprehensive.png"),
+        layout.comparison("summary.csv"),
         # what `adaptcommand chat` loads: one card per scored method and run (training seed)
-        [f"results/methods/{m}/{r}.json" for m in SCORED for r in runs(m)],
+        [layout.card(m, r) for m in SCORED for r in runs(m)],

@@ -7,11 +7,11 @@ rule adapter_manifest:
     input:
         unpack(manifest_sources),
     output:
-        "models/{method}/seed{seed}/{population}.json",
+        layout.manifest("{method}", "{seed}", "{population}"),
     log:
-        "logs/adapter_manifest/{method}/seed{seed}_{population}.log",
+        layout.log("adapter_manifest", "{method}", "seed{seed}_{population}"),
     benchmark:
-        "results/benchmarks/adapter_manifest/{method}/seed{seed}_{population}.tsv"
+        layout.benchmark("adapter_manifest", "{method}", "seed{seed}_{population}")
     wildcard_constraints:
         population="adapters|new_users",
     # On the submitting host (reads train_log.json files, writes one JSON file).

@@ -9,14 +9,14 @@ if config["model"]["build_demo_base"]:
         output:
             directory(config["model"]["base"]),
         log:
-            "logs/build_demo_base.log",
+            layout.log("build_demo_base"),
         benchmark:
-            "results/benchmarks/build_demo_base.tsv"
+            layout.benchmark("build_demo_base")
         conda:
             "../envs/train.yaml"
         threads: config["model"]["demo"]["threads"]
         resources:
-            **layout.gpu_resources(RES, "unified_runtime_min"),
+            **scheduling.gpu_resources(RES, "unified_runtime_min"),
         params:
             prompt=PROMPT,
             demo=plain(config["model"]["demo"]),
@@ -35,9 +35,9 @@ if config["model"]["gguf"]["package"]:
         output:
             directory(config["model"]["base"]),
         log:
-            "logs/convert_gguf_base.log",
+            layout.log("convert_gguf_base"),
         benchmark:
-            "results/benchmarks/convert_gguf_base.tsv"
+            layout.benchmark("convert_gguf_base")
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]

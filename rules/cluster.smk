@@ -1,7 +1,6 @@
 # Personas grouped by behaviour (train split only) or character text, per seed (k-means starts from
 # it); k may be chosen by silhouette, so the clustering is a checkpoint: which per-cluster jobs exist
-# is read from it (adaptcommand.clusters.ClusterCheckpoint).
-from adaptcommand.clusters import ClusterCheckpoint
+# is read from it (CLUSTERS in rules/common.smk: adaptcommand.clusters.ClusterCheckpoint).
 
 
 checkpoint cluster_personas:
@@ -9,13 +8,13 @@ checkpoint cluster_personas:
         dialogs=CLEAN,
         splits=SPLITS,
     output:
-        assignments="results/clusters/seed{seed}/assignments.json",
-        silhouette="results/clusters/seed{seed}/silhouette.csv",
-        similarity="results/clusters/seed{seed}/similarity.json",
+        assignments=layout.clustering("{seed}", "assignments.json"),
+        silhouette=layout.clustering("{seed}", "silhouette.csv"),
+        similarity=layout.clustering("{seed}", "similarity.json"),
     log:
-        "logs/cluster_personas/seed{seed}.log",
+        layout.log("cluster_personas", "seed{seed}"),
     benchmark:
-        "results/benchmarks/cluster_personas/seed{seed}.tsv"
+        layout.benchmark("cluster_personas", "seed{seed}")
     conda:
         "../envs/eval.yaml"
     threads: RES["threads"]
@@ -27,6 +26,3 @@ checkpoint cluster_personas:
         personas=PERSONAS,
     script:
         "../workflow/scripts/cluster_personas.py"
-
-
-CLUSTERS = ClusterCheckpoint(checkpoints.cluster_personas)

@@ -8,14 +8,14 @@ rule assign_new_users:
     input:
         dialogs=CLEAN,
         characters=NEW_CHARACTERS,
-        assignments="results/clusters/seed{seed}/assignments.json",
+        assignments=layout.clustering("{seed}", "assignments.json"),
     output:
-        assignments="results/cold_start/seed{seed}/assignments.json",
-        similarity="results/cold_start/seed{seed}/similarity.json",
+        assignments=layout.new_user_assignment("{seed}", "assignments.json"),
+        similarity=layout.new_user_assignment("{seed}", "similarity.json"),
     log:
-        "logs/assign_new_users/seed{seed}.log",
+        layout.log("assign_new_users", "seed{seed}"),
     benchmark:
-        "results/benchmarks/assign_new_users/seed{seed}.tsv"
+        layout.benchmark("assign_new_users", "seed{seed}")
     conda:
         "../envs/eval.yaml"
     threads: 1

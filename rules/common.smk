@@ -1,13 +1,22 @@
 # Config validation, the persona sets, settings as named params and the input functions the rules
-# share; where files live and what each adapter kind means: adaptcommand.layout, methods.KINDS.
+# share. Where files live: adaptcommand.layout; how jobs are cut: adaptcommand.scheduling; what a
+# method costs: adaptcommand.costs; what each adapter kind means: methods.KINDS.
 import hashlib
 import os
 from pathlib import Path
 
-from adaptcommand import layout
+from adaptcommand import costs, layout, scheduling
+from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.experiment import Experiment
-from adaptcommand.layout import CLEAN, NEW_CHARACTERS, NEW_DIALOGS, NEW_SPLITS, SPLITS
+from adaptcommand.layout import (
+    CLEAN,
+    COLD,
+    NEW_CHARACTERS,
+    NEW_DIALOGS,
+    NEW_SPLITS,
+    SPLITS,
+)
 from adaptcommand.methods import kind_of, recipe_section, trained
 from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.schema import RAW_FILES
@@ -32,48 +41,32 @@ PERSONAS, NEW_USERS = EXPERIMENT.personas, EXPERIMENT.new_users
 METHODS = config["eval"]["methods"]
 # Controls are scored exactly like methods but are never methods (labelled in the comparison).
 CONTROLS = config["eval"]["controls"]
-SCORED = METHODS + CONTROLS
+SCORED = EXPERIMENT.scored
 NEW_USER_METHODS = EXPERIMENT.new_user_methods
 RES = config["resources"]
 # Seeds: everything that learns from data is drawn again per seed (adapters, clustering, routing).
 SEEDS = config["train"]["seeds"]
 # Per-persona jobs: `resources.pack_size` personas per job (0 = all), {label: members}; the label
-# names the job (rule, log, benchmark), never a result (layout.packs).
-PACKS = layout.packs(PERSONAS, RES["pack_size"])
-NEW_USER_PACKS = layout.packs(NEW_USERS, RES["pack_size"]) if NEW_USERS else {}
-
-# The evaluation sets: val and test of the known personas; cold_start = the new users' test split.
-COLD = layout.COLD
+# names the job (rule, log, benchmark), never a result (scheduling.packs).
+PACKS = scheduling.packs(PERSONAS, RES["pack_size"])
+NEW_USER_PACKS = scheduling.packs(NEW_USERS, RES["pack_size"]) if NEW_USERS else {}
 # With resources.eval_pack_size, {split: {label: methods}}: the methods one job per seed evaluates
-# (evaluate_pack.<split>.<label>); of a split's methods those that learn and generate, variants apart
-# (adding one re-runs only it).
-_EVALUATED = {
-    "val": config["routing"]["candidates"] if "routing" in METHODS else [],
-    "test": SCORED,
-    COLD: NEW_USER_METHODS,
-}
-EVAL_PACKS = layout.eval_packs(
-    {s: [m for m in ms if m not in config["variants"]] for s, ms in _EVALUATED.items()},
-    METHOD_TABLE,
-    RES["eval_pack_size"],
+# (evaluate_pack.<split>.<label>; Experiment.eval_packs).
+EVAL_PACKS = EXPERIMENT.eval_packs
+# The seed's clustering, read by the per-cluster rules once the checkpoint (rules/cluster.smk) ran.
+CLUSTERS = ClusterCheckpoint(checkpoints)
+# How history is retrieved (rules/history.smk; also what `adaptcommand chat` retrieves with: the card).
+RETRIEVAL = dict(
+    k=config["history"]["k"],
+    query_turns=config["eval"]["skip_assistant_turns"] + 1,
+    minilm=config["metrics"]["minilm"],
 )
 
 
-def eval_data(wildcards):
-    """{dialogs, splits}: the files of the personas of evaluation set `wildcards.split`."""
-    if wildcards.split == COLD:
-        return dict(dialogs=NEW_DIALOGS, splits=NEW_SPLITS)
-    return dict(dialogs=CLEAN, splits=SPLITS)
-
-
-def data_split(wildcards):
-    """The split of the data an evaluation set reads (the new users' test split for cold_start)."""
-    return "test" if wildcards.split == COLD else wildcards.split
-
-
-def eval_personas(wildcards):
-    """The personas of evaluation set `wildcards.split`."""
-    return NEW_USERS if wildcards.split == COLD else PERSONAS
+# The evaluation sets: val and test of the known personas, cold_start the new users' test split.
+eval_data = lambda wildcards: EXPERIMENT.eval_data(wildcards.split)
+data_split = lambda wildcards: EXPERIMENT.data_split(wildcards.split)
+eval_personas = lambda wildcards: EXPERIMENT.eval_personas(wildcards.split)
 
 
 wildcard_constraints:
@@ -133,20 +126,25 @@ def recipe(method):
     return plain(config["train"][recipe_section(method, METHOD_TABLE[method])])
 
 
-on_unified = EXPERIMENT.on_unified
-
-
 def train_inputs(method):
-    """Inputs of the training of `method`: data, base, and unified of the job's seed if it starts there."""
+    """Inputs of the training of `method`: data, base, the adapter it starts from (of the job's seed),
+    and for a method with history in its prompts the retrieved exchanges of train and val.
+    """
     inputs = dict(dialogs=CLEAN, splits=SPLITS, base=base_model_input())
-    unified = layout.unit_dir("unified", "{seed}", layout.ALL)
-    return inputs | ({"unified": unified} if on_unified(method) else {})
+    if EXPERIMENT.on_unified(method):
+        inputs["unified"] = EXPERIMENT.start_adapter(method, "{seed}")
+    if kind_of(METHOD_TABLE[method]).history:
+        inputs |= dict(
+            history_train=layout.history("train"), history_val=layout.history("val")
+        )
+    return inputs
 
 
 def train_params(method):
     """Params of the training of `method`: its recipe, the prompt, the job's seed, how a pack is
     trained, the script digest, the base and the model it starts from."""
-    start = {"merge": lambda wc, input: input.unified} if on_unified(method) else {}
+    unified = EXPERIMENT.on_unified(method)
+    start = {"merge": lambda wc, input: input.unified} if unified else {}
     return dict(
         recipe=recipe(method),
         prompt=PROMPT,
@@ -165,12 +163,7 @@ def rules_of(family):
 
 def check_method_rules():
     """After every rules file is included: each rule the table names exists (or a family of them)."""
-    for name, entry in METHOD_TABLE.items():
-        missing = [r for r in entry["rules"] if not rules_of(r)]
-        if missing:
-            raise ValueError(
-                f"workflow/methods.yaml: {name}.rules names no rule {missing}"
-            )
+    EXPERIMENT.check_rules({r.name.split(".")[0] for r in workflow.rules})
 
 
 # ---- what evaluation, cards and the comparison read ------------------------------------------------
@@ -189,26 +182,8 @@ def runs(method):
     return layout.runs(METHOD_TABLE[method], SEEDS)
 
 
-def history_for(method, split):
-    """The split's retrieved exchanges, for a method with history in its prompts ([] otherwise)."""
-    if kind_of(METHOD_TABLE[method]).history:
-        return [f"results/history/{split}.jsonl"]
-    return []
-
-
-def history_inputs(wildcards):
-    """history_for the evaluation of `wildcards.method` on `wildcards.split`."""
-    return history_for(wildcards.method, wildcards.split)
-
-
-def evaluated(methods, split, run):
-    """params.members of an evaluation job: {method: {manifest, history}} (paths, "" = none)."""
-    members = {}
-    for m in methods:
-        manifest = layout.manifest_for(m, METHOD_TABLE[m], split, run)
-        history = history_for(m, split)
-        members[m] = dict(manifest=(manifest or [""])[0], history=(history or [""])[0])
-    return members
+history_inputs = lambda wc: EXPERIMENT.history_for(wc.method, wc.split)
+evaluated = EXPERIMENT.eval_members
 
 
 def pack_inputs(methods):
@@ -220,7 +195,7 @@ def pack_inputs(methods):
         members = evaluated(methods, wildcards.split, run).values()
         return dict(
             **eval_data(wildcards),
-            targets=f"results/eval/{wildcards.split}/targets.jsonl",
+            targets=layout.targets(wildcards.split),
             base=base_model_input(),
             manifests=sorted({m["manifest"] for m in members} - {""}),
             history=sorted({m["history"] for m in members} - {""}),
@@ -230,74 +205,45 @@ def pack_inputs(methods):
 
 
 def cost_files(method, split="test"):
-    """{"gpu" | "cpu": benchmark globs of the jobs behind `method` on `split` (layout.cost_rules)}; a
-    packed evaluation's as [glob, 1 / its methods]: each member pays its share of the pack's job.
-    """
-    out, candidates = {"gpu": [], "cpu": []}, config["routing"]["candidates"]
-    all_runs = [layout.run_of(s) for s in SEEDS] + [layout.UNTRAINED]
-    packed = {
-        f"evaluate/{split}_{m}": (f"evaluate_pack/{split}", label, len(members))
-        for split, chunks in EVAL_PACKS.items()
-        for label, members in chunks.items()
-        for m in members
-    }
-    for name in layout.cost_rules(method, METHOD_TABLE, split, candidates):
-        gpu = any("gpu" in r.resources for r in rules_of(name.split("/")[0]))
-        if name in packed:
-            root, label, n = packed[name]
-            globs = [
-                [f"results/benchmarks/{root}/{r}/{label}.tsv", 1 / n] for r in all_runs
-            ]
-        else:
-            globs = layout.benchmark_globs(name, all_runs)
-        out["gpu" if gpu else "cpu"] += globs
-    return out
-
-
-# ---- Training (rules/train.smk) ----------------------------------------------------------------------
-
-
-def history_train_inputs(method):
-    """A method with history in its prompts trains on the retrieved exchanges of train and val."""
-    if kind_of(METHOD_TABLE[method]).history:
-        return dict(
-            history_train="results/history/train.jsonl",
-            history_val="results/history/val.jsonl",
-        )
-    return {}
+    """{"gpu" | "cpu": benchmark files of the jobs behind `method` on `split`} (adaptcommand.costs)."""
+    on_gpu = lambda family: any("gpu" in r.resources for r in rules_of(family))
+    candidates = config["routing"]["candidates"]
+    args = (METHOD_TABLE, split, SEEDS, candidates, EVAL_PACKS, on_gpu)
+    return costs.cost_files(method, *args)
 
 
 # ---- Merges (rules/merge.smk) ------------------------------------------------------------------------
 
 
-def merge_params(**extra):
-    """The merge settings, the prompt, the val-loss batch (the persona recipe's) and the base."""
+def merge_params(method, **extra):
+    """The merge settings, the prompt, the val-loss batch (the merged method's recipe) and the base."""
+    merged = kind_of(METHOD_TABLE[method]).merges
     return dict(
         merge=plain(config["merge"]),
         prompt=PROMPT,
-        val_batch_size=config["train"]["persona"]["batch_size"],
+        val_batch_size=config["train"][merged]["batch_size"],
         code=script_hash("merge_adapters.py"),
         base=base_model_param(),
         **extra,
     )
 
 
-def merge_inputs(seed="{seed}"):
-    """Data, base and the persona LoRAs of `seed` (their manifest)."""
+def merge_inputs(method):
+    """Data, base and the adapters `method` merges, of the job's seed (their manifest)."""
+    merged = kind_of(METHOD_TABLE[method]).merges
+    adapters = layout.manifest(merged, "{seed}")
     return dict(
-        dialogs=CLEAN,
-        splits=SPLITS,
-        base=base_model_input(),
-        adapters=layout.manifest("persona", seed),
+        dialogs=CLEAN, splits=SPLITS, base=base_model_input(), adapters=adapters
     )
 
 
 def merge_jobs(method):
     """(rule family, packs, similarity file, val_neighbors) of the persona merges of `method`."""
-    yield method, PACKS, "results/clusters/seed{seed}/similarity.json", 0
+    yield method, PACKS, layout.clustering("{seed}", "similarity.json"), 0
     if METHOD_TABLE[method]["cold_start"] == "nearest_personas":
         k = config["merge"]["neighbors_k"]
-        yield f"{method}_new_users", NEW_USER_PACKS, "results/cold_start/seed{seed}/similarity.json", k
+        similarity = layout.new_user_assignment("{seed}", "similarity.json")
+        yield f"{method}_new_users", NEW_USER_PACKS, similarity, k
 
 
 # ---- Manifests (rules/adapters.smk) and method cards (rules/eval.smk): adaptcommand.experiment -----
@@ -333,7 +279,7 @@ def card_param(wildcards):
 def in_report(name, caption, label):
     """results/comparison/<name>, shown in `snakemake --report` with workflow/report/<caption>.rst."""
     return report(
-        f"results/comparison/{name}",
+        layout.comparison(name),
         caption=f"../workflow/report/{caption}.rst",
         category="Comparison",
         labels={"result": label},
@@ -341,6 +287,6 @@ def in_report(name, caption, label):
 
 
 def eval_files(split, methods, name):
-    """`name` (metrics.json, per_persona.csv) of every run of every method of `methods` on `split`,
-    in the order of params runs / new_user_runs."""
-    return [f"results/eval/{split}/{m}/{r}/{name}" for m in methods for r in runs(m)]
+    """`name` (metrics, per_persona) of every run of every method of `methods` on `split`, in the order
+    of params runs / new_user_runs."""
+    return [layout.eval_files(split, m, r)[name] for m in methods for r in runs(m)]

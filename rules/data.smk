@@ -5,11 +5,11 @@ from adaptcommand.tracking import local_data_params
 
 rule raw_data:
     output:
-        **{Path(name).stem: f"data/raw/{name}" for name in RAW_FILES},
+        **{Path(name).stem: f"{layout.RAW}/{name}" for name in RAW_FILES},
     log:
-        "logs/raw_data.log",
+        layout.log("raw_data"),
     benchmark:
-        "results/benchmarks/raw_data.tsv"
+        layout.benchmark("raw_data")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -33,9 +33,9 @@ rule clean_data:
         new_dialogs=NEW_DIALOGS,
         new_characters=NEW_CHARACTERS,
     log:
-        "logs/clean_data.log",
+        layout.log("clean_data"),
     benchmark:
-        "results/benchmarks/clean_data.tsv"
+        layout.benchmark("clean_data")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -56,11 +56,11 @@ rule split_data:
         dialogs=CLEAN,
     output:
         splits=SPLITS,
-        report="data/splits/validation_report.json",
+        report=layout.SPLIT_REPORT,
     log:
-        "logs/split_data.log",
+        layout.log("split_data"),
     benchmark:
-        "results/benchmarks/split_data.tsv"
+        layout.benchmark("split_data")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -78,8 +78,8 @@ use rule split_data as split_new_users with:
         dialogs=NEW_DIALOGS,
     output:
         splits=NEW_SPLITS,
-        report="data/cold_start/validation_report.json",
+        report=layout.NEW_SPLIT_REPORT,
     log:
-        "logs/split_new_users.log",
+        layout.log("split_new_users"),
     benchmark:
-        "results/benchmarks/split_new_users.tsv"
+        layout.benchmark("split_new_users")

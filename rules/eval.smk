@@ -6,11 +6,11 @@ rule eval_targets:
     input:
         unpack(eval_data),
     output:
-        "results/eval/{split}/targets.jsonl",
+        layout.targets("{split}"),
     log:
-        "logs/eval_targets/{split}.log",
+        layout.log("eval_targets", "{split}"),
     benchmark:
-        "results/benchmarks/eval_targets/{split}.tsv"
+        layout.benchmark("eval_targets", "{split}")
     conda:
         "../envs/data.yaml"
     threads: 1
@@ -41,23 +41,23 @@ EVAL_PARAMS = dict(
 rule evaluate:
     input:
         unpack(eval_data),
-        targets="results/eval/{split}/targets.jsonl",
+        targets=layout.targets("{split}"),
         base=base_model_input(),
         manifest=manifest_inputs,
         history=history_inputs,
     output:
         **layout.eval_files("{split}", "{method}", "{run}"),
     log:
-        "logs/evaluate/{split}_{method}/{run}.log",
+        layout.log("evaluate", "{split}_{method}", "{run}"),
     benchmark:
-        "results/benchmarks/evaluate/{split}_{method}/{run}.tsv"
+        layout.benchmark("evaluate", "{split}_{method}", "{run}")
     wildcard_constraints:
         method="|".join(GENERATED),
     conda:
         "../envs/eval.yaml"
     threads: RES["threads"]
     resources:
-        **layout.gpu_resources(RES, "eval_runtime_min"),
+        **scheduling.gpu_resources(RES, "eval_runtime_min"),
     params:
         **EVAL_PARAMS,
         members=lambda wc: evaluated([wc.method], wc.split, wc.run),
@@ -82,16 +82,16 @@ for _split, _chunks in EVAL_PACKS.items():
                     for f in layout.eval_files("{split}", m, "seed{seed}").values()
                 ],
             log:
-                f"logs/evaluate_pack/{{split}}/seed{{seed}}/{_label}.log",
+                layout.log("evaluate_pack", "{split}", "seed{seed}", _label),
             benchmark:
-                f"results/benchmarks/evaluate_pack/{{split}}/seed{{seed}}/{_label}.tsv"
+                layout.benchmark("evaluate_pack", "{split}", "seed{seed}", _label)
             wildcard_constraints:
                 split=_split,
             conda:
                 "../envs/eval.yaml"
             threads: RES["threads"]
             resources:
-                **layout.gpu_resources(RES, "eval_runtime_min", len(_members)),
+                **scheduling.gpu_resources(RES, "eval_runtime_min", len(_members)),
             params:
                 **EVAL_PARAMS,
                 members=lambda wc, _m=_members: evaluated(
@@ -110,11 +110,11 @@ rule method_card:
     input:
         unpack(card_inputs),
     output:
-        "results/methods/{method}/{run}.json",
+        layout.card("{method}", "{run}"),
     log:
-        "logs/method_card/{method}/{run}.log",
+        layout.log("method_card", "{method}", "{run}"),
     benchmark:
-        "results/benchmarks/method_card/{method}/{run}.tsv"
+        layout.benchmark("method_card", "{method}", "{run}")
     # On the submitting host (one JSON file from the params).
     localrule: True
     conda:

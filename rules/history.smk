@@ -2,22 +2,18 @@
 # dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues (adaptcommand.retrieval),
 # one file per split; cold_start (the new users) retrieves from each new user's first
 # history.cold_start_sessions sessions, the only dialogues of theirs a method sees.
-RETRIEVAL = dict(  # (also what `adaptcommand chat` retrieves with: the method card)
-    k=config["history"]["k"],
-    query_turns=config["eval"]["skip_assistant_turns"] + 1,
-    minilm=config["metrics"]["minilm"],
-)
+# (RETRIEVAL, the settings: rules/common.smk.)
 
 
 rule retrieve_history:
     input:
         unpack(eval_data),
     output:
-        "results/history/{split}.jsonl",
+        layout.history("{split}"),
     log:
-        "logs/retrieve_history/{split}.log",
+        layout.log("retrieve_history", "{split}"),
     benchmark:
-        "results/benchmarks/retrieve_history/{split}.tsv"
+        layout.benchmark("retrieve_history", "{split}")
     wildcard_constraints:
         split=f"train|val|test|{COLD}",
     # the history training (a long job) waits for it.

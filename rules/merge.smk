@@ -17,23 +17,23 @@ for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "persona"]:
                 name:
                     f"{_family}.{_pack}"
                 input:
-                    **merge_inputs(),
+                    **merge_inputs(_method),
                     similarity=_similarity,
                 output:
                     [directory(layout.unit_dir(_method, "{seed}", p)) for p in _members],
                 log:
-                    f"logs/{_family}/seed{{seed}}/{_pack}.log",
+                    layout.log(_family, "seed{seed}", _pack),
                 benchmark:
-                    f"results/benchmarks/{_family}/seed{{seed}}/{_pack}.tsv"
+                    layout.benchmark(_family, "seed{seed}", _pack)
                 group:
                     _family
                 conda:
                     "../envs/train.yaml"
                 threads: RES["threads"]
                 resources:
-                    **layout.model_cpu_resources(RES, len(_members)),
+                    **scheduling.model_cpu_resources(RES, len(_members)),
                 params:
-                    **merge_params(val_neighbors=_val_neighbors),
+                    **merge_params(_method, val_neighbors=_val_neighbors),
                 script:
                     "../workflow/scripts/merge_adapters.py"
 
@@ -44,20 +44,20 @@ for _method in [m for m in MERGED if METHOD_TABLE[m]["scope"] == "cluster"]:
         name:
             _method
         input:
-            **merge_inputs(),
+            **merge_inputs(_method),
             assignments=CLUSTERS.assignments_file,
         output:
             directory(layout.unit_dir(_method, "{seed}", "{cluster_id}")),
         log:
-            f"logs/{_method}/seed{{seed}}/{{cluster_id}}.log",
+            layout.log(_method, "seed{seed}", "{cluster_id}"),
         benchmark:
-            f"results/benchmarks/{_method}/seed{{seed}}/{{cluster_id}}.tsv"
+            layout.benchmark(_method, "seed{seed}", "{cluster_id}")
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]
         resources:
-            **layout.model_cpu_resources(RES),
+            **scheduling.model_cpu_resources(RES),
         params:
-            **merge_params(members=CLUSTERS.members_param),
+            **merge_params(_method, members=CLUSTERS.members_param),
         script:
             "../workflow/scripts/merge_adapters.py"

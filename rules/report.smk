@@ -4,21 +4,17 @@
 rule compare:
     input:
         # Methods, then controls (labelled as controls, never ranked as methods); every run (seed).
-        metrics=eval_files("test", SCORED, "metrics.json"),
-        per_persona=eval_files("test", SCORED, "per_persona.csv"),
+        metrics=eval_files("test", SCORED, "metrics"),
+        per_persona=eval_files("test", SCORED, "per_persona"),
         # The routing oracle (best candidate per persona ON TEST) is drawn as a labelled upper bound.
-        oracle=(
-            expand(
-                "results/routing/seed{seed}/{f}.json",
-                seed=SEEDS,
-                f=["oracle", "choices"],
-            )
-            if "routing" in METHODS
-            else []
-        ),
+        oracle=[
+            layout.routing(layout.run_of(s), f)
+            for s in (SEEDS if EXPERIMENT.routed else [])
+            for f in ("oracle", "choices")
+        ],
         # The new users' evaluation (personas.cold_start > 0), by the methods that can serve them.
-        new_user_metrics=eval_files(COLD, NEW_USER_METHODS, "metrics.json"),
-        new_user_per_persona=eval_files(COLD, NEW_USER_METHODS, "per_persona.csv"),
+        new_user_metrics=eval_files(COLD, NEW_USER_METHODS, "metrics"),
+        new_user_per_persona=eval_files(COLD, NEW_USER_METHODS, "per_persona"),
     output:
         **(
             {
@@ -36,13 +32,13 @@ rule compare:
         per_persona=in_report(
             "per_persona.png", "per_persona", "gain over base per persona"
         ),
-        controls="results/comparison/controls.json",
+        controls=layout.comparison("controls.json"),
         # each seed's own table (summary.csv's columns, that seed's runs only)
-        seeds=expand("results/comparison/seeds/seed{seed}.csv", seed=SEEDS),
+        seeds=[layout.comparison(f"seeds/{layout.run_of(s)}.csv") for s in SEEDS],
     log:
-        "logs/compare.log",
+        layout.log("compare"),
     benchmark:
-        "results/benchmarks/compare.tsv"
+        layout.benchmark("compare")
     conda:
         "../envs/report.yaml"
     threads: 1

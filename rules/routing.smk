@@ -9,20 +9,22 @@ ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headli
 ROUTE_PARAMS = dict(
     code=script_hash("route.py"), candidates=ROUTING.candidates, metric=ROUTING.metric
 )
+# A candidate's evaluation files of the job's seed on `split` ({method} filled per candidate).
+CANDIDATE = lambda split, name: layout.eval_files(split, "{method}", "seed{{seed}}")[
+    name
+]
 
 
 rule route:
     input:
-        val=ROUTING.files("results/eval/val/{method}/seed{{seed}}/per_persona.csv"),
-        val_predictions=ROUTING.files(
-            "results/eval/val/{method}/seed{{seed}}/predictions.jsonl"
-        ),
+        val=ROUTING.files(CANDIDATE("val", "per_persona")),
+        val_predictions=ROUTING.files(CANDIDATE("val", "predictions")),
     output:
-        "results/routing/seed{seed}/choices.json",
+        layout.routing("seed{seed}", "choices"),
     log:
-        "logs/routing/seed{seed}/route.log",
+        layout.log("route", "seed{seed}"),
     benchmark:
-        "results/benchmarks/route/seed{seed}.tsv"
+        layout.benchmark("route", "seed{seed}")
     conda:
         "../envs/eval.yaml"
     threads: 1
@@ -35,22 +37,21 @@ rule route:
         "../workflow/scripts/route.py"
 
 
+# The routed method's test results (its kind's evaluation rule: methods.KINDS), composed per persona.
 rule evaluate_routing:
     input:
-        choices="results/routing/seed{seed}/choices.json",
-        targets="results/eval/test/targets.jsonl",
-        predictions=ROUTING.files(
-            "results/eval/test/{method}/seed{{seed}}/predictions.jsonl"
-        ),
-        metrics=ROUTING.files("results/eval/test/{method}/seed{{seed}}/metrics.json"),
+        choices=layout.routing("seed{seed}", "choices"),
+        targets=layout.targets("test"),
+        predictions=ROUTING.files(CANDIDATE("test", "predictions")),
+        metrics=ROUTING.files(CANDIDATE("test", "metrics")),
     output:
-        predictions="results/eval/test/routing/seed{seed}/predictions.jsonl",
-        per_persona="results/eval/test/routing/seed{seed}/per_persona.csv",
-        metrics="results/eval/test/routing/seed{seed}/metrics.json",
+        **layout.eval_files("test", "{method}", "seed{seed}"),
     log:
-        "logs/evaluate/test_routing/seed{seed}.log",
+        layout.log("evaluate_routing", "test_{method}", "seed{seed}"),
     benchmark:
-        "results/benchmarks/evaluate_routing/test_routing/seed{seed}.tsv"
+        layout.benchmark("evaluate_routing", "test_{method}", "seed{seed}")
+    wildcard_constraints:
+        method="|".join(EXPERIMENT.routed) or "(?!)",
     conda:
         "../envs/eval.yaml"
     threads: 1
@@ -62,15 +63,18 @@ rule evaluate_routing:
 
 rule routing_oracle:
     input:
-        choices="results/routing/seed{seed}/choices.json",
-        routed="results/eval/test/routing/seed{seed}/per_persona.csv",
-        test=ROUTING.files("results/eval/test/{method}/seed{{seed}}/per_persona.csv"),
+        choices=layout.routing("seed{seed}", "choices"),
+        routed=lambda wc: [
+            layout.eval_files("test", m, f"seed{wc.seed}")["per_persona"]
+            for m in EXPERIMENT.routed
+        ][0],
+        test=ROUTING.files(CANDIDATE("test", "per_persona")),
     output:
-        "results/routing/seed{seed}/oracle.json",
+        layout.routing("seed{seed}", "oracle"),
     log:
-        "logs/routing/seed{seed}/oracle.log",
+        layout.log("routing_oracle", "seed{seed}"),
     benchmark:
-        "results/benchmarks/routing_oracle/seed{seed}.tsv"
+        layout.benchmark("routing_oracle", "seed{seed}")
     conda:
         "../envs/eval.yaml"
     threads: 1

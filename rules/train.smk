@@ -11,20 +11,19 @@ for _method in trained(METHOD_TABLE, "all"):
             f"train_{_method}"
         input:
             **train_inputs(_method),
-            **history_train_inputs(_method),
         output:
             directory(layout.unit_dir(_method, "{seed}", layout.ALL)),
         log:
-            f"logs/train_{_method}/seed{{seed}}.log",
+            layout.log(f"train_{_method}", "seed{seed}"),
         benchmark:
-            f"results/benchmarks/train_{_method}/seed{{seed}}.tsv"
+            layout.benchmark(f"train_{_method}", "seed{seed}")
         # On the critical path (hybrid, prefix on unified, routing wait for unified): start them first.
         priority: 10
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]
         resources:
-            **layout.gpu_resources(RES, "unified_runtime_min"),
+            **scheduling.gpu_resources(RES, "unified_runtime_min"),
         params:
             **train_params(_method),
             members={layout.ALL: PERSONAS},
@@ -43,11 +42,11 @@ for _method in trained(METHOD_TABLE, "persona"):
             output:
                 [directory(layout.unit_dir(_method, "{seed}", p)) for p in _members],
             log:
-                f"logs/train_{_method}/seed{{seed}}/{_pack}.log",
+                layout.log(f"train_{_method}", "seed{seed}", _pack),
             benchmark:
-                f"results/benchmarks/train_{_method}/seed{{seed}}/{_pack}.tsv"
-            # Behind every per-persona evaluation, both merges and routing: start persona early.
-            priority: 5 if _method == "persona" else 0
+                layout.benchmark(f"train_{_method}", "seed{seed}", _pack)
+            # Behind other methods (merges, the swapped control, routing): start those early.
+            priority: 5 if _method in EXPERIMENT.reused else 0
             # On a cluster, profiles/slurm submits a family's pack jobs together (group-components).
             group:
                 f"train_{_method}"
@@ -55,7 +54,7 @@ for _method in trained(METHOD_TABLE, "persona"):
                 "../envs/train.yaml"
             threads: RES["threads"]
             resources:
-                **layout.gpu_resources(RES, "train_runtime_min", len(_members)),
+                **scheduling.gpu_resources(RES, "train_runtime_min", len(_members)),
             params:
                 **train_params(_method),
             script:
@@ -73,14 +72,14 @@ for _method in trained(METHOD_TABLE, "cluster"):
         output:
             directory(layout.unit_dir(_method, "{seed}", "{cluster_id}")),
         log:
-            f"logs/train_{_method}/seed{{seed}}/{{cluster_id}}.log",
+            layout.log(f"train_{_method}", "seed{seed}", "{cluster_id}"),
         benchmark:
-            f"results/benchmarks/train_{_method}/seed{{seed}}/{{cluster_id}}.tsv"
+            layout.benchmark(f"train_{_method}", "seed{seed}", "{cluster_id}")
         conda:
             "../envs/train.yaml"
         threads: RES["threads"]
         resources:
-            **layout.gpu_resources(RES, "train_runtime_min"),
+            **scheduling.gpu_resources(RES, "train_runtime_min"),
         params:
             **train_params(_method),
             members=CLUSTERS.members_param,

@@ -176,7 +176,7 @@ def test_cluster_checkpoint_view_for_the_rule_files(world, tmp_path):
             return SimpleNamespace(output=out)
 
     cp = Checkpoint()
-    view = ClusterCheckpoint(cp)
+    view = ClusterCheckpoint(SimpleNamespace(cluster_personas=cp))
     seed2 = SimpleNamespace(seed="2")
     with pytest.raises(IncompleteCheckpointException):
         view.assignment(seed2)

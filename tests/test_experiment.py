@@ -69,13 +69,13 @@ def test_a_manifest_spec_names_whom_it_serves_and_the_model_under_it(demo):
 
 def test_a_card_lists_what_chat_needs(demo):
     inputs = demo.card_inputs("cluster", "seed1", base=["models/base"])
-    assert inputs["manifests"] == [layout.manifest("cluster", 1), layout.new_user_manifest("cluster", 1)]
+    assert inputs["manifests"] == [layout.manifest("cluster", 1), layout.manifest("cluster", 1, "new_users")]
     assert (
         CLEAN in inputs["dialogs"] and NEW_DIALOGS in inputs["dialogs"] and inputs["base"] == ["models/base"]
     )
     card = demo.card("cluster", "seed1", retrieval={"k": 3})
     assert card["serves"][layout.manifest("cluster", 1)] == demo.personas
-    assert card["serves"][layout.new_user_manifest("cluster", 1)] == demo.new_users
+    assert card["serves"][layout.manifest("cluster", 1, "new_users")] == demo.new_users
     assert card["history"] is None  # no history in its prompts
     assert demo.card("history", "seed1", retrieval={"k": 3})["history"]["k"] == 3
     # routing composes its candidates: its card points at theirs and at its choices

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import REPO
 
-from adaptcommand import layout
+from adaptcommand import costs, layout, scheduling
 from adaptcommand.manifests import method_manifest, new_user_manifest, read_manifest, routes_of
 from adaptcommand.methods import load_methods
 
@@ -18,14 +18,14 @@ PERSONAS = [f"persona_{i:03d}" for i in range(5)]
 
 
 def test_packs_name_jobs_and_cover_every_persona_once():
-    assert layout.packs(PERSONAS, 2) == {
+    assert scheduling.packs(PERSONAS, 2) == {
         "persona_000-persona_001": ["persona_000", "persona_001"],
         "persona_002-persona_003": ["persona_002", "persona_003"],
         "persona_004": ["persona_004"],
     }
-    assert layout.packs(PERSONAS, 0) == {"persona_000-persona_004": PERSONAS}
+    assert scheduling.packs(PERSONAS, 0) == {"persona_000-persona_004": PERSONAS}
     for size in (0, 1, 2, 3, 7):
-        members = [p for pack in layout.packs(PERSONAS, size).values() for p in pack]
+        members = [p for pack in scheduling.packs(PERSONAS, size).values() for p in pack]
         assert members == PERSONAS
 
 
@@ -35,16 +35,16 @@ def test_an_evaluation_pack_holds_the_learned_methods_that_generate():
     so does a method left alone in a pack."""
     test = ["base", "unified", "persona", "routing", "hybrid", "persona_swapped", "cluster"]
     by_split = {"test": test, "val": ["persona", "base"], "cold_start": []}
-    assert layout.eval_packs(by_split, TABLE, 0) == {
+    assert scheduling.eval_packs(by_split, TABLE, 0) == {
         "test": {"unified-cluster": ["unified", "persona", "hybrid", "persona_swapped", "cluster"]}
     }
-    assert layout.eval_packs(by_split, TABLE, 2) == {
+    assert scheduling.eval_packs(by_split, TABLE, 2) == {
         "test": {
             "unified-persona": ["unified", "persona"],
             "hybrid-persona_swapped": ["hybrid", "persona_swapped"],
         }
     }
-    assert layout.eval_packs(by_split, TABLE, 1) == {}
+    assert scheduling.eval_packs(by_split, TABLE, 1) == {}
     files = layout.eval_files("test", "persona", "seed2")
     assert files == {
         "predictions": "results/eval/test/persona/seed2/predictions.jsonl",
@@ -56,13 +56,11 @@ def test_an_evaluation_pack_holds_the_learned_methods_that_generate():
 def test_a_shared_job_is_split_between_the_methods_it_served(tmp_path):
     """A benchmark listed as [pattern, share] counts that share of it (an evaluation pack of 4 methods:
     each pays a quarter); a file matched twice counts once."""
-    from adaptcommand.compare.table import job_seconds
-
     for name, wall, cpu in (("pack.tsv", 80.0, 60.0), ("train.tsv", 10.0, 9.0)):
         (tmp_path / name).write_text(f"s\tcpu_time\n{wall}\t{cpu}\n")
-    assert job_seconds([str(tmp_path / "train.tsv")]) == (10.0, 9.0)
-    assert job_seconds([[str(tmp_path / "pack.tsv"), 0.25], str(tmp_path / "train.tsv")]) == (30.0, 24.0)
-    assert job_seconds([str(tmp_path / "*.tsv"), str(tmp_path / "train.tsv")]) == (90.0, 69.0)
+    assert costs.job_seconds([str(tmp_path / "train.tsv")]) == (10.0, 9.0)
+    assert costs.job_seconds([[str(tmp_path / "pack.tsv"), 0.25], str(tmp_path / "train.tsv")]) == (30.0, 24.0)
+    assert costs.job_seconds([str(tmp_path / "*.tsv"), str(tmp_path / "train.tsv")]) == (90.0, 69.0)
 
 
 def test_an_adapter_path_names_its_method_seed_and_unit_only():
@@ -95,18 +93,18 @@ def test_which_manifest_an_evaluation_reads():
 
 
 def test_a_methods_cost_is_the_rules_the_table_lists():
-    assert layout.cost_rules("hybrid", TABLE, "test") == [
+    assert costs.cost_rules("hybrid", TABLE, "test") == [
         "evaluate/test_hybrid",
         "train_unified",
         "train_hybrid",
     ]
     # new users served by a merge of their nearest known personas: the assignment and their merges too
-    assert layout.cost_rules("merge_neighbors", TABLE, "cold_start")[-2:] == [
+    assert costs.cost_rules("merge_neighbors", TABLE, "cold_start")[-2:] == [
         "assign_new_users",
         "merge_neighbors_new_users",
     ]
     # routing: everything behind each candidate's val and test results, each rule once
-    routing = layout.cost_rules("routing", TABLE, "test", ["unified", "hybrid"])
+    routing = costs.cost_rules("routing", TABLE, "test", ["unified", "hybrid"])
     assert routing == [
         "evaluate_routing/test_routing",
         "route",
@@ -118,7 +116,7 @@ def test_a_methods_cost_is_the_rules_the_table_lists():
         "train_hybrid",
     ]
     # the jobs of the configured runs only: a removed seed's files are not counted
-    assert layout.benchmark_globs("train_persona", ["seed1", "untrained"]) == [
+    assert costs.benchmark_globs("train_persona", ["seed1", "untrained"]) == [
         "results/benchmarks/train_persona.tsv",
         "results/benchmarks/train_persona/[!s]*.tsv",
         "results/benchmarks/train_persona/seed1.tsv",
@@ -196,3 +194,32 @@ def test_cluster_manifests_route_by_the_assignment_for_known_and_new_users(tmp_p
     )
     assert routes_of(served, ["persona_009"]) == {"persona_009": units[1]}
     assert read_manifest(tmp_path / "n.json") == served
+
+
+def test_a_new_pack_size_and_a_rerun_counts_the_new_packs_only(tmp_path):
+    """After resources.pack_size 2 -> 3 and a re-run, the benchmark files of both pack sizes are on disk
+    (named after their packs); the cost counts the jobs that made the adapters last, i.e. the new
+    packs, whatever the configured size, and every file of a directory whose packs do not overlap."""
+    import os
+
+    root = tmp_path / "results/benchmarks/train_persona/seed1"
+    root.mkdir(parents=True)
+    old = {"persona_000-persona_001": 100.0, "persona_002-persona_003": 100.0, "persona_004": 50.0}
+    new = {"persona_000-persona_002": 30.0, "persona_003-persona_004": 20.0}
+    for i, (packs, t) in enumerate(((old, 1_000_000_000), (new, 2_000_000_000))):
+        for label, wall in packs.items():
+            f = root / f"{label}.tsv"
+            f.write_text(f"s\tcpu_time\n{wall}\t{wall / 2}\n")
+            os.utime(f, ns=(t + i, t + i))
+    pattern = str(root / "*.tsv")
+    assert costs.job_seconds([pattern]) == (50.0, 25.0)
+    assert costs.method_costs({"gpu": [pattern]})["cost_gpu_job_s"] == 50.0
+    # before the re-run (only the old packs on disk): all of them count
+    for label in new:
+        (root / f"{label}.tsv").unlink()
+    assert costs.job_seconds([pattern]) == (250.0, 125.0)
+    # clusters are units of their own: no two files cover the same one
+    for name in ("c1.tsv", "c10.tsv", "c2.tsv"):
+        (root / name).write_text("s\tcpu_time\n1.0\t1.0\n")
+    clusters = [str(root / n) for n in ("c1.tsv", "c10.tsv", "c2.tsv")]
+    assert costs.current_files(clusters) == sorted(clusters)

@@ -234,11 +234,14 @@ class ClusterCheckpoint:
     that read the assignment must therefore list `assignments_file` as an input.
     """
 
-    def __init__(self, checkpoint):
-        self.checkpoint = checkpoint
+    def __init__(self, checkpoints, name: str = "cluster_personas"):
+        # Snakemake's `checkpoints` and the rule's name: looked up when first asked, so the rule
+        # files that read the clustering may be included before rules/cluster.smk defines it.
+        self.checkpoints, self.name = checkpoints, name
 
     def assignments_file(self, wildcards) -> str:
-        return self.checkpoint.get(seed=wildcards.seed).output.assignments
+        checkpoint = getattr(self.checkpoints, self.name)
+        return checkpoint.get(seed=wildcards.seed).output.assignments
 
     def doc(self, wildcards) -> dict:
         with open(self.assignments_file(wildcards)) as f:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
-from adaptcommand import layout
+from adaptcommand import layout, scheduling
 from adaptcommand.layout import CLEAN, NEW_DIALOGS, NEW_SPLITS, SPLITS
 from adaptcommand.methods import kind_of
 from adaptcommand.personas import persona_sets
@@ -50,13 +50,90 @@ class Experiment:
 
     def on_unified(self, method: str) -> bool:
         """`method` is trained on, and served from, the frozen unified model (table `start: unified`)."""
-        return self.table[method]["start"] == "unified"
+        return self.table[method]["start"] != "base"
+
+    def start_adapter(self, method: str, seed: int | str) -> str:
+        """The adapter `method` starts from, merged into the base (table `start`: a method with one
+        adapter for everybody, e.g. unified)."""
+        return layout.unit_dir(self.table[method]["start"], seed, layout.ALL)
 
     @property
     def new_user_methods(self) -> list[str]:
         """The methods that can serve a new user without training on them (table field cold_start)."""
         methods = self.config["eval"]["methods"]
         return [m for m in methods if self.new_users and self.table[m]["cold_start"] != "none"]
+
+    @property
+    def reused(self) -> set[str]:
+        """The methods whose adapters other methods of the table take (merge or borrow: methods.Kind)."""
+        kinds = [kind_of(entry) for entry in self.table.values()]
+        return {k.merges or k.borrows for k in kinds} - {""}
+
+    @property
+    def scored(self) -> list[str]:
+        """The methods, then the controls (scored exactly like methods, never ranked as methods)."""
+        return self.config["eval"]["methods"] + self.config["eval"]["controls"]
+
+    @property
+    def routed(self) -> list[str]:
+        """The evaluated methods that compose their candidates' predictions (routing kind)."""
+        return [m for m in self.config["eval"]["methods"] if not kind_of(self.table[m]).generates]
+
+    @property
+    def evaluated(self) -> dict[str, list[str]]:
+        """{evaluation set: the methods evaluated on it}: val the routing candidates (when something
+        routes), test every scored method, cold_start the methods that serve new users."""
+        val = self.config["routing"]["candidates"] if self.routed else []
+        return {"val": val, "test": self.scored, layout.COLD: self.new_user_methods}
+
+    @cached_property
+    def eval_packs(self) -> dict[str, dict[str, list[str]]]:
+        """{split: {label: methods}} evaluated one pack per job and seed (resources.eval_pack_size;
+        scheduling.eval_packs); variants keep a job each (adding one re-runs only it)."""
+        variants = self.config["variants"]
+        return scheduling.eval_packs(
+            {s: [m for m in ms if m not in variants] for s, ms in self.evaluated.items()},
+            self.table,
+            self.config["resources"]["eval_pack_size"],
+        )
+
+    def check_rules(self, families: set[str]) -> None:
+        """Raise ValueError unless every rule the table names is one of the workflow's rule
+        `families` (a rule's name, or a pack rule's "<family>.<label>" before the dot)."""
+        for name, entry in self.table.items():
+            missing = [r for r in entry["rules"] if r not in families]
+            if missing:
+                raise ValueError(f"workflow/methods.yaml: {name}.rules names no rule {missing}")
+
+    # ---- evaluation sets (rules/eval.smk) ----------------------------------------------------------
+
+    def eval_data(self, split: str) -> dict[str, str]:
+        """{dialogs, splits}: the files of the personas of evaluation set `split`."""
+        if split == layout.COLD:
+            return dict(dialogs=NEW_DIALOGS, splits=NEW_SPLITS)
+        return dict(dialogs=CLEAN, splits=SPLITS)
+
+    @staticmethod
+    def data_split(split: str) -> str:
+        """The split of the data an evaluation set reads (the new users' test split for cold_start)."""
+        return "test" if split == layout.COLD else split
+
+    def eval_personas(self, split: str) -> list[str]:
+        """The personas of evaluation set `split`."""
+        return self.new_users if split == layout.COLD else self.personas
+
+    def history_for(self, method: str, split: str) -> list[str]:
+        """The split's retrieved exchanges, for a method with history in its prompts ([] otherwise)."""
+        return [layout.history(split)] if kind_of(self.table[method]).history else []
+
+    def eval_members(self, methods, split: str, run: str) -> dict[str, dict[str, str]]:
+        """params.members of an evaluation job: {method: {manifest, history}} (paths, "" = none)."""
+        members = {}
+        for m in methods:
+            manifest = layout.manifest_for(m, self.table[m], split, run)
+            history = self.history_for(m, split)
+            members[m] = dict(manifest=(manifest or [""])[0], history=(history or [""])[0])
+        return members
 
     # ---- manifests (rules/adapters.smk) ------------------------------------------------------------
 
@@ -70,7 +147,7 @@ class Experiment:
         entry = self.table[method]
         if population == "new_users":
             if entry["cold_start"] == "nearest_cluster":
-                assignments = f"results/cold_start/seed{seed}/assignments.json"
+                assignments = layout.new_user_assignment(seed, "assignments.json")
                 return dict(known=layout.manifest(method, seed), assignments=assignments)
             return dict(units=[layout.unit_dir(method, seed, p) for p in self.new_users])
         borrows = kind_of(entry).borrows
@@ -93,7 +170,7 @@ class Experiment:
             method=method,
             entry={k: entry[k] for k in ("adapter", "scope", "cold_start")},
             personas=self.new_users if new else self.personas,
-            merge=layout.unit_dir("unified", seed, layout.ALL) if merge else "",
+            merge=self.start_adapter(method, seed) if merge else "",
         )
 
     # ---- method cards (rules/eval.smk) -------------------------------------------------------------
@@ -112,8 +189,8 @@ class Experiment:
         directory when the workflow builds it); for routing the run's choices and its candidates'
         cards."""
         if not kind_of(self.table[method]).generates:
-            cards = [f"results/methods/{c}/{run}.json" for c in self.config["routing"]["candidates"]]
-            return dict(choices=f"results/routing/{run}/choices.json", cards=cards)
+            cards = [layout.card(c, run) for c in self.config["routing"]["candidates"]]
+            return dict(choices=layout.routing(run, "choices"), cards=cards)
         new = method in self.new_user_methods
         return dict(
             base=base,

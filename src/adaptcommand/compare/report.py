@@ -29,7 +29,6 @@ from adaptcommand.compare.stats import MIN_UNITS  # noqa: E402
 from adaptcommand.compare.table import (  # noqa: E402
     POOLED,
     load_runs,
-    method_costs,
     oracle_tables,
     seed_spread,
     summary_long,
@@ -37,6 +36,7 @@ from adaptcommand.compare.table import (  # noqa: E402
     to_wide,
     wide_name,
 )
+from adaptcommand.costs import method_costs  # noqa: E402
 from adaptcommand.routing import ORACLE_LABEL  # noqa: E402
 from adaptcommand.settings import Protocol  # noqa: E402
 

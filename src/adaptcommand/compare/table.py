@@ -20,7 +20,6 @@ and cost. `to_wide` pivots it into summary.csv's columns.
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 from pathlib import Path
@@ -29,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from adaptcommand.compare.stats import crossed_estimate, detectable_difference
+from adaptcommand.costs import COST_COLUMNS
 from adaptcommand.metrics.scoring import KIND_PREFIXES
 from adaptcommand.settings import Protocol
 
@@ -50,7 +50,6 @@ POOLED = "pooled"
 COLUMNS = ["method", "role", "seed", "metric", "statistic", "value"]
 # Wall seconds of the jobs behind a row (per run), split by the kind of rule (GPU rules run the model
 # and ask a GPU where there is one; CPU rules never do), their sum, and the CPU time of all of them.
-COST_COLUMNS = ("cost_gpu_job_s", "cost_cpu_job_s", "cost_wall_s", "cost_cpu_time_s")
 
 
 def seed_label(run: str) -> str | None:
@@ -244,31 +243,6 @@ def to_wide(long: pd.DataFrame, seed: str = POOLED) -> pd.DataFrame:
     wide = wide.loc[list(dict.fromkeys(part["method"])), list(dict.fromkeys(part["column"]))]
     roles = long.drop_duplicates("method").set_index("method")["role"]
     return pd.concat([roles.loc[wide.index], wide], axis=1).rename_axis("method")
-
-
-def job_seconds(benchmark_files: list) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) summed over the Snakemake `benchmark:` files (globs allowed, `**`
-    for any depth) that exist. An entry ``[pattern, share]`` counts `share` of each of its files: a job
-    that served several methods at once (an evaluation pack) is split between them."""
-    shares: dict[str, float] = {}
-    for entry in benchmark_files:
-        pattern, share = (entry, 1.0) if isinstance(entry, str) else (entry[0], float(entry[1]))
-        for f in glob.glob(pattern, recursive=True):
-            shares.setdefault(f, share)
-    wall = cpu = 0.0
-    for f in sorted(shares):
-        t = pd.read_csv(f, sep="\t")
-        wall += shares[f] * float(t["s"].mean())
-        cpu += shares[f] * (float(t["cpu_time"].mean()) if "cpu_time" in t else 0.0)
-    return wall, cpu
-
-
-def method_costs(benchmarks: dict[str, list[str]], n_runs: int = 1) -> dict[str, float]:
-    """COST_COLUMNS per run from {"gpu": benchmark files of GPU-rule jobs, "cpu": of CPU-rule jobs}
-    behind all `n_runs` runs of a method."""
-    gpu_wall, gpu_cpu = (v / n_runs for v in job_seconds(benchmarks.get("gpu", [])))
-    cpu_wall, cpu_cpu = (v / n_runs for v in job_seconds(benchmarks.get("cpu", [])))
-    return dict(zip(COST_COLUMNS, (gpu_wall, cpu_wall, gpu_wall + cpu_wall, gpu_cpu + cpu_cpu), strict=True))
 
 
 def seed_spread(long: pd.DataFrame, metric: str) -> pd.DataFrame:
