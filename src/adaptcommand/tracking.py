@@ -15,6 +15,18 @@ and compared when one looks newer, under the same size limit as files (the profi
 
 The user's own dataset (data.source local) is tracked by `files_digest`, a param of clean_data
 (`local_data_params`).
+
+Why a patch of Snakemake's private `snakemake.io._IOFile`, and not a supported mechanism: Snakemake
+9.27 has none for directories. `ancient()` ignores every change (a re-trained base would not re-run
+its consumers); `--rerun-triggers` cannot switch the mtime check off; a storage plugin would move
+every file behind a URL. The other way, consumers depending on a file with the directory's digest
+(a manifest) instead of the directory, would change the inputs of every model job and so re-run every
+finished run once, and still needs the directory itself as an input for the job to find it (the
+adapters' manifests are such files; `models/base` has none). The patch replaces two coroutine
+methods and only for local directories (files keep Snakemake's own code). It is pinned to
+snakemake==9.27.1 (pyproject.toml), and tests/test_tracking.py fails, naming what differs, on a
+Snakemake whose methods, signatures or version are not the ones it was written against; at run time
+another Snakemake gets a warning and Snakemake as it is (a copied run then re-runs, nothing worse).
 """
 
 from __future__ import annotations
