@@ -11,9 +11,115 @@ import subprocess
 import pytest
 from helpers import REPO, effective_config, planned_jobs, snakemake_cmd
 
-from adaptcommand.methods import MethodTableError, load_methods
+from adaptcommand.methods import KINDS, MethodTableError, derived_rules, load_methods
 
 TABLE = load_methods(REPO / "workflow" / "methods.yaml")
+SCHEMA = REPO / "workflow" / "schemas" / "methods.schema.yaml"
+
+# The table's `rules` column as it was typed by hand (workflow/methods.yaml at 318a5ff), before it
+# was derived: the derivation gives every row the same rules in the same order.
+TYPED_RULES = {
+    "base": [],
+    "unified": ["train_unified"],
+    "persona": ["train_persona"],
+    "hybrid": ["train_unified", "train_hybrid"],
+    "cluster": ["cluster_personas", "train_cluster"],
+    "prefix_persona": ["train_prefix_persona"],
+    "prefix_cluster": ["cluster_personas", "train_prefix_cluster"],
+    "prefix_unified_persona": ["train_unified", "train_prefix_unified_persona"],
+    "prefix_unified_cluster": ["train_unified", "cluster_personas", "train_prefix_unified_cluster"],
+    "merge_neighbors": ["train_persona", "cluster_personas", "merge_neighbors"],
+    "merge_cluster": ["train_persona", "cluster_personas", "merge_cluster"],
+    "routing": ["route"],
+    "history": ["retrieve_history", "train_history"],
+    "persona_swapped": ["train_persona"],
+}
+
+
+def test_the_rules_are_derived_as_they_were_typed():
+    assert {m: e["rules"] for m, e in TABLE.items()} == TYPED_RULES
+    assert all(derived_rules(m, TABLE) == rules for m, rules in TYPED_RULES.items())
+
+
+def test_the_kinds_and_the_schema_agree():
+    """Every adapter kind the schema allows means something to the workflow (KINDS), and back; a
+    kind's scopes are scopes of the schema."""
+    import yaml
+
+    fields = yaml.safe_load(SCHEMA.read_text())["additionalProperties"]["properties"]
+    assert set(KINDS) == set(fields["adapter"]["enum"])
+    assert {s for k in KINDS.values() for s in k.scopes} <= set(fields["scope"]["enum"])
+
+
+def _table(tmp_path, text: str):
+    path = tmp_path / "methods.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        (  # a column that is derived now
+            "persona: {role: method, adapter: lora, scope: persona, start: base, rules: [], about: x}\n",
+            "methods.yaml: persona.rules: unknown field (derived from adapter, scope and start",
+        ),
+        (
+            "persona: {role: method, adapter: lora, scope: persona, start: base}\n",
+            "methods.yaml: persona: 'about' is a required property",
+        ),
+        (
+            "persona: {role: method, adapter: lora, scope: persona, start: bsae, about: x}\n",
+            "methods.yaml: persona.start = 'bsae': not one of ['base', 'unified']",
+        ),
+        ("persona: lora\n", "methods.yaml: persona = 'lora': expected a mapping of its fields"),
+        (
+            "Persona: {role: method, adapter: lora, scope: persona, start: base, about: x}\n",
+            "methods.yaml: 'Persona': not a method name",
+        ),
+        ("[persona]\n", "methods.yaml: expected a mapping of method names"),
+        (  # what the schema cannot say: the kinds' scopes, cold starts, the methods named by others
+            "persona: {role: method, adapter: lora, scope: persona, start: unified, about: x}\n",
+            "methods.yaml: persona.start = 'unified' needs the method 'unified' in the table",
+        ),
+        (
+            "merged: {role: method, adapter: merge, scope: persona, start: base, about: x}\n",
+            "methods.yaml: merged.adapter = 'merge' needs the method 'persona' in the table",
+        ),
+        (
+            "persona: {role: method, adapter: lora, scope: persona, start: base, cold_start: same, "
+            "about: x}\n",
+            "methods.yaml: persona.cold_start = 'same' needs one adapter for everybody",
+        ),
+    ],
+)
+def test_a_malformed_table_is_refused_naming_the_file_the_method_and_the_field(tmp_path, text, problem):
+    with pytest.raises(MethodTableError) as failure:
+        load_methods(_table(tmp_path, text), schema=SCHEMA)
+    assert problem in str(failure.value), str(failure.value)
+
+
+def test_every_problem_is_one_line(tmp_path):
+    text = (
+        "persona: {role: method, adapter: lora, scope: user, start: base, about: x}\n"
+        "unified: {role: methd, adapter: lora, scope: all, start: base, about: x, rules: []}\n"
+    )
+    with pytest.raises(MethodTableError) as failure:
+        load_methods(_table(tmp_path, text), schema=SCHEMA)
+    lines = str(failure.value).splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{tmp_path / 'methods.yaml'}: ") for line in lines), lines
+
+
+def test_the_schema_lies_beside_the_table(tmp_path):
+    """Without `schema`, load_methods reads workflow/schemas/methods.schema.yaml beside the table (a
+    copy of the workflow checks its own table); a table without one is refused, naming the schema."""
+    (tmp_path / "schemas").mkdir()
+    (tmp_path / "schemas" / "methods.schema.yaml").write_text(SCHEMA.read_text())
+    table = _table(tmp_path, (REPO / "workflow" / "methods.yaml").read_text())
+    assert load_methods(table) == TABLE
+    (tmp_path / "bare").mkdir()
+    with pytest.raises(MethodTableError, match="with its schema .*/schemas/methods.schema.yaml"):
+        load_methods(_table(tmp_path / "bare", table.read_text()))
 
 
 def test_the_readme_describes_exactly_the_table():
@@ -25,10 +131,9 @@ def test_the_readme_describes_exactly_the_table():
 
 
 def test_a_malformed_entry_is_refused(tmp_path):
-    bad = tmp_path / "methods.yaml"
-    bad.write_text("persona: {role: method, adapter: lora, scope: user, start: base, rules: [], about: x}\n")
+    bad = _table(tmp_path, "persona: {role: method, adapter: lora, scope: user, start: base, about: x}\n")
     with pytest.raises(MethodTableError, match="persona.scope = 'user'"):
-        load_methods(bad)
+        load_methods(bad, schema=SCHEMA)
 
 
 def _workflow_copy(tmp_path):
@@ -44,13 +149,13 @@ def _workflow_copy(tmp_path):
     "entry, problem",
     [
         (
-            "persona_r4: {role: method, adapter: lora, scope: persona, start: base, rules: [train_persona], "
+            "persona_r4: {role: method, adapter: lora, scope: persona, start: base, "
             "about: a rank-4 persona LoRA}",
             "they need their recipe train.<name>",
         ),
         (
             "route_clusters: {role: method, adapter: routing, scope: cluster, start: base, "
-            "rules: [route], about: routing per cluster}",
+            "about: routing per cluster}",
             "adapter 'routing' with scope 'cluster': the workflow has no rules for it",
         ),
     ],
@@ -65,15 +170,18 @@ def test_a_table_the_rules_do_not_implement_is_refused(tmp_path, entry, problem)
     assert proc.returncode == 1 and problem in proc.stdout + proc.stderr, proc.stderr[-2000:]
 
 
-def test_a_rule_named_by_the_table_must_exist(tmp_path):
+def test_a_rule_the_table_derives_must_exist(tmp_path):
+    """The rules derived from the table (its `rules`) are checked against the rules files: a rules
+    file that no longer makes one (rule route renamed) is refused while the workflow is parsed."""
     copy = _workflow_copy(tmp_path)
-    table = copy / "workflow" / "methods.yaml"
-    table.write_text(table.read_text().replace("rules: [train_unified]", "rules: [train_unifed]", 1))
+    routing = copy / "rules" / "routing.smk"
+    assert routing.read_text().count("rule route:") == 1
+    routing.write_text(routing.read_text().replace("rule route:", "rule route_renamed:"))
     cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml"], "--dry-run")
     cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
     log = proc.stdout + proc.stderr
-    assert proc.returncode == 1 and "unified.rules names no rule ['train_unifed']" in log, log[-2000:]
+    assert proc.returncode == 1 and "routing.rules names no rule ['route']" in log, log[-2000:]
 
 
 def test_a_method_of_an_existing_kind_is_one_table_entry_and_its_recipe(tmp_path):
@@ -83,7 +191,7 @@ def test_a_method_of_an_existing_kind_is_one_table_entry_and_its_recipe(tmp_path
     table = copy / "workflow" / "methods.yaml"
     table.write_text(
         table.read_text() + "persona_attn: {role: method, adapter: lora, scope: persona, start: base, "
-        "rules: [train_persona_attn], about: a persona LoRA on the attention layers only}\n"
+        "about: a persona LoRA on the attention layers only}\n"
     )
     overlay = tmp_path / "attn.yaml"
     overlay.write_text(

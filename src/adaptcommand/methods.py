@@ -1,10 +1,15 @@
 """The method table (workflow/methods.yaml): what each method and control is, and what each kind means.
 
-`load_methods(path)` reads and checks it; everything that lists or describes methods derives from it
+`load_methods(path)` reads it, validates it against its JSON schema (workflow/schemas/methods.schema.yaml:
+the fields and their values) and checks what a schema cannot say (the scopes each kind has rules for,
+what each way of serving new users needs); everything that lists or describes methods derives from it
 (the config check of eval.methods, the rules, the report, the README table, the tests). `KINDS` is the
 one place that says what an adapter kind means to the workflow: whether it is trained, which recipe it
-trains with, whether it has adapters to find (a manifest), whether it generates its own predictions
-and whether its prompts carry retrieved history.
+trains with, whether it has adapters to find (a manifest), whether it generates its own predictions,
+whether its prompts carry retrieved history, whose adapters it borrows or merges and which rule makes
+it. From a row's adapter, scope and start follow the rules that make it (`derived_rules`, the table's
+`rules` after loading) and which config checks apply to it (`reads_clustering`, ...); nothing keys on a
+method's name.
 """
 
 from __future__ import annotations
@@ -14,27 +19,26 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
-    "FIELDS",
+    "CLUSTERING_RULE",
+    "HISTORY_RULE",
     "KINDS",
-    "ROLES",
+    "SCHEMA",
     "Kind",
     "MethodTableError",
+    "derived_rules",
     "kind_of",
     "load_methods",
+    "reads_clustering",
     "recipe_section",
     "trained",
 ]
 
-ROLES = ("method", "control")
-FIELDS = {
-    "role": ROLES,
-    "adapter": ("none", "lora", "prefix", "merge", "swapped", "routing", "lora+history"),
-    "scope": ("none", "all", "persona", "cluster"),
-    "start": ("base", "unified"),
-    "cold_start": ("none", "same", "nearest_cluster", "nearest_personas"),
-    "rules": None,  # a list of rule names
-    "about": None,  # one line of text
-}
+# Where the table's schema lies, relative to the table's own directory (workflow/).
+SCHEMA = Path("schemas") / "methods.schema.yaml"
+# The rules (families) other methods' jobs wait for: the clustering of the known personas (clusters and
+# the persona similarity, rules/cluster.smk) and the retrieval of past exchanges (rules/history.smk).
+CLUSTERING_RULE = "cluster_personas"
+HISTORY_RULE = "retrieve_history"
 
 
 @dataclass(frozen=True)
@@ -48,38 +52,44 @@ class Kind:
     generates: bool = True  # evaluated by generating (routing composes its candidates' predictions)
     history: bool = False  # retrieved past exchanges in its prompts (training and evaluation)
     borrows: str = ""  # it has no adapters of its own: that method's, each persona given the NEXT one's
+    # its adapters are merges of that method's (per persona) adapters, chosen by the clustering job:
+    # per persona its most similar others (the persona similarity), per cluster its members
+    merges: str = ""
+    # the rule (family) that makes its adapters or results besides evaluation, {name} = the method's
+    # name: per persona one job per pack of personas (train_<name>.<pack>, <name>.<pack>)
+    rule: str = ""
     evaluation: str = "evaluate"  # the rule that makes its results (routing composes its candidates')
 
 
 KINDS = {
     "none": Kind(scopes=("none",), adapters=False),
-    "lora": Kind(scopes=("all", "persona", "cluster"), trains=True, recipe="own"),
-    "prefix": Kind(scopes=("all", "persona", "cluster"), trains=True, recipe="prefix"),
-    "lora+history": Kind(scopes=("all",), trains=True, recipe="own", history=True),
+    "lora": Kind(scopes=("all", "persona", "cluster"), trains=True, recipe="own", rule="train_{name}"),
+    "prefix": Kind(scopes=("all", "persona", "cluster"), trains=True, recipe="prefix", rule="train_{name}"),
+    "lora+history": Kind(scopes=("all",), trains=True, recipe="own", history=True, rule="train_{name}"),
     # persona LoRAs merged in weight-update space: per persona its nearest OTHER personas' (scope
     # persona), per cluster its members' (scope cluster); rules/merge.smk
-    "merge": Kind(scopes=("persona", "cluster")),
+    "merge": Kind(scopes=("persona", "cluster"), merges="persona", rule="{name}"),
     # the `persona` method's adapters, each persona given the NEXT persona's (a fixed derangement)
     "swapped": Kind(scopes=("persona",), borrows="persona"),
     # per persona, one of routing.candidates chosen on val; rules/routing.smk
-    "routing": Kind(scopes=("persona",), adapters=False, generates=False, evaluation="evaluate_routing"),
+    "routing": Kind(
+        scopes=("persona",), adapters=False, generates=False, rule="route", evaluation="evaluate_routing"
+    ),
 }
 
-# Fields that may be left out, and their value then.
-OPTIONAL = {"cold_start": "none"}
 # What each way of serving a new user requires of the method (cold_start: none needs nothing).
 COLD_START_NEEDS = {
     "same": (lambda e: e["scope"] in ("none", "all"), "one adapter for everybody (scope none or all)"),
     "nearest_cluster": (lambda e: e["scope"] == "cluster", "scope cluster"),
     "nearest_personas": (
-        lambda e: e["adapter"] == "merge" and e["scope"] == "persona",
+        lambda e: bool(kind_of(e).merges) and e["scope"] == "persona",
         "a per-persona merge",
     ),
 }
 
 
 class MethodTableError(ValueError):
-    """The method table is malformed (the message names the method and the field)."""
+    """The method table is malformed (the message names the file, the method and the field)."""
 
 
 def kind_of(entry: dict) -> Kind:
@@ -97,36 +107,103 @@ def recipe_section(name: str, entry: dict) -> str:
     return name if recipe == "own" else recipe
 
 
-def load_methods(path: str | os.PathLike) -> dict[str, dict]:
-    """{name: {role, adapter, scope, start, cold_start, rules, about}} in the table's order."""
+def reads_clustering(entry: dict) -> bool:
+    """The method waits for the clustering job (`CLUSTERING_RULE`): its adapters are per cluster, or it
+    merges adapters chosen by the clustering (per persona: by the persona similarity)."""
+    return entry["scope"] == "cluster" or bool(kind_of(entry).merges)
+
+
+def derived_rules(name: str, table: dict[str, dict]) -> list[str]:
+    """The rules (families) whose jobs make method `name` of `table`, besides its evaluation: what it
+    starts from (the rules of the method `start` names, unless the base), the method whose adapters it
+    borrows or merges (that method's rules), the clustering if it reads it, the retrieval if its kind
+    has history, then its kind's own rule. Its jobs' benchmarks are its cost (adaptcommand.costs)."""
+    entry = table[name]
+    kind = kind_of(entry)
+    rules: list[str] = []
+    for source in (entry["start"] if entry["start"] != "base" else "", kind.borrows or kind.merges):
+        if source:
+            rules += derived_rules(source, table)
+    if reads_clustering(entry):
+        rules.append(CLUSTERING_RULE)
+    if kind.history:
+        rules.append(HISTORY_RULE)
+    if kind.rule:
+        rules.append(kind.rule.format(name=name))
+    return list(dict.fromkeys(rules))
+
+
+def _schema_problems(path, table, schema: dict) -> list[str]:
+    """The table's violations of its schema, one line each naming the file, the method and the field."""
+    import jsonschema
+
+    problems = []
+    errors = jsonschema.Draft202012Validator(schema).iter_errors(table)
+    for error in sorted(errors, key=lambda e: [str(part) for part in e.absolute_path]):
+        where = list(error.absolute_path)
+        name = where[0] if where else None
+        rule = error.schema
+        if "propertyNames" in error.schema_path:
+            names = schema["propertyNames"]
+            problems.append(f"{path}: {error.instance!r}: not a method name ({names['description']})")
+        elif not where:
+            problems.append(f"{path}: expected a mapping of method names to their fields ({error.message})")
+        elif len(where) == 1 and error.validator == "type":
+            problems.append(f"{path}: {name} = {error.instance!r}: expected a mapping of its fields")
+        elif error.validator == "required":
+            problems.append(f"{path}: {name}: {error.message}")
+        elif error.validator == "additionalProperties":
+            known = list(rule.get("properties", {}))
+            for field in sorted(set(error.instance) - set(known), key=str):
+                hint = (
+                    "derived from adapter, scope and start (adaptcommand.methods.derived_rules): remove it"
+                    if field == "rules"
+                    else f"fields: {', '.join(known)}"
+                )
+                problems.append(f"{path}: {name}.{field}: unknown field ({hint})")
+        else:
+            field = ".".join(str(part) for part in where[1:])
+            what = f"not one of {rule['enum']}" if error.validator == "enum" else error.message
+            problems.append(f"{path}: {name}.{field} = {error.instance!r}: {what}")
+    return problems
+
+
+def load_methods(path: str | os.PathLike, schema: str | os.PathLike | None = None) -> dict[str, dict]:
+    """{name: {role, adapter, scope, start, cold_start, rules, about}} in the table's order: the table
+    at `path` validated against `schema` (default: `SCHEMA` beside the table, as in the workflow), the
+    schema's defaults filled in, `rules` derived (`derived_rules`). Raises `MethodTableError` with one
+    line per problem, each naming the file, the method and the field."""
     import yaml
 
-    table = yaml.safe_load(Path(path).read_text())
-    if not isinstance(table, dict) or not table:
-        raise MethodTableError(f"{path}: expected a mapping of method names")
+    schema_path = Path(schema) if schema is not None else Path(path).parent / SCHEMA
+    try:
+        schema_doc = yaml.safe_load(schema_path.read_text())
+        table = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise MethodTableError(f"{path}: cannot be read with its schema {schema_path} ({exc})") from None
+    problems = _schema_problems(path, table, schema_doc)
+    if problems:
+        raise MethodTableError("\n".join(problems))
+    fields = schema_doc["additionalProperties"]["properties"]
+    defaults = {f: spec["default"] for f, spec in fields.items() if "default" in spec}
     for name, entry in table.items():
-        if isinstance(entry, dict):
-            entry = table[name] = {**OPTIONAL, **entry}
-        if not isinstance(entry, dict) or set(entry) != set(FIELDS):
-            got = sorted(entry) if isinstance(entry, dict) else entry
-            raise MethodTableError(
-                f"{path}: {name}: needs the fields {sorted(set(FIELDS) - set(OPTIONAL))} "
-                f"(optional: {sorted(OPTIONAL)}), got {got}"
-            )
-        for field, allowed in FIELDS.items():
-            value = entry[field]
-            if allowed is not None and value not in allowed:
-                raise MethodTableError(f"{path}: {name}.{field} = {value!r}, not one of {list(allowed)}")
-        if entry["scope"] not in kind_of(entry).scopes:
-            raise MethodTableError(
+        entry = table[name] = {**defaults, **entry}
+        kind = kind_of(entry)
+        if entry["scope"] not in kind.scopes:
+            problems.append(
                 f"{path}: {name}: adapter {entry['adapter']!r} with scope {entry['scope']!r}: the "
-                f"workflow has no rules for it (scopes of {entry['adapter']}: {list(kind_of(entry).scopes)})"
+                f"workflow has no rules for it (scopes of {entry['adapter']}: {list(kind.scopes)})"
             )
-        if not isinstance(entry["rules"], list) or not all(isinstance(r, str) for r in entry["rules"]):
-            raise MethodTableError(f"{path}: {name}.rules must be a list of rule names")
-        if not isinstance(entry["about"], str) or not entry["about"].strip():
-            raise MethodTableError(f"{path}: {name}.about must be a line of text")
         cold, needs = entry["cold_start"], COLD_START_NEEDS.get(entry["cold_start"])
         if needs and not needs[0](entry):
-            raise MethodTableError(f"{path}: {name}.cold_start = {cold!r} needs {needs[1]}")
+            problems.append(f"{path}: {name}.cold_start = {cold!r} needs {needs[1]}")
+        for field, source in (("start", entry["start"]), ("adapter", kind.borrows or kind.merges)):
+            if source not in ("", "base") and source not in table:
+                problems.append(
+                    f"{path}: {name}.{field} = {entry[field]!r} needs the method {source!r} in the table"
+                )
+    if problems:
+        raise MethodTableError("\n".join(problems))
+    for name, entry in table.items():
+        entry["rules"] = derived_rules(name, table)
     return table
