@@ -54,9 +54,6 @@ def variant_of(methods: dict[str, dict]) -> list[str]:
 # PEFT silently trains only the names that exist, so a typo would quietly change the recipe.
 QWEN2_LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
-# Methods whose adapters merge other personas' (merge_neighbors) or group personas (cluster_*).
-CLUSTER_METHODS = ("cluster", "merge_cluster", "prefix_cluster", "prefix_unified_cluster")
-
 
 def validated_config(
     config: dict, workflow_dir: str | os.PathLike, *, workdir: str | os.PathLike | None = None
@@ -296,6 +293,8 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
     """
     import jsonschema
 
+    from adaptcommand.methods import derived_rules
+
     lora = schema["$defs"]["lora"]
     table, train, problems = dict(methods), dict(config["train"]), []
     for name, spec in config.get("variants", {}).items():
@@ -322,30 +321,80 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
         problems += [f"{where}.train.{p}" for p in _integer_fields(lora, recipe, schema)]
         train[name] = recipe
         about = spec.get("about") or f"{of} with {', '.join(f'{k}={v}' for k, v in overrides.items())}"
-        rules = [f"train_{name}" if r == f"train_{of}" else r for r in methods[of]["rules"]]
-        table[name] = {**methods[of], "rules": rules, "about": about}
+        table[name] = {**methods[of], "about": about}
+        table[name]["rules"] = derived_rules(name, table)  # train_<of> becomes train_<name>
     if problems:
         raise ConfigError(_lines(problems))
     return table, train
 
 
-def _cold_start_problems(config: dict, methods: set[str], n_known: int) -> list[str]:
-    """New users: enough known personas for their merges, and first sessions inside the train split."""
+def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int) -> list[str]:
+    """New users: enough known personas for the merges that serve them (table field cold_start
+    nearest_personas), and first sessions inside the train split for a method with history in its
+    prompts (its kind's `history`). `evaluated`: the table entries of eval.methods."""
     from adaptcommand.data.splits import split_sizes
+    from adaptcommand.methods import kind_of
 
     problems = []
     k = config["merge"]["neighbors_k"]
-    if "merge_neighbors" in methods and 2 * k > n_known:
+    nearest = [m for m, e in evaluated.items() if e["cold_start"] == "nearest_personas"]
+    if nearest and 2 * k > n_known:
         problems.append(
             f"merge.neighbors_k = {k}: a new user's merge takes the {k} nearest of the {n_known} known "
-            f"personas and chooses its weight on the next {k}: needs 2 x {k} <= {n_known}"
+            f"personas and chooses its weight on the next {k}: needs 2 x {k} <= {n_known} "
+            f"({', '.join(nearest)})"
         )
     n_train = split_sizes(
         config["data"]["sessions_per_persona"], config["split"]["train_frac"], config["split"]["val_frac"]
     )[0]
     first = config["history"].get("cold_start_sessions", 1)
-    if "history" in methods and first > n_train:
+    if any(kind_of(e).history for e in evaluated.values()) and first > n_train:
         problems.append(f"history.cold_start_sessions = {first}: a persona has only {n_train} train sessions")
+    return problems
+
+
+def _method_problems(config: dict, table: dict[str, dict], n_eval: int) -> list[str]:
+    """What the evaluated methods and controls need of the config, by their table fields (never their
+    names):
+
+    - scope cluster (their adapters are per cluster): fewer clusters (cluster.k, or cluster.k_min for
+      the silhouette search) than evaluated personas;
+    - the clustering job read without clusters of one's own (per-persona merges choose their neighbours
+      by its persona similarity, `methods.reads_clustering`): a fixed cluster.k of at most the evaluated
+      personas (the job fails on more; the search caps k itself);
+    - per-persona merges (a kind that `merges`, scope persona): merge.neighbors_k other personas;
+    - a kind that `borrows` another method's adapters: that method in eval.methods.
+    """
+    from adaptcommand.methods import kind_of, reads_clustering
+
+    scored = [*config["eval"]["methods"], *config["eval"].get("controls", [])]
+    scored = {m: table[m] for m in scored if m in table}  # unknown names are reported on their own
+    methods = set(config["eval"]["methods"])
+    problems = []
+    cluster = config["cluster"]
+    if any(e["scope"] == "cluster" for e in scored.values()):
+        k_top = cluster["k"] or cluster["k_min"]
+        if k_top >= n_eval:
+            key = "cluster.k" if cluster["k"] else "cluster.k_min"
+            problems.append(f"{key} = {k_top}: needs fewer clusters than the {n_eval} evaluated personas")
+    elif cluster["k"] > n_eval and any(reads_clustering(e) for e in scored.values()):
+        readers = [m for m, e in scored.items() if reads_clustering(e)]
+        problems.append(
+            f"cluster.k = {cluster['k']}: the clustering that {', '.join(readers)} read cannot make more "
+            f"clusters than the {n_eval} evaluated personas"
+        )
+    neighbours = [m for m, e in scored.items() if kind_of(e).merges and e["scope"] == "persona"]
+    if neighbours and config["merge"]["neighbors_k"] > n_eval - 1:
+        problems.append(
+            f"merge.neighbors_k = {config['merge']['neighbors_k']}: only {n_eval - 1} other "
+            f"personas are evaluated (personas.evaluate / data.n_personas) for the merges of "
+            f"{', '.join(neighbours)}"
+        )
+    for name, entry in scored.items():
+        borrowed = kind_of(entry).borrows
+        if borrowed and borrowed not in methods:
+            key = "eval.methods" if name in methods else "eval.controls"
+            problems.append(f"{key} {name} needs {borrowed} in eval.methods")
     return problems
 
 
@@ -431,26 +480,16 @@ def check_config(
             what += f" + personas.cold_start = {n_new} new users"
         problems.append(f"{what}: more personas than data.n_personas = {n_personas}")
     methods = set(config["eval"]["methods"])
+    evaluated = {m: methods_table[m] for m in config["eval"]["methods"] if m in methods_table}
     if n_new:
-        problems += _cold_start_problems(config, methods, n_eval)
-    if "persona_swapped" in config["eval"].get("controls", []) and "persona" not in methods:
-        problems.append("eval.controls persona_swapped needs persona in eval.methods")
+        problems += _cold_start_problems(config, evaluated, n_eval)
     cluster = config["cluster"]
     if cluster["k_min"] > cluster["k_max"]:
         problems.append(
             f"cluster.k_min = {cluster['k_min']} > cluster.k_max = {cluster['k_max']}: "
             "the silhouette search needs k_min <= k_max"
         )
-    if methods & set(CLUSTER_METHODS):
-        k_top = cluster["k"] or cluster["k_min"]
-        if k_top >= n_eval:
-            key = "cluster.k" if cluster["k"] else "cluster.k_min"
-            problems.append(f"{key} = {k_top}: needs fewer clusters than the {n_eval} evaluated personas")
-    if "merge_neighbors" in methods and config["merge"]["neighbors_k"] > n_eval - 1:
-        problems.append(
-            f"merge.neighbors_k = {config['merge']['neighbors_k']}: only {n_eval - 1} other "
-            f"personas are evaluated (personas.evaluate / data.n_personas)"
-        )
+    problems += _method_problems(config, methods_table, n_eval)
     if not any(scale > 0 for scale in config["merge"]["weight_scales"]):
         problems.append(
             f"merge.weight_scales = {config['merge']['weight_scales']}: needs a scale > 0 "
@@ -481,12 +520,17 @@ def check_config(
             f"compare.positive_control = {positive!r}: not in eval.methods (evaluate it, or set "
             "compare.positive_control: '' to run without the check that the measurement sees an effect)"
         )
-    if (positive or config["eval"].get("controls")) and "base" not in compare["references"]:
+    # the controls are differences to the model as it is: the method that learns nothing (adapter none)
+    untrained = [m for m, e in methods_table.items() if e["adapter"] == "none"]
+    if (positive or config["eval"].get("controls")) and not set(untrained) & set(compare["references"]):
+        untrained = " or ".join(untrained)
         problems.append(
-            f"compare.references = {compare['references']}: the controls are differences to base: keep "
-            "base among the references"
+            f"compare.references = {compare['references']}: the controls are differences to {untrained}: "
+            f"keep {untrained} among the references"
         )
-    if "routing" in methods:
+    # methods that compose their candidates' predictions instead of generating (routing)
+    composed = [m for m in evaluated if not kind_of(evaluated[m]).generates]
+    if composed:
         untrained = [
             c for c in config["routing"]["candidates"] if methods_table.get(c, {}).get("adapter") == "none"
         ]
@@ -501,7 +545,7 @@ def check_config(
             f"{config['routing']['candidates']}"
         )
     unknown = [c for c in config["routing"]["candidates"] if c not in methods]
-    if "routing" in methods and unknown:
+    if composed and unknown:
         problems.append(
             f"routing.candidates = {config['routing']['candidates']!r}: {unknown} are not in "
             "eval.methods (routing chooses among evaluated methods)"
