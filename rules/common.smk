@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from adaptcommand import costs, layout, scheduling
+from adaptcommand.scheduling import AdapterJob
 from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.experiment import Experiment

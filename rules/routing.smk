@@ -9,16 +9,14 @@ ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headli
 ROUTE_PARAMS = dict(
     code=script_hash("route.py"), candidates=ROUTING.candidates, metric=ROUTING.metric
 )
-# A candidate's evaluation files of the job's seed on `split` ({method} filled per candidate).
-CANDIDATE = lambda split, name: layout.eval_files(split, "{method}", "seed{{seed}}")[
-    name
-]
+# The candidates' evaluation files of the job's seed on `split` (ROUTING.files fills in {method}).
+CANDIDATE = lambda split: layout.eval_files(split, "{method}", "seed{{seed}}")
 
 
 rule route:
     input:
-        val=ROUTING.files(CANDIDATE("val", "per_persona")),
-        val_predictions=ROUTING.files(CANDIDATE("val", "predictions")),
+        val=ROUTING.files(CANDIDATE("val")["per_persona"]),
+        val_predictions=ROUTING.files(CANDIDATE("val")["predictions"]),
     output:
         layout.routing("seed{seed}", "choices"),
     log:
@@ -38,12 +36,12 @@ rule route:
 
 
 # The routed method's test results (its kind's evaluation rule: methods.KINDS), composed per persona.
-rule evaluate_routing:
+use rule route as evaluate_routing with:
     input:
         choices=layout.routing("seed{seed}", "choices"),
         targets=layout.targets("test"),
-        predictions=ROUTING.files(CANDIDATE("test", "predictions")),
-        metrics=ROUTING.files(CANDIDATE("test", "metrics")),
+        predictions=ROUTING.files(CANDIDATE("test")["predictions"]),
+        metrics=ROUTING.files(CANDIDATE("test")["metrics"]),
     output:
         **layout.eval_files("test", "{method}", "seed{seed}"),
     log:
@@ -52,33 +50,23 @@ rule evaluate_routing:
         layout.benchmark("evaluate_routing", "test_{method}", "seed{seed}")
     wildcard_constraints:
         method="|".join(EXPERIMENT.routed) or "(?!)",
-    conda:
-        "../envs/eval.yaml"
-    threads: 1
     params:
         **ROUTE_PARAMS,
-    script:
-        "../workflow/scripts/route.py"
 
 
-rule routing_oracle:
+use rule route as routing_oracle with:
     input:
         choices=layout.routing("seed{seed}", "choices"),
         routed=lambda wc: [
             layout.eval_files("test", m, f"seed{wc.seed}")["per_persona"]
             for m in EXPERIMENT.routed
         ][0],
-        test=ROUTING.files(CANDIDATE("test", "per_persona")),
+        test=ROUTING.files(CANDIDATE("test")["per_persona"]),
     output:
         layout.routing("seed{seed}", "oracle"),
     log:
         layout.log("routing_oracle", "seed{seed}"),
     benchmark:
         layout.benchmark("routing_oracle", "seed{seed}")
-    conda:
-        "../envs/eval.yaml"
-    threads: 1
     params:
         **ROUTE_PARAMS,
-    script:
-        "../workflow/scripts/route.py"

@@ -10,10 +10,39 @@ method. `gpu_resources` and `model_cpu_resources` are the resources of the rules
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from adaptcommand.methods import kind_of
 
-__all__ = ["eval_packs", "gpu_resources", "model_cpu_resources", "packs"]
+__all__ = ["AdapterJob", "eval_packs", "gpu_resources", "model_cpu_resources", "packs"]
+
+
+@dataclass(frozen=True)
+class AdapterJob:
+    """One family of jobs that write adapter directories (a training or a merge), as the one rule that
+    makes every adapter (rules/adapters.smk) declares it: rule `name` (the family, or
+    "<family>.<label>" for a pack), outputs models/<method>/seed{seed}/<unit> for each of `units`
+    (an id, or a wildcard such as "{cluster_id}"), log and benchmark <family>/seed{seed}[/<label>]."""
+
+    family: str
+    method: str
+    units: Sequence[str]
+    script: str  # the rule script (workflow/scripts/)
+    inputs: dict
+    params: dict
+    resources: dict
+    label: str = ""  # the pack or the wildcard that names a job of the family
+    priority: int = 0
+    group: str | None = None  # profiles/slurm submits a group's jobs together (group-components)
+
+    @property
+    def name(self) -> str:
+        return f"{self.family}.{self.label}" if self.label and "{" not in self.label else self.family
+
+    @property
+    def job(self) -> list[str]:
+        """The job's name under its family, for its log and benchmark."""
+        return ["seed{seed}", *([self.label] if self.label else [])]
 
 
 def packs(ids: Sequence[str], size: int) -> dict[str, list[str]]:

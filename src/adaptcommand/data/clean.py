@@ -171,15 +171,21 @@ def _require_keys(value: object, where: str, keys: tuple[str, ...]) -> dict:
     return value
 
 
+def _listed(obj: object, key: str, keys: _Keys) -> list:
+    """obj[key]: the list one line of routines.jsonl or sessions.jsonl holds, within LIMITS[key]."""
+    if not isinstance(obj, dict) or key not in obj:
+        raise ValueError(f'expected an object with key "{key}"')
+    keys.check(obj, f"{key} line", f"{key} line")
+    items = obj[key]
+    if not isinstance(items, list):
+        raise ValueError(f'"{key}" must be a list')
+    if len(items) > LIMITS[key]:
+        raise ValueError(f"{len(items)} {key} (limit {LIMITS[key]})")
+    return items
+
+
 def _check_routines(obj: object, keys: _Keys) -> list[dict]:
-    if not isinstance(obj, dict) or "routines" not in obj:
-        raise ValueError('expected an object with key "routines"')
-    keys.check(obj, "routines line", "routines line")
-    routines = obj["routines"]
-    if not isinstance(routines, list):
-        raise ValueError('"routines" must be a list')
-    if len(routines) > LIMITS["routines"]:
-        raise ValueError(f"{len(routines)} routines (limit {LIMITS['routines']})")
+    routines = _listed(obj, "routines", keys)
     out = []
     for j, routine in enumerate(routines):
         where = f"routine {j}"
@@ -221,14 +227,7 @@ def _check_messages(messages: object, where: str, keys: _Keys) -> list[dict]:
 
 
 def _check_sessions(obj: object, expected_sessions: int | None, n_routines: int, keys: _Keys) -> list[dict]:
-    if not isinstance(obj, dict) or "sessions" not in obj:
-        raise ValueError('expected an object with key "sessions"')
-    keys.check(obj, "sessions line", "sessions line")
-    sessions = obj["sessions"]
-    if not isinstance(sessions, list):
-        raise ValueError('"sessions" must be a list')
-    if len(sessions) > LIMITS["sessions"]:
-        raise ValueError(f"{len(sessions)} sessions (limit {LIMITS['sessions']})")
+    sessions = _listed(obj, "sessions", keys)
     if expected_sessions is not None and len(sessions) != expected_sessions:
         raise ValueError(f"expected {expected_sessions} sessions, found {len(sessions)}")
     out = []
