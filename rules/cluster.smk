@@ -5,8 +5,8 @@
 
 checkpoint cluster_personas:
     input:
-        dialogs=CLEAN,
-        splits=SPLITS,
+        dialogs=layout.CLEAN,
+        splits=layout.SPLITS,
     output:
         assignments=layout.clustering("{seed}", "assignments.json"),
         silhouette=layout.clustering("{seed}", "silhouette.csv"),

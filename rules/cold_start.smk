@@ -6,8 +6,8 @@
 
 rule assign_new_users:
     input:
-        dialogs=CLEAN,
-        characters=NEW_CHARACTERS,
+        dialogs=layout.CLEAN,
+        characters=layout.NEW_CHARACTERS,
         assignments=layout.clustering("{seed}", "assignments.json"),
     output:
         assignments=layout.new_user_assignment("{seed}", "assignments.json"),

@@ -5,21 +5,16 @@ import hashlib
 import os
 from pathlib import Path
 
+from snakemake.logging import logger
+
 from adaptcommand import costs, layout, scheduling
-from adaptcommand.scheduling import AdapterJob
 from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.experiment import Experiment
-from adaptcommand.layout import (
-    CLEAN,
-    COLD,
-    NEW_CHARACTERS,
-    NEW_DIALOGS,
-    NEW_SPLITS,
-    SPLITS,
-)
 from adaptcommand.methods import kind_of, recipe_section, trained
+from adaptcommand.profiles import group_components, ungrouped_families
 from adaptcommand.runtime import mark_workflow_process
+from adaptcommand.scheduling import AdapterJob
 from adaptcommand.schema import RAW_FILES
 from adaptcommand.settings import plain
 from adaptcommand.tracking import track_directories_by_content
@@ -75,7 +70,7 @@ wildcard_constraints:
     cluster_id=r"c\d+",
     seed=r"\d+",
     run=rf"{layout.UNTRAINED}|seed\d+",
-    split=f"val|test|{COLD}",
+    split=f"val|test|{layout.COLD}",
     method="|".join(METHOD_TABLE),
 
 
@@ -131,7 +126,7 @@ def train_inputs(method):
     """Inputs of the training of `method`: data, base, the adapter it starts from (of the job's seed),
     and for a method with history in its prompts the retrieved exchanges of train and val.
     """
-    inputs = dict(dialogs=CLEAN, splits=SPLITS, base=base_model_input())
+    inputs = dict(dialogs=layout.CLEAN, splits=layout.SPLITS, base=base_model_input())
     if EXPERIMENT.on_unified(method):
         inputs["unified"] = EXPERIMENT.start_adapter(method, "{seed}")
     if kind_of(METHOD_TABLE[method]).history:
@@ -163,8 +158,17 @@ def rules_of(family):
 
 
 def check_method_rules():
-    """After every rules file is included: each rule the table names exists (or a family of them)."""
+    """After every rules file is included: each rule the table names exists (or a family of them); a
+    per-persona family of this run that profiles/slurm does not group is named in a warning.
+    """
     EXPERIMENT.check_rules({r.name.split(".")[0] for r in workflow.rules})
+    used = {m: METHOD_TABLE[m] for m in set(SCORED) | EXPERIMENT.reused}
+    slurm = group_components(Path(workflow.basedir) / "profiles/slurm/config.yaml")
+    for family in ungrouped_families(used, slurm, new_users=bool(NEW_USERS)):
+        logger.warning(
+            f"profiles/slurm: group-components does not name {family}: on Slurm each of its "
+            f"pack jobs is a job of its own (add `{family}: N` there)"
+        )
 
 
 # ---- what evaluation, cards and the comparison read ------------------------------------------------
@@ -234,7 +238,10 @@ def merge_inputs(method):
     merged = kind_of(METHOD_TABLE[method]).merges
     adapters = layout.manifest(merged, "{seed}")
     return dict(
-        dialogs=CLEAN, splits=SPLITS, base=base_model_input(), adapters=adapters
+        dialogs=layout.CLEAN,
+        splits=layout.SPLITS,
+        base=base_model_input(),
+        adapters=adapters,
     )
 
 

@@ -29,9 +29,9 @@ rule clean_data:
     input:
         **raw_files(rules.raw_data.output),
     output:
-        dialogs=CLEAN,
-        new_dialogs=NEW_DIALOGS,
-        new_characters=NEW_CHARACTERS,
+        dialogs=layout.CLEAN,
+        new_dialogs=layout.NEW_DIALOGS,
+        new_characters=layout.NEW_CHARACTERS,
     log:
         layout.log("clean_data"),
     benchmark:
@@ -53,9 +53,9 @@ rule clean_data:
 
 rule split_data:
     input:
-        dialogs=CLEAN,
+        dialogs=layout.CLEAN,
     output:
-        splits=SPLITS,
+        splits=layout.SPLITS,
         report=layout.SPLIT_REPORT,
     log:
         layout.log("split_data"),
@@ -75,9 +75,9 @@ rule split_data:
 # The new users' splits, made the same way (their test split is what they are evaluated on).
 use rule split_data as split_new_users with:
     input:
-        dialogs=NEW_DIALOGS,
+        dialogs=layout.NEW_DIALOGS,
     output:
-        splits=NEW_SPLITS,
+        splits=layout.NEW_SPLITS,
         report=layout.NEW_SPLIT_REPORT,
     log:
         layout.log("split_new_users"),

@@ -15,7 +15,7 @@ rule retrieve_history:
     benchmark:
         layout.benchmark("retrieve_history", "{split}")
     wildcard_constraints:
-        split=f"train|val|test|{COLD}",
+        split=f"train|val|test|{layout.COLD}",
     # the history training (a long job) waits for it.
     priority: 8
     conda:
@@ -27,7 +27,7 @@ rule retrieve_history:
         personas=eval_personas,
         data_split=data_split,
         pool_sessions=lambda wc: (
-            config["history"]["cold_start_sessions"] if wc.split == COLD else 0
+            config["history"]["cold_start_sessions"] if wc.split == layout.COLD else 0
         ),
     script:
         "../workflow/scripts/retrieve_history.py"

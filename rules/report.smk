@@ -13,8 +13,8 @@ rule compare:
             for f in ("oracle", "choices")
         ],
         # The new users' evaluation (personas.cold_start > 0), by the methods that can serve them.
-        new_user_metrics=eval_files(COLD, NEW_USER_METHODS, "metrics"),
-        new_user_per_persona=eval_files(COLD, NEW_USER_METHODS, "per_persona"),
+        new_user_metrics=eval_files(layout.COLD, NEW_USER_METHODS, "metrics"),
+        new_user_per_persona=eval_files(layout.COLD, NEW_USER_METHODS, "per_persona"),
     output:
         **(
             {
@@ -55,7 +55,7 @@ rule compare:
         benchmarks=lambda wc: {m: cost_files(m) for m in sorted(SCORED)},
         new_user_methods=NEW_USER_METHODS,
         new_user_benchmarks=lambda wc: {
-            m: cost_files(m, COLD) for m in sorted(NEW_USER_METHODS)
+            m: cost_files(m, layout.COLD) for m in sorted(NEW_USER_METHODS)
         },
         protocol=plain(config["compare"]),
     script:
