@@ -1,36 +1,6 @@
-# Every adapter directory, models/<method>/seed<s>/<unit>/, is made by one rule written once: the jobs
-# of rules/train.smk (TRAIN_JOBS) and rules/merge.smk (MERGE_JOBS), one rule per job family
-# (scheduling.AdapterJob). Then one manifest per method and seed,
-# models/<method>/seed<s>/adapters.json (new_users.json for the new users): which adapter serves whom,
-# with each unit's recipe, seed and val selection; the only thing evaluation, method cards, merges and
-# chat find adapters by (adaptcommand.manifests).
-
-
-for _job in TRAIN_JOBS + MERGE_JOBS:
-
-    rule:
-        name:
-            _job.name
-        input:
-            **_job.inputs,
-        output:
-            [directory(layout.unit_dir(_job.method, "{seed}", u)) for u in _job.units],
-        log:
-            layout.log(_job.family, *_job.job),
-        benchmark:
-            layout.benchmark(_job.family, *_job.job)
-        priority: _job.priority
-        group:
-            _job.group
-        conda:
-            "../envs/train.yaml"
-        threads: RES["threads"]
-        resources:
-            **_job.resources,
-        params:
-            **_job.params,
-        script:
-            f"../workflow/scripts/{_job.script}"
+# One manifest per method and seed, models/<method>/seed<s>/adapters.json (new_users.json for the new
+# users): which adapter serves whom, with each unit's recipe, seed and val selection; the only thing
+# evaluation, method cards, merges and chat find adapters by (adaptcommand.manifests).
 
 
 rule adapter_manifest:

@@ -117,11 +117,6 @@ GENERATION = plain({k: config["eval"][k] for k in ("max_new_tokens", "batch_size
 SCORING = plain(config["metrics"])
 
 
-def recipe(method):
-    """The recipe section of trained `method` (train.<method>, or train.prefix for prefix tuning)."""
-    return plain(config["train"][recipe_section(method, METHOD_TABLE[method])])
-
-
 def train_inputs(method):
     """Inputs of the training of `method`: data, base, the adapter it starts from (of the job's seed),
     and for a method with history in its prompts the retrieved exchanges of train and val.
@@ -137,12 +132,12 @@ def train_inputs(method):
 
 
 def train_params(method):
-    """Params of the training of `method`: its recipe, the prompt, the job's seed, how a pack is
-    trained, the script digest, the base and the model it starts from."""
+    """Params of the training of `method` besides its recipe (rules/train.smk): the prompt, the job's
+    seed, how a pack is trained, the script digest, the base and the model it starts from.
+    """
     unified = EXPERIMENT.on_unified(method)
     start = {"merge": lambda wc, input: input.unified} if unified else {}
     return dict(
-        recipe=recipe(method),
         prompt=PROMPT,
         seed=lambda wc: int(wc.seed),
         batched=RES["batched_training"],

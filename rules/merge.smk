@@ -4,7 +4,7 @@
 # (adaptcommand.merging); a seed's merges are of that seed's persona LoRAs (their manifest). Per
 # persona: the known personas' merges, and for a method serving new users (cold_start
 # nearest_personas) theirs (rule <method>_new_users: the weight chosen on the next nearest known's
-# val). The rule that runs them (and the trainings): rules/adapters.smk.
+# val). The rule that runs them (and the trainings): rules/train.smk.
 MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 MERGE_JOBS = [
     AdapterJob(

@@ -1,8 +1,17 @@
 # Training, written once per scope for every method of the table whose kind trains (variants included):
 # rule train_<method>, adapters models/<method>/seed<s>/<unit>/, the epoch chosen on val. Scope all: one
 # adapter (unit `all`); persona: packs of `resources.pack_size` personas per job (train_<method>.<pack>,
-# the members' directories its outputs); cluster: one per cluster of the seed's clustering. The rule
-# that runs them (and the merges): rules/adapters.smk.
+# the members' directories its outputs); cluster: one per cluster of the seed's clustering. One rule
+# below writes every adapter directory: these trainings and the merges (rules/merge.smk, MERGE_JOBS),
+# a rule per job family (scheduling.AdapterJob).
+
+# The recipe of each trained method: train.<method>, or train.prefix for prefix tuning (its lr, epochs,
+# ... reach the training loop as this one section: settings.LoraRecipe / PrefixRecipe).
+RECIPES = {
+    m: plain(config["train"][recipe_section(m, e)])
+    for m, e in METHOD_TABLE.items()
+    if kind_of(e).trains
+}
 TRAIN_JOBS = (
     [
         # On the critical path (hybrid, prefix on unified, routing wait for unified): start them first.
@@ -12,7 +21,7 @@ TRAIN_JOBS = (
             [layout.ALL],
             "train_lora.py",
             train_inputs(m),
-            train_params(m) | {"members": {layout.ALL: PERSONAS}},
+            train_params(m) | {"recipe": RECIPES[m], "members": {layout.ALL: PERSONAS}},
             scheduling.gpu_resources(RES, "unified_runtime_min"),
             priority=10,
         )
@@ -26,7 +35,7 @@ TRAIN_JOBS = (
             members,
             "train_lora.py",
             train_inputs(m),
-            train_params(m),
+            train_params(m) | {"recipe": RECIPES[m]},
             scheduling.gpu_resources(RES, "train_runtime_min", len(members)),
             label=pack,
             priority=5 if m in EXPERIMENT.reused else 0,
@@ -42,10 +51,37 @@ TRAIN_JOBS = (
             ["{cluster_id}"],
             "train_lora.py",
             train_inputs(m) | {"assignments": CLUSTERS.assignments_file},
-            train_params(m) | {"members": CLUSTERS.members_param},
+            train_params(m) | {"recipe": RECIPES[m], "members": CLUSTERS.members_param},
             scheduling.gpu_resources(RES, "train_runtime_min"),
             label="{cluster_id}",
         )
         for m in trained(METHOD_TABLE, "cluster")
     ]
 )
+
+
+for _job in TRAIN_JOBS + MERGE_JOBS:
+
+    rule:
+        name:
+            _job.name
+        input:
+            **_job.inputs,
+        output:
+            [directory(layout.unit_dir(_job.method, "{seed}", u)) for u in _job.units],
+        log:
+            layout.log(_job.family, *_job.job),
+        benchmark:
+            layout.benchmark(_job.family, *_job.job)
+        priority: _job.priority
+        group:
+            _job.group
+        conda:
+            "../envs/train.yaml"
+        threads: RES["threads"]
+        resources:
+            **_job.resources,
+        params:
+            **_job.params,
+        script:
+            f"../workflow/scripts/{_job.script}"
