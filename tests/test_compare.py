@@ -315,3 +315,37 @@ def test_seeds_are_pooled_and_each_stays_inspectable(tmp_path, targets):
     assert checks["passed"] and set(checks["checks"][0]["seeds"]) == {"1", "2", "3"}
     md = Path(out["markdown"]).read_text()
     assert "## Seeds" in md and "tied with" in md and "detectable" in md
+
+
+def test_the_baseline_is_the_row_that_learns_nothing_whatever_its_name(tmp_path, targets):
+    """The controls, the per-persona gains and the detectable difference are taken to the reference
+    evaluated untrained (the table's method without an adapter), not to a row named "base": the same
+    comparison with that row renamed gives the same numbers under the new name."""
+    generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
+    predict = {"persona": lambda t: t["reference"]}
+    tables = {}
+    for baseline in ("base", "as_is"):
+        names = [baseline, "persona", "unified", "persona_swapped"]
+        files = {m: _method(tmp_path / baseline, m, targets, predict.get(m, generic)) for m in names}
+        out = _outputs(tmp_path / baseline)
+        runs = {m: ["untrained"] if m == baseline else ["seed1"] for m in names}
+        refs = ("unified", baseline)
+        proto = Protocol(headline=HEADLINE, second="similarity", references=refs, positive_control="persona")
+        summary = write_comparison(
+            runs,
+            names[3:],
+            [files[m]["metrics"] for m in names],
+            [files[m]["per_persona"] for m in names],
+            {},
+            out,
+            proto,
+        )
+        checks = json.loads(Path(out["controls"]).read_text())
+        assert checks["reference"] == baseline and checks["passed"], checks
+        assert f"detectable vs {baseline}" in Path(out["markdown"]).read_text()
+        renamed = {c: c.replace(f"_{baseline}", "_BASELINE") for c in summary.columns}
+        summary = summary.rename(index={baseline: "BASELINE"}, columns=renamed)
+        summary["tied_with"] = summary["tied_with"].str.replace(baseline, "BASELINE")
+        tables[baseline] = summary
+    assert f"{HEADLINE}_detectable_BASELINE" in tables["base"]
+    pd.testing.assert_frame_equal(tables["base"], tables["as_is"])

@@ -185,6 +185,14 @@ def test_the_clustering_a_merge_reads_needs_no_more_clusters_than_personas(tmp_p
             {"eval": {"methods": ["base", "persona", "route_again"]}},
             "routing.candidates = ['unified', 'persona', 'hybrid']: ['unified', 'hybrid'] are not in",
         ),
+        (  # ... and no candidate that composes others' predictions itself
+            "route_again: {role: method, adapter: routing, scope: persona, start: base, about: x}\n",
+            {
+                "eval": {"methods": ["base", "persona", "routing", "route_again"]},
+                "routing": {"candidates": ["persona", "route_again"], "default": "persona"},
+            },
+            "routing.candidates: ['route_again'] compose other methods' predictions",
+        ),
     ],
 )
 def test_the_checks_follow_the_kind_not_the_name(tmp_path, row, sections, problem):

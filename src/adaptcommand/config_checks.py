@@ -539,6 +539,16 @@ def check_config(
                 f"routing.candidates: {untrained} learn nothing (no run per seed to route to); route among "
                 "learned methods"
             )
+        composing = [
+            c
+            for c in config["routing"]["candidates"]
+            if c in methods_table and not kind_of(methods_table[c]).generates
+        ]
+        if composing:
+            problems.append(
+                f"routing.candidates: {composing} compose other methods' predictions (none of their own to "
+                "route to); route among methods that generate"
+            )
     if config["routing"]["default"] not in config["routing"]["candidates"]:
         problems.append(
             f"routing.default = {config['routing']['default']!r}: not one of routing.candidates "

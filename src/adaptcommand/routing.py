@@ -24,6 +24,7 @@ from adaptcommand.evaluate.targets import target_key
 from adaptcommand.settings import RoutingNoise
 
 ORACLE_LABEL = "oracle (upper bound, chosen on test — not a method)"
+ROUTED = "routing"  # the method label of the rows `compose` writes (the routed method's results)
 TIE_BREAK = (
     "higher is better; ties go to the first candidate in routing.candidates order; a NaN score never "
     "wins over a number (all NaN: the first candidate)"
@@ -46,7 +47,7 @@ def parse_candidates(names: Sequence[str]) -> list[str]:
         raise RoutingError("routing needs at least one candidate method")
     if len(set(items)) != len(items):
         raise RoutingError(f"routing candidates repeat a method: {items}")
-    if "routing" in items:
+    if ROUTED in items:  # a candidate labelled like the rows compose() writes
         raise RoutingError("routing cannot be one of its own candidates")
     return items
 
@@ -234,7 +235,7 @@ def compose(chosen: Mapping[str, str], predictions_by_method: Mapping[str, Seque
     out = []
     for key in order:
         m = chosen[key[0]]
-        out.append({**indexed[m][key], "method": "routing", "routed_from": m})
+        out.append({**indexed[m][key], "method": ROUTED, "routed_from": m})
     return out
 
 
@@ -277,7 +278,7 @@ def oracle(
         for p in plist:
             picks[p]["routed_method"] = routed[p]
             picks[p]["routed_test_score"] = picks[p]["test_scores"][routed[p]]
-        macro["routing"] = mean(picks[p]["routed_test_score"] for p in plist)
+        macro[ROUTED] = mean(picks[p]["routed_test_score"] for p in plist)
         out["routing_agrees_with_oracle"] = sum(picks[p]["method"] == routed[p] for p in plist) / len(plist)
     counts = Counter(v["method"] for v in picks.values())
     out["counts"] = {c: counts.get(c, 0) for c in candidates}

@@ -5,8 +5,10 @@ Rows are methods, then controls (labelled, never methods: `persona_swapped` eval
 another persona's adapter), then the routing oracle (an upper bound chosen on test). What is claimed
 and checked is the config's protocol (`settings.Protocol`, config `compare`): the headline metric (by
 default parameter F1 on routine turns, the turns whose right reply needs the user's own routine values),
-the reference rows of every difference and the positive control. Every learned method has one run per
-training seed; intervals count personas and seeds (`compare.table`, `compare.stats`).
+the reference rows of every difference and the positive control. The controls and the per-persona gains
+are differences to the row that learns nothing (`compare.table.baseline_row`: the base).
+Every learned method has one run per training seed; intervals count personas and seeds
+(`compare.table`, `compare.stats`).
 
 The numbers live in one long table (`compare.table.summary_long`); summary.csv is its pooled wide form,
 results/comparison/seeds/seed<s>.csv each seed's, and summary.md / summary.tex are rendered from it by
@@ -28,6 +30,7 @@ import pandas as pd  # noqa: E402
 from adaptcommand.compare.stats import MIN_UNITS  # noqa: E402
 from adaptcommand.compare.table import (  # noqa: E402
     POOLED,
+    baseline_row,
     load_runs,
     oracle_tables,
     seed_spread,
@@ -41,23 +44,34 @@ from adaptcommand.routing import ORACLE_LABEL  # noqa: E402
 from adaptcommand.settings import Protocol  # noqa: E402
 
 
-def control_checks(long: pd.DataFrame, controls: list[str], protocol: Protocol) -> dict:
-    """Did the controls come out as they must? On the headline minus base (95% interval), pooled over
-    the seeds AND in every seed: the protocol's positive control above 0, every negative control (the
-    config's eval.controls) not above 0."""
+def control_checks(
+    long: pd.DataFrame, controls: list[str], protocol: Protocol, *, baseline: str | None
+) -> dict:
+    """Did the controls come out as they must? On the headline minus `baseline` (the untrained row,
+    `baseline_row`, one of the protocol's references; 95% interval), pooled over the seeds AND in every
+    seed: the protocol's positive control above 0, every negative control (the config's eval.controls)
+    not above 0."""
     metric = protocol.headline
     seeds = [s for s in dict.fromkeys(long["seed"]) if s != POOLED]
-    out = {"metric": metric, "reference": "base", "checks": []}
+    out = {"metric": metric, "reference": baseline, "checks": []}
     names = set(long["method"])
-    checks = [(protocol.positive_control, "positive")] if {protocol.positive_control, "base"} <= names else []
+    checks = (
+        [(protocol.positive_control, "positive")] if {protocol.positive_control, baseline} <= names else []
+    )
     checks += [(c, "negative") for c in controls]
+    if checks and baseline not in protocol.references:
+        raise ValueError(
+            f"the controls {[c for c, _ in checks]} are differences to the row that learns nothing "
+            f"({baseline or 'none was evaluated'}): it must be evaluated and among compare.references "
+            f"{list(protocol.references)}"
+        )
     for name, kind in checks:
         per_seed = {}
         for seed in [POOLED, *seeds]:
             wide = to_wide(long, seed)
             if name not in wide.index:
                 continue
-            d = {k: float(wide.loc[name, wide_name(metric, f"diff_base{s}")]) for k, s in _DIFF_PARTS}
+            d = {k: float(wide.loc[name, wide_name(metric, f"diff_{baseline}{s}")]) for k, s in _DIFF_PARTS}
             d["passed"] = d["low"] > 0 if kind == "positive" else not d["low"] > 0
             per_seed[seed] = d
         pooled = per_seed.pop(POOLED)
@@ -115,13 +129,22 @@ def _label(metric: str) -> str:
     return metric.replace("_", " ").replace("f1", "F1").replace("rougeL", "ROUGE-L").replace("mae", "MAE")
 
 
-def display_table(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
+def display_table(summary: pd.DataFrame, protocol: Protocol, *, baseline: str | None) -> pd.DataFrame:
     """The columns of summary.md and summary.tex, as text: the headline (mean over personas and seeds
     with its 95% interval, the ranks the data allows and the rows it is tied with, its differences to
-    the reference rows, the difference to base it could detect, its pooled-turn value), the second
-    metric, then a fixed set of others and the cost per run."""
+    the reference rows, the difference to `baseline` (the untrained row) it could detect, its
+    pooled-turn value), the second metric (and its difference to `baseline`), then a fixed set of others
+    and the cost per run."""
     head, second = protocol.headline, protocol.second
     ties = tied_with(summary, protocol)
+    detectable, second_diff = {}, {}  # no columns to a baseline that was not evaluated
+    if baseline is not None:
+        detectable = {
+            f"detectable vs {baseline}": lambda r: _num(
+                r.get(wide_name(head, f"detectable_{baseline}")), ".3f"
+            )
+        }
+        second_diff = {f"{_label(second)} vs {baseline}": lambda r: _diff(r, second, baseline)}
     columns = {
         "role": lambda r: r["role"],
         "seeds": lambda r: _num(r.get("n_seeds"), ".0f"),
@@ -133,10 +156,10 @@ def display_table(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
             f"{_label(head)} vs {ref}": (lambda r, ref=ref: _diff(r, head, ref))
             for ref in protocol.references
         },
-        "detectable vs base": lambda r: _num(r.get(wide_name(head, "detectable_base")), ".3f"),
+        **detectable,
         f"{_label(head)}, pooled turns": lambda r: _num(r.get(head), ".3f"),
         f"{_label(second)} [95% CI]": lambda r: _ci(r, second),
-        f"{_label(second)} vs base": lambda r: _diff(r, second, "base"),
+        **second_diff,
         **{
             _label(m): (lambda r, m=m: _ci(r, m))
             for m in ("rougeL", "param_f1", "stated_param_f1", "routine_numeric_mae", "numeric_mae")
@@ -150,13 +173,13 @@ def display_table(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("method")
 
 
-def _verdict(c: dict, head: str) -> str:
+def _verdict(c: dict, head: str, baseline: str) -> str:
     seeds = "; ".join(
         f"seed {s}: {d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}] {'ok' if d['passed'] else 'FAILED'}"
         for s, d in c["seeds"].items()
     )
     return (
-        f"- {c['kind']} control `{c['name']}`: {head} − base = {c['diff']:+.3f} "
+        f"- {c['kind']} control `{c['name']}`: {head} − {baseline} = {c['diff']:+.3f} "
         f"[{c['low']:+.3f}, {c['high']:+.3f}] pooled ({seeds}), must be {c['must']}: "
         f"**{'passed' if c['passed'] else 'FAILED'}**"
     )
@@ -170,11 +193,15 @@ def to_markdown(
     new_users: pd.DataFrame | None = None,
     routing: dict[str, dict] | None = None,
 ) -> str:
-    """summary.md: the pooled table, what it means, the seeds, routing's diagnostic, the controls and
-    the new users."""
-    head = protocol.headline
+    """summary.md: the pooled table, what it means, the seeds, routing's diagnostic, the controls
+    (differences to their reference, checks["reference"]) and the new users."""
+    head, baseline = protocol.headline, checks["reference"]
     methods = summary[summary["role"] == "method"]
-    detectable = methods[wide_name(head, "detectable_base")].dropna()
+    detectable = methods.get(wide_name(head, f"detectable_{baseline}"), pd.Series(dtype=float)).dropna()
+    references = " / ".join(f"'vs {r}'" for r in sorted(protocol.references))
+    about_detectable = [
+        f"'detectable vs {baseline}': the smallest difference to {baseline} it would detect with 80% power."
+    ]
     note = " ".join(
         [
             f"\nRows are ordered by the headline, **{_label(head)}** (config compare.headline; routine",
@@ -183,12 +210,13 @@ def to_markdown(
             "the same test turns (same prompts, greedy decoding), once per training seed ('seeds'). Values:",
             "mean over personas and seeds of the per-persona metric with a 95% interval for personas AND",
             "seeds (a t interval of the personas x seeds design, compare.stats.crossed_estimate; none",
-            f"below {MIN_UNITS} personas); 'vs base' / 'vs unified': the difference, per persona and seed,",
+            f"below {MIN_UNITS} personas); {references}: the difference, per persona and seed,",
             "with its",
             "interval (one that excludes 0 is a difference the data supports). 'rank': the ranks the data",
             "allows (1 + the rows significantly better .. the rows not significantly worse); 'tied with':",
-            "the rows whose rank ranges overlap, which this run cannot order. 'detectable vs base': the",
-            "smallest difference to base it would detect with 80% power. 'pooled turns': the micro value,",
+            "the rows whose rank ranges overlap, which this run cannot order.",
+            *(about_detectable if baseline is not None else []),
+            "'pooled turns': the micro value,",
             "over all those turns at once (mean over seeds). Similarity: MiniLM cosine over all turns;",
             "stated",
             "param F1: turns confirming values the user gave (the generic skill); MAE: mean absolute error",
@@ -198,12 +226,12 @@ def to_markdown(
             "results/comparison/seeds/seed<s>.csv the same for each seed alone.\n",
         ]
     )
-    text = display_table(summary, protocol).to_markdown() + "\n" + note
+    text = display_table(summary, protocol, baseline=baseline).to_markdown() + "\n" + note
     if len(detectable):
         text += (
             f"\nWith {int(summary['n_personas'].dropna().max())} personas and "
             f"{int(summary['n_seeds'].max())} seeds this run detects, with 80% power, a difference to "
-            f"base of {detectable.min():.3f} to {detectable.max():.3f} on {_label(head)} "
+            f"{baseline} of {detectable.min():.3f} to {detectable.max():.3f} on {_label(head)} "
             f"(median {detectable.median():.3f}); smaller true differences read as ties.\n"
         )
     spread = seed_spread(long, head)
@@ -220,7 +248,7 @@ def to_markdown(
             + pd.DataFrame(routing).T.rename_axis("seed").to_markdown()
             + "\n"
         )
-    text += "\nControls:\n\n" + "\n".join(_verdict(c, head) for c in checks["checks"]) + "\n"
+    text += "\nControls:\n\n" + "\n".join(_verdict(c, head, baseline) for c in checks["checks"]) + "\n"
     if new_users is not None:
         n = int(new_users["n_personas"].dropna().max())
         why = (
@@ -233,15 +261,17 @@ def to_markdown(
             f"\n## New users (cold start)\n\n{n} personas held out of everything that learns, scored on "
             "their test split by the methods that can serve a user they never trained on "
             f"(results/comparison/cold_start.csv).{why}\n\n"
-            + display_table(new_users, protocol).to_markdown()
+            + display_table(new_users, protocol, baseline=baseline).to_markdown()
             + "\n"
         )
     return text
 
 
-def _latex_table(summary: pd.DataFrame, protocol: Protocol, caption: str, label: str) -> str:
+def _latex_table(
+    summary: pd.DataFrame, protocol: Protocol, baseline: str | None, caption: str, label: str
+) -> str:
     """One booktabs table (pandas Styler: LaTeX escaping and rules done by the library)."""
-    table = display_table(summary, protocol).reset_index()
+    table = display_table(summary, protocol, baseline=baseline).reset_index()
     table = table.map(lambda v: v.replace("—", "--").replace("−", "-").replace("n/a", "--"))
     styler = table.style.hide(axis="index").format_index(escape="latex", axis=1).format(escape="latex")
     return styler.to_latex(
@@ -254,14 +284,18 @@ def _latex_table(summary: pd.DataFrame, protocol: Protocol, caption: str, label:
     )
 
 
-def to_latex(summary: pd.DataFrame, protocol: Protocol, new_users: pd.DataFrame | None = None) -> str:
-    """summary.tex: booktabs tables to \\input into a paper (needs \\usepackage{booktabs})."""
+def to_latex(
+    summary: pd.DataFrame, protocol: Protocol, new_users: pd.DataFrame | None = None, *, baseline: str | None
+) -> str:
+    """summary.tex: booktabs tables to \\input into a paper (needs \\usepackage{booktabs}); `baseline`:
+    the untrained row (`baseline_row`)."""
     n = int(summary["n_personas"].dropna().iloc[0])
     parts = [
         "% AdaptCommand comparison (results/comparison/summary.csv). Needs \\usepackage{booktabs}.",
         _latex_table(
             summary,
             protocol,
+            baseline,
             f"Every method on the same test turns of {n} personas, each learned method once per training "
             "seed. Mean over personas and seeds with a 95% interval for both; "
             f"{_label(protocol.headline)} is the headline.",
@@ -274,6 +308,7 @@ def to_latex(summary: pd.DataFrame, protocol: Protocol, new_users: pd.DataFrame 
             _latex_table(
                 new_users,
                 protocol,
+                baseline,
                 f"New users (cold start): {k} personas held out of all training, on their test split.",
                 "tab:adaptcommand-cold-start",
             )
@@ -343,12 +378,16 @@ def figure(
     protocol: Protocol,
     new_users: pd.DataFrame | None = None,
     seeds: pd.DataFrame | None = None,
+    *,
+    baseline: str | None,
 ) -> None:
     """Four panels sharing one method order (by the headline): the headline (each seed's value a tick,
-    the ranks the data allows in the labels), the second metric, the per-persona gain over base on the
-    headline, and cost; with `new_users` (the cold-start table) a fifth: the headline of the methods
-    that serve new users, on them. `per_persona`: {row: per-persona table, mean over its seeds}."""
+    the ranks the data allows in the labels), the second metric, the per-persona gain over `baseline`
+    (the untrained row) on the headline, and cost; with `new_users` (the cold-start table) a
+    fifth: the headline of the methods that serve new users, on them. `per_persona`: {row: per-persona
+    table, mean over its seeds}."""
     head, second, refs = protocol.headline, protocol.second, protocol.references
+    ref = baseline if baseline is not None else "an untrained row"
     order = by_headline(summary, protocol).iloc[::-1]
     short = {"method": "{}", "control": "{} (control)", "bound": "routing oracle (test bound)"}
     labels = [
@@ -377,8 +416,8 @@ def figure(
         axes[1], order, second, _label(second), f"{_label(second)}, mean over personas and seeds", refs
     )
     ax = axes[2]
-    if "base" in per_persona:
-        base = per_persona["base"][head].astype(float)
+    if baseline in per_persona:
+        base = per_persona[baseline][head].astype(float)
         gains = [
             (per_persona[m][head].astype(float) - base).dropna()
             if m in per_persona
@@ -396,8 +435,8 @@ def figure(
         for y, g in zip(ys, gains, strict=True):
             ax.scatter(g, y + rng.uniform(-0.15, 0.15, len(g)), s=9, alpha=0.6, color="tab:gray")
         ax.axvline(0, color="black", lw=0.8)
-    ax.set_title(f"{_label(head)} gain over base, per persona", fontsize=10)
-    ax.set_xlabel(f"persona's {_label(head)} minus base's")
+    ax.set_title(f"{_label(head)} gain over {ref}, per persona", fontsize=10)
+    ax.set_xlabel(f"persona's {_label(head)} minus {ref}'s")
     ax = axes[3]
     gpu, cpu = order["cost_gpu_job_s"].fillna(0.0), order["cost_cpu_job_s"].fillna(0.0)
     ax.barh(list(ys), gpu, color="tab:purple", label="GPU-rule jobs")
@@ -434,19 +473,25 @@ def figure(
 
 
 def per_persona_figure(
-    summary: pd.DataFrame, per_persona: dict[str, pd.DataFrame], path: str, protocol: Protocol
+    summary: pd.DataFrame,
+    per_persona: dict[str, pd.DataFrame],
+    path: str,
+    protocol: Protocol,
+    *,
+    baseline: str | None,
 ) -> None:
     """Who gains and who loses: per persona (rows) and method (columns, in the figure's order), the
-    persona's headline minus base's, on a diverging scale centred on 0 (values written when they fit)."""
-    names = [m for m in summary.index if m in per_persona and m != "base"]
-    if "base" not in per_persona or not names:
+    persona's headline minus `baseline`'s (the untrained row), on a diverging scale centred on 0
+    (values written when they fit)."""
+    names = [m for m in summary.index if m in per_persona and m != baseline]
+    if baseline not in per_persona or not names:
         fig, ax = plt.subplots(figsize=(6, 2))
-        ax.text(0.5, 0.5, "no base to compare with", ha="center", va="center")
+        ax.text(0.5, 0.5, "no untrained row to compare with", ha="center", va="center")
         ax.axis("off")
         _save(fig, path)
         return
     head = protocol.headline
-    base = per_persona["base"][head].astype(float)
+    base = per_persona[baseline][head].astype(float)
     gains = pd.DataFrame({m: per_persona[m][head].astype(float) - base for m in names})
     gains = gains.loc[sorted(gains.index)]
     limit = float(np.nanmax(np.abs(gains.to_numpy()))) if np.isfinite(gains.to_numpy()).any() else 1.0
@@ -462,10 +507,10 @@ def per_persona_figure(
             for j, v in enumerate(row):
                 if np.isfinite(v):
                     ax.text(j, i, f"{v:+.2f}", ha="center", va="center", fontsize=6)
-    fig.colorbar(image, ax=ax, label=f"{_label(head)} minus base's (per persona)")
+    fig.colorbar(image, ax=ax, label=f"{_label(head)} minus {baseline}'s (per persona)")
     wins = (gains > 0).sum()
     ax.set_title(
-        f"Per persona: {_label(head)} gain over base (blue: gains, red: losses). Personas gaining: "
+        f"Per persona: {_label(head)} gain over {baseline} (blue: gains, red: losses). Personas gaining: "
         + ", ".join(f"{m} {wins[m]}/{gains[m].notna().sum()}" for m in names[:6])
         + (" ..." if len(names) > 6 else ""),
         fontsize=9,
@@ -561,6 +606,7 @@ def write_comparison(
     per seed), cold_start."""
     metrics, tables = load_runs(runs, metrics_files, per_persona_files)
     meta = _rows_meta(list(controls), metrics)
+    baseline = baseline_row(protocol, tables)
     if oracle:
         tables[ORACLE_LABEL] = oracle_tables(list(oracle), tables)
         meta[ORACLE_LABEL] = {
@@ -568,7 +614,7 @@ def write_comparison(
             "runs": {r: {"n_personas": len(t)} for r, t in tables[ORACLE_LABEL].items()},
         }
     long, summary = _summary(meta, tables, benchmarks, protocol)
-    checks = control_checks(long, list(controls), protocol)
+    checks = control_checks(long, list(controls), protocol, baseline=baseline)
     cold = None
     if new_users:
         cold = new_user_summary(
@@ -585,9 +631,17 @@ def write_comparison(
         _write_csv(by_headline(to_wide(long, seed), protocol), path)
     routing = routing_diagnostic(list(oracle)) if oracle else None
     Path(out["markdown"]).write_text(to_markdown(summary, checks, protocol, long, cold, routing))
-    Path(out["latex"]).write_text(to_latex(summary, protocol, cold))
+    Path(out["latex"]).write_text(to_latex(summary, protocol, cold, baseline=baseline))
     Path(out["controls"]).write_text(json.dumps(checks, indent=2) + "\n")
     pooled = _pooled_tables(tables)
-    figure(summary, pooled, out["figure"], protocol, cold, seed_spread(long, protocol.headline))
-    per_persona_figure(summary, pooled, out["per_persona"], protocol)
+    figure(
+        summary,
+        pooled,
+        out["figure"],
+        protocol,
+        cold,
+        seed_spread(long, protocol.headline),
+        baseline=baseline,
+    )
+    per_persona_figure(summary, pooled, out["per_persona"], protocol, baseline=baseline)
     return summary

@@ -14,8 +14,9 @@ runs (seed ``pooled``) and for each seed alone (seed ``<s>``):
 
 and pooled only, on the headline: ``rank_low`` / ``rank_high`` (the ranks the data allows: one plus
 the rows significantly better, the number of rows minus those significantly worse) and
-``detectable_base`` (the smallest difference to base this run detects with 80% power); then counts
-and cost. `to_wide` pivots it into summary.csv's columns.
+``detectable_<ref>`` (the smallest difference to the untrained reference this run detects with 80%
+power, `baseline_row`: the base); then counts and cost. `to_wide` pivots it into summary.csv's
+columns.
 """
 
 from __future__ import annotations
@@ -120,6 +121,15 @@ def _seeds_of(runs: dict[str, pd.DataFrame]) -> list[str] | None:
     return None if None in labels else labels
 
 
+def baseline_row(protocol: Protocol, tables: dict[str, dict]) -> str | None:
+    """The row that learns nothing (evaluated once, untrained: the method of the table without an
+    adapter, the model as it is), the protocol's references first: what the controls, the per-persona
+    gains and `detectable_<row>` are differences to. None if no row of `tables` ({row: {run: ...}}) is
+    untrained."""
+    rows = [*(r for r in protocol.references if r in tables), *tables]
+    return next((r for r in rows if _seeds_of(tables[r]) is None), None)
+
+
 def summary_long(
     meta: dict[str, dict],
     tables: dict[str, dict[str, pd.DataFrame]],
@@ -154,11 +164,12 @@ def summary_long(
                 for part in ("micro", "macro"):
                     for metric, v in doc.get(part, {}).items():
                         add(m, seed, metric, part, math.nan if v is None else v)
+    baseline = baseline_row(protocol, tables)
     for metric in CI_METRICS:
         if not all(metric in t for m in names for t in tables[m].values()):
             continue
         for seed in [POOLED, *all_seeds]:
-            _estimates(add, names, tables, metric, seed, protocol)
+            _estimates(add, names, tables, metric, seed, protocol, baseline)
     _ranks(add, meta, tables, protocol)
     for m in names:
         for column, v in costs.get(m, dict.fromkeys(COST_COLUMNS, math.nan)).items():
@@ -176,7 +187,7 @@ def _paired(tables, m: str, ref: str, metric: str, seed: str) -> pd.DataFrame:
     return a - b.loc[a.index]
 
 
-def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol) -> None:
+def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol, baseline: str | None) -> None:
     for m in names:
         runs = tables[m]
         if seed != POOLED and f"seed{seed}" not in runs and _seeds_of(runs) is not None:
@@ -197,8 +208,8 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol) -
             d = crossed_estimate(_paired(tables, m, ref, metric, seed).to_numpy())
             for stat, v in (("", d.mean), ("_low", d.low), ("_high", d.high), ("_se", d.se), ("_df", d.df)):
                 add(m, seed, metric, f"diff_{ref}{stat}", v)
-            if ref == "base" and metric == protocol.headline and seed == POOLED:
-                add(m, seed, metric, "detectable_base", detectable_difference(d.se, d.df))
+            if ref == baseline and metric == protocol.headline and seed == POOLED:
+                add(m, seed, metric, f"detectable_{ref}", detectable_difference(d.se, d.df))
 
 
 def _ranks(add, meta, tables, protocol: Protocol) -> None:
