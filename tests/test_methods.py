@@ -176,7 +176,7 @@ def test_a_rule_the_table_derives_must_exist(tmp_path):
     copy = _workflow_copy(tmp_path)
     routing = copy / "rules" / "routing.smk"
     assert routing.read_text().count("rule route:") == 1
-    routing.write_text(routing.read_text().replace("rule route:", "rule route_renamed:"))
+    routing.write_text(re.sub(r"\brule route\b", "rule route_renamed", routing.read_text()))  # uses too
     cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml"], "--dry-run")
     cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
