@@ -87,6 +87,15 @@ def _table(tmp_path, text: str):
             "methods.yaml: merged.adapter = 'merge' needs the method 'persona' in the table",
         ),
         (
+            "unified: {role: method, adapter: lora, scope: persona, start: base, about: x}\n"
+            "hybrid: {role: method, adapter: lora, scope: persona, start: unified, about: x}\n",
+            "methods.yaml: hybrid.start = 'unified' needs unified to be one adapter for everybody",
+        ),
+        (
+            "persona: {role: method, adapter: merge, scope: persona, start: base, about: x}\n",
+            "methods.yaml: persona starts from, borrows or merges itself: persona -> persona",
+        ),
+        (
             "persona: {role: method, adapter: lora, scope: persona, start: base, cold_start: same, "
             "about: x}\n",
             "methods.yaml: persona.cold_start = 'same' needs one adapter for everybody",

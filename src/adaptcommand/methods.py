@@ -113,17 +113,25 @@ def reads_clustering(entry: dict) -> bool:
     return entry["scope"] == "cluster" or bool(kind_of(entry).merges)
 
 
-def derived_rules(name: str, table: dict[str, dict]) -> list[str]:
+def _sources(entry: dict) -> list[str]:
+    """The methods whose jobs `entry`'s wait for: the one it starts from (unless the base), the one
+    whose adapters it borrows or merges."""
+    kind = kind_of(entry)
+    return [s for s in (entry["start"] if entry["start"] != "base" else "", kind.borrows or kind.merges) if s]
+
+
+def derived_rules(name: str, table: dict[str, dict], _path: tuple[str, ...] = ()) -> list[str]:
     """The rules (families) whose jobs make method `name` of `table`, besides its evaluation: what it
     starts from (the rules of the method `start` names, unless the base), the method whose adapters it
     borrows or merges (that method's rules), the clustering if it reads it, the retrieval if its kind
     has history, then its kind's own rule. Its jobs' benchmarks are its cost (adaptcommand.costs)."""
+    if name in _path:
+        raise MethodTableError(f"{name} starts from, borrows or merges itself: {' -> '.join([*_path, name])}")
     entry = table[name]
     kind = kind_of(entry)
     rules: list[str] = []
-    for source in (entry["start"] if entry["start"] != "base" else "", kind.borrows or kind.merges):
-        if source:
-            rules += derived_rules(source, table)
+    for source in _sources(entry):
+        rules += derived_rules(source, table, (*_path, name))
     if reads_clustering(entry):
         rules.append(CLUSTERING_RULE)
     if kind.history:
@@ -197,13 +205,22 @@ def load_methods(path: str | os.PathLike, schema: str | os.PathLike | None = Non
         cold, needs = entry["cold_start"], COLD_START_NEEDS.get(entry["cold_start"])
         if needs and not needs[0](entry):
             problems.append(f"{path}: {name}.cold_start = {cold!r} needs {needs[1]}")
-        for field, source in (("start", entry["start"]), ("adapter", kind.borrows or kind.merges)):
-            if source not in ("", "base") and source not in table:
+        for source in _sources(entry):
+            field = "start" if source == entry["start"] else "adapter"
+            if source not in table:
                 problems.append(
                     f"{path}: {name}.{field} = {entry[field]!r} needs the method {source!r} in the table"
+                )
+            elif field == "start" and table[source]["scope"] != "all":
+                problems.append(
+                    f"{path}: {name}.start = {source!r} needs {source} to be one adapter for everybody "
+                    f"(scope all), not scope {table[source]['scope']!r}"
                 )
     if problems:
         raise MethodTableError("\n".join(problems))
     for name, entry in table.items():
-        entry["rules"] = derived_rules(name, table)
+        try:
+            entry["rules"] = derived_rules(name, table)
+        except MethodTableError as exc:
+            raise MethodTableError(f"{path}: {exc}") from None
     return table
