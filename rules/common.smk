@@ -123,7 +123,7 @@ def train_inputs(method):
     """
     inputs = dict(dialogs=layout.CLEAN, splits=layout.SPLITS, base=base_model_input())
     if EXPERIMENT.on_unified(method):
-        inputs["unified"] = EXPERIMENT.start_adapter(method, "{seed}")
+        inputs["start"] = EXPERIMENT.start_adapter(method, "{seed}")
     if kind_of(METHOD_TABLE[method]).history:
         inputs |= dict(
             history_train=layout.history("train"), history_val=layout.history("val")
@@ -136,7 +136,7 @@ def train_params(method):
     seed, how a pack is trained, the script digest, the base and the model it starts from.
     """
     unified = EXPERIMENT.on_unified(method)
-    start = {"merge": lambda wc, input: input.unified} if unified else {}
+    start = {"merge": lambda wc, input: input.start} if unified else {}
     return dict(
         prompt=PROMPT,
         seed=lambda wc: int(wc.seed),
