@@ -13,48 +13,9 @@ ROUTE_PARAMS = dict(
 CANDIDATE = lambda split: layout.eval_files(split, "{method}", "seed{{seed}}")
 
 
-rule route:
-    input:
-        val=ROUTING.files(CANDIDATE("val")["per_persona"]),
-        val_predictions=ROUTING.files(CANDIDATE("val")["predictions"]),
-    output:
-        layout.routing("seed{seed}", "choices"),
-    log:
-        layout.log("route", "seed{seed}"),
-    benchmark:
-        layout.benchmark("route", "seed{seed}")
-    conda:
-        "../envs/eval.yaml"
-    threads: 1
-    params:
-        **ROUTE_PARAMS,
-        noise=plain({k: v for k, v in config["routing"].items() if k != "candidates"}),
-        seed=lambda wc: int(wc.seed),
-        personas=PERSONAS,
-    script:
-        "../workflow/scripts/route.py"
-
-
-# The routed method's test results (its kind's evaluation rule: methods.KINDS), composed per persona.
-use rule route as evaluate_routing with:
-    input:
-        choices=layout.routing("seed{seed}", "choices"),
-        targets=layout.targets("test"),
-        predictions=ROUTING.files(CANDIDATE("test")["predictions"]),
-        metrics=ROUTING.files(CANDIDATE("test")["metrics"]),
-    output:
-        **layout.eval_files("test", "{method}", "seed{seed}"),
-    log:
-        layout.log("evaluate_routing", "test_{method}", "seed{seed}"),
-    benchmark:
-        layout.benchmark("evaluate_routing", "test_{method}", "seed{seed}")
-    wildcard_constraints:
-        method="|".join(EXPERIMENT.routed) or "(?!)",
-    params:
-        **ROUTE_PARAMS,
-
-
-use rule route as routing_oracle with:
+# The oracle: the best candidate per persona ON TEST (a diagnostic). Its directives are the ones every
+# routing rule shares; route and evaluate_routing add their inputs, outputs and (route) params.
+rule routing_oracle:
     input:
         choices=layout.routing("seed{seed}", "choices"),
         routed=lambda wc: [
@@ -68,5 +29,44 @@ use rule route as routing_oracle with:
         layout.log("routing_oracle", "seed{seed}"),
     benchmark:
         layout.benchmark("routing_oracle", "seed{seed}")
+    conda:
+        "../envs/eval.yaml"
+    threads: 1
     params:
         **ROUTE_PARAMS,
+    script:
+        "../workflow/scripts/route.py"
+
+
+# Per persona and seed, the candidate chosen on val (params are added to the oracle's).
+use rule routing_oracle as route with:
+    input:
+        val=ROUTING.files(CANDIDATE("val")["per_persona"]),
+        val_predictions=ROUTING.files(CANDIDATE("val")["predictions"]),
+    output:
+        layout.routing("seed{seed}", "choices"),
+    log:
+        layout.log("route", "seed{seed}"),
+    benchmark:
+        layout.benchmark("route", "seed{seed}")
+    params:
+        noise=plain({k: v for k, v in config["routing"].items() if k != "candidates"}),
+        seed=lambda wc: int(wc.seed),
+        personas=PERSONAS,
+
+
+# The routed method's test results (its kind's evaluation rule: methods.KINDS), composed per persona.
+use rule routing_oracle as evaluate_routing with:
+    input:
+        choices=layout.routing("seed{seed}", "choices"),
+        targets=layout.targets("test"),
+        predictions=ROUTING.files(CANDIDATE("test")["predictions"]),
+        metrics=ROUTING.files(CANDIDATE("test")["metrics"]),
+    output:
+        **layout.eval_files("test", "{method}", "seed{seed}"),
+    log:
+        layout.log("evaluate_routing", "test_{method}", "seed{seed}"),
+    benchmark:
+        layout.benchmark("evaluate_routing", "test_{method}", "seed{seed}")
+    wildcard_constraints:
+        method="|".join(EXPERIMENT.routed) or "(?!)",
