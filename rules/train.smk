@@ -83,5 +83,9 @@ for _job in TRAIN_JOBS + MERGE_JOBS:
             **_job.resources,
         params:
             **_job.params,
+            # The script is named through a param: `script:` is evaluated again when the job runs,
+            # when _job is the loop's last. (A param that takes `output` is not a rerun trigger;
+            # the script's digest, params.code, is.)
+            script=lambda wildcards, output, name=_job.script: name,
         script:
-            f"../workflow/scripts/{_job.script}"
+            "../workflow/scripts/{params.script}"

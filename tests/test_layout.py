@@ -59,7 +59,8 @@ def test_a_shared_job_is_split_between_the_methods_it_served(tmp_path):
     for name, wall, cpu in (("pack.tsv", 80.0, 60.0), ("train.tsv", 10.0, 9.0)):
         (tmp_path / name).write_text(f"s\tcpu_time\n{wall}\t{cpu}\n")
     assert costs.job_seconds([str(tmp_path / "train.tsv")]) == (10.0, 9.0)
-    assert costs.job_seconds([[str(tmp_path / "pack.tsv"), 0.25], str(tmp_path / "train.tsv")]) == (30.0, 24.0)
+    pack, train = str(tmp_path / "pack.tsv"), str(tmp_path / "train.tsv")
+    assert costs.job_seconds([[pack, 0.25], train]) == (30.0, 24.0)
     assert costs.job_seconds([str(tmp_path / "*.tsv"), str(tmp_path / "train.tsv")]) == (90.0, 69.0)
 
 
