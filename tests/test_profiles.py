@@ -14,11 +14,12 @@ PROFILE = REPO / "profiles" / "slurm" / "config.yaml"
 
 
 def test_the_slurm_profile_groups_every_per_persona_family():
-    config = effective_config()  # the full experiment the profile is for
-    new_users = config["personas"]["cold_start"] > 0
+    """With and without new users (personas.cold_start: 0 in the full experiment, 3 in the demo)."""
     components = group_components(PROFILE)
-    assert ungrouped_families(TABLE, components, new_users=new_users) == []
-    assert all(components[f] > 1 for f in per_persona_families(TABLE, new_users=new_users))
+    for new_users in (False, True):
+        assert ungrouped_families(TABLE, components, new_users=new_users) == []
+        assert all(components[f] > 1 for f in per_persona_families(TABLE, new_users=new_users))
+    assert effective_config()["personas"]["cold_start"] == 0
 
 
 def test_the_per_persona_families_follow_the_table():
