@@ -4,7 +4,7 @@ resources.pack_size 1)."""
 
 from __future__ import annotations
 
-from helpers import REPO, effective_config
+from helpers import REPO
 
 from adaptcommand.methods import load_methods
 from adaptcommand.profiles import group_components, per_persona_families, ungrouped_families
@@ -19,7 +19,6 @@ def test_the_slurm_profile_groups_every_per_persona_family():
     for new_users in (False, True):
         assert ungrouped_families(TABLE, components, new_users=new_users) == []
         assert all(components[f] > 1 for f in per_persona_families(TABLE, new_users=new_users))
-    assert effective_config()["personas"]["cold_start"] == 0
 
 
 def test_the_per_persona_families_follow_the_table():
