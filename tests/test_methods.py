@@ -184,8 +184,9 @@ def test_a_rule_the_table_derives_must_exist(tmp_path):
     file that no longer makes one (rule route renamed) is refused while the workflow is parsed."""
     copy = _workflow_copy(tmp_path)
     routing = copy / "rules" / "routing.smk"
-    assert routing.read_text().count("rule route:") == 1
-    routing.write_text(re.sub(r"\brule route\b", "rule route_renamed", routing.read_text()))  # uses too
+    text = routing.read_text()
+    assert text.count(" as route with:") == 1  # (use rule routing_oracle as route with: ...)
+    routing.write_text(text.replace(" as route with:", " as route_renamed with:"))
     cmd = snakemake_cmd(tmp_path / "work", [copy / "config" / "demo.yaml"], "--dry-run")
     cmd[cmd.index("-s") + 1] = str(copy / "Snakefile")
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
