@@ -6,7 +6,7 @@
 - The user's files are tracked by content, not by mtime, at a size above Snakemake's own checksum
   limit (1 MB): a touch re-runs nothing, new content with an OLDER mtime (cp -p, tar -x, rsync -a)
   re-cleans.
-- Every rule writes under adaptcommand.config_checks.OUTPUT_DIRS, the directories a user's path may
+- Every rule writes under adaptcommand.layout.OUTPUT_DIRS, the directories a user's path may
   not point into.
 (A settings the mode ignores, unreadable and misplaced files, YAML and key errors: test_bad_inputs.py;
 a copied run and a killed Snakemake: test_crash_recovery.py.)
@@ -24,8 +24,8 @@ from pathlib import Path
 import yaml
 from helpers import REPO, planned_jobs, snakemake_cmd
 
-from adaptcommand.config_checks import OUTPUT_DIRS
 from adaptcommand.demo import synthetic
+from adaptcommand.layout import OUTPUT_DIRS
 from adaptcommand.schema import RAW_FILES
 
 CHAR, ROUT, SESS = RAW_FILES

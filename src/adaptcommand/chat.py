@@ -23,8 +23,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from adaptcommand.layout import CARDS
+
 __all__ = [
-    "CARDS",
     "ChatError",
     "Assistant",
     "card",
@@ -34,8 +35,6 @@ __all__ = [
     "read_history",
     "write_card",
 ]
-
-CARDS = "results/methods"
 
 
 class ChatError(ValueError):

@@ -21,9 +21,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from adaptcommand.layout import OUTPUT_DIRS
+
 __all__ = [
     "ConfigError",
-    "OUTPUT_DIRS",
     "QWEN2_LINEAR_MODULES",
     "variant_of",
     "check_config",
@@ -564,19 +565,7 @@ def check_config(
         raise ConfigError(_lines(problems))
 
 
-# Where the workflow writes (relative to its working directory): every output, log and benchmark of a
-# rule lies under one of them (tests/test_data_safety.py checks the rules), and so does Snakemake's own
-# state. Snakemake deletes a job's outputs before it runs the job again.
-OUTPUT_DIRS = (
-    "data/raw",
-    "data/cleaned",
-    "data/splits",
-    "data/cold_start",
-    "models",
-    "results",
-    "logs",
-    ".snakemake",
-)
+# Where the workflow writes: layout.OUTPUT_DIRS (a user's path is never inside one).
 
 
 def _inside(path: Path, roots: dict[Path, str]) -> str | None:

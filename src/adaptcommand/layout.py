@@ -45,6 +45,21 @@ NEW_DIALOGS = "data/cold_start/dialogs_clean.jsonl"
 NEW_SPLITS = "data/cold_start/splits.json"
 NEW_SPLIT_REPORT = "data/cold_start/validation_report.json"
 NEW_CHARACTERS = "data/cold_start/characters.json"
+CARDS = "results/methods"  # the method cards `adaptcommand chat` loads (`card`)
+
+# Where the workflow writes (relative to its working directory): every output, log and benchmark of a
+# rule lies under one of them (tests/test_data_safety.py checks the rules), and so does Snakemake's own
+# state. Snakemake deletes a job's outputs before it runs the job again: a user's path is never inside.
+OUTPUT_DIRS = (
+    RAW,
+    "data/cleaned",
+    "data/splits",
+    "data/cold_start",
+    "models",
+    "results",
+    "logs",
+    ".snakemake",
+)
 
 
 def run_of(seed: int | str) -> str:
@@ -123,7 +138,7 @@ def routing(run: str, name: str) -> str:
 
 def card(method: str, run: str) -> str:
     """The method card `adaptcommand chat` loads."""
-    return f"results/methods/{method}/{run}.json"
+    return f"{CARDS}/{method}/{run}.json"
 
 
 def comparison(name: str) -> str:
