@@ -3,7 +3,6 @@ keys: an unknown key or a missing one is refused, naming the section (adaptcomma
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 
 import pytest
@@ -11,18 +10,13 @@ import yaml
 from helpers import REPO
 
 from adaptcommand.config_checks import load_config
-from adaptcommand.data.splits import make_splits
 from adaptcommand.prompts import PromptConfig
 from adaptcommand.settings import (
-    Clustering,
     DemoBase,
     Generation,
-    Gguf,
     LoraRecipe,
     PrefixRecipe,
     Protocol,
-    Retrieval,
-    RoutingNoise,
     SettingsError,
     plain,
     recipe_from,
@@ -40,22 +34,8 @@ def test_every_section_of_the_config_builds_its_settings():
     assert PromptConfig.from_section(CONFIG["prompt"]).system == CONFIG["prompt"]["system"]
     assert Protocol.from_section(CONFIG["compare"]).headline == "routine_param_f1"
     Generation.from_section({k: CONFIG["eval"][k] for k in ("max_new_tokens", "batch_size")})
-    # what the rules pass of the other sections (rules/cluster.smk, routing.smk, base.smk, RETRIEVAL)
-    assert Clustering.from_section(CONFIG["cluster"], "cluster").features == "behaviour"
-    noise = {k: v for k, v in CONFIG["routing"].items() if k != "candidates"}
-    assert RoutingNoise.from_section(noise, "routing").default == CONFIG["routing"]["default"]
+    # what the demo rule passes of model.demo (rules/base.smk)
     assert DemoBase.from_section(CONFIG["model"]["demo"], "model.demo").seed == 42
-    assert Gguf.from_section(CONFIG["model"]["gguf"], "model.gguf").package == ""  # no conversion
-    smollm2 = load_config(
-        REPO / "config" / "config.yaml", REPO / "config" / "smollm2.yaml", workflow_dir=REPO
-    )
-    assert Gguf.from_section(smollm2["model"]["gguf"], "model.gguf").file.endswith(".gguf")
-    retrieval = {
-        "k": CONFIG["history"]["k"],
-        "query_turns": CONFIG["eval"]["skip_assistant_turns"] + 1,
-        "minilm": CONFIG["metrics"]["minilm"],
-    }
-    assert Retrieval.from_section(retrieval, "retrieval").k == CONFIG["history"]["k"]
 
 
 def _schema_properties(path: tuple[str, ...]) -> dict:
@@ -68,10 +48,7 @@ def _schema_properties(path: tuple[str, ...]) -> dict:
 @pytest.mark.parametrize(
     "cls, path, left_out",
     [
-        (Clustering, ("cluster",), ()),
-        (RoutingNoise, ("routing",), ("candidates",)),  # params.noise of rules/routing.smk
         (DemoBase, ("model", "demo"), ()),
-        (Gguf, ("model", "gguf"), ()),
     ],
 )
 def test_a_typed_section_has_the_keys_and_defaults_of_the_schema(cls, path, left_out):
@@ -99,84 +76,6 @@ def test_a_recipe_is_recorded_in_the_order_of_its_fields():
         "dropout",
         "target_modules",
     ]
-
-
-def _dialog(pid: str, sid: int, value: int) -> dict:
-    topic = ("lights to {v}% brightness", "AC to {v} degrees")[int(pid[-1]) % 2].format(v=value)
-    return {
-        "persona_id": pid,
-        "session_id": sid,
-        "character": f"{pid} is a person.",
-        "routines": [],
-        "meta": {},
-        "messages": [
-            {"role": "user", "text": f"Please set the {topic.split()[0]} for session {sid}."},
-            {"role": "assistant", "text": f"Setting the {topic}."},
-        ],
-        "applied_routines": None,
-    }
-
-
-def test_the_library_takes_a_section_typed_as_a_mapping_or_as_the_rule_scripts_pass_it(monkeypatch):
-    """The rule scripts (frozen by their digests) pass some sections' values one by one; the library
-    entry points take the typed section or its mapping alike, and refuse a mapping's unknown key."""
-    import numpy as np
-
-    from adaptcommand.clusters import cluster_personas
-    from adaptcommand.metrics.scoring import score_turns
-    from adaptcommand.retrieval import retrieve_for_split
-    from adaptcommand.routing import within_noise
-
-    dialogs = [_dialog(f"persona_00{p}", s, 10 + s) for p in range(4) for s in range(10)]
-    splits, personas = make_splits(dialogs, 0.6, 0.2), [f"persona_00{p}" for p in range(4)]
-
-    section = {"features": "behaviour", "k": 2, "k_min": 2, "k_max": 3}
-    loose = cluster_personas(dialogs, splits, personas, features="behaviour", k=2, k_min=2, k_max=3, seed=0)
-    assert cluster_personas(dialogs, splits, personas, section, seed=0) == loose
-    assert cluster_personas(dialogs, splits, personas, Clustering(**section), seed=0) == loose
-    with pytest.raises(SettingsError, match=r"cluster: unknown key\(s\) \['kk'\]"):
-        cluster_personas(dialogs, splits, personas, {**section, "kk": 1}, seed=0)
-
-    def encode(texts):
-        vecs = np.array([[t.count("lights"), t.count("AC"), 0.1] for t in texts])
-        return vecs / np.linalg.norm(vecs, axis=1, keepdims=True)
-
-    section = {"k": 2, "query_turns": 1, "minilm": "unused: encode is given"}
-    loose = retrieve_for_split(dialogs, splits, "val", personas, 2, query_turns=1, encode=encode)
-    assert retrieve_for_split(dialogs, splits, "val", personas, section, encode=encode) == loose
-    assert retrieve_for_split(dialogs, splits, "val", personas, Retrieval(**section), encode=encode) == loose
-
-    def rows(right: set[int]) -> list[dict]:
-        out = []
-        for s in range(6):
-            ref = "Setting the lights to 30% brightness."
-            pred = ref if s in right else "Setting the lights to 80% brightness."
-            (sc,) = score_turns([pred], [ref], numeric_tolerance=0)
-            out.append({"persona_id": "p1", "session_id": s, "turn_index": 0, "kind": "routine", **sc})
-        return out
-
-    choice = {"candidates": ["a", "b"], "metric": "routine_param_f1", "personas": {"p1": {"method": "b"}}}
-    val = {"a": rows({0}), "b": rows({0, 1, 2, 3})}
-    section = {"default": "a", "confidence": 0.9, "resamples": 60}
-    loose = within_noise(copy.deepcopy(choice), val, "a", 0.9, 60, 3)  # as rules/route.py calls it
-    assert within_noise(copy.deepcopy(choice), val, section, seed=3) == loose
-    assert within_noise(copy.deepcopy(choice), val, RoutingNoise(**section), seed=3) == loose
-    with pytest.raises(SettingsError, match=r"routing: unknown key\(s\) \['candidates'\]"):
-        within_noise(copy.deepcopy(choice), val, {**section, "candidates": ["a", "b"]}, seed=3)
-
-    import adaptcommand.model.convert as convert
-
-    calls = []
-    monkeypatch.setattr(convert, "package_file", lambda package, name: f"{package}/{name}")
-    monkeypatch.setattr(convert, "package_version", lambda package: "1.0")
-    monkeypatch.setattr(convert, "convert_gguf", lambda *args, **kwargs: calls.append((args, kwargs)))
-    section = {"package": "pkg", "file": "m.gguf", "atol": 0.001}
-    convert.convert_package_gguf("pkg", "m.gguf", "out", atol=0.001)  # as convert_gguf.py calls it
-    convert.convert_package_gguf(section, out_dir="out")
-    convert.convert_package_gguf(Gguf(**section), out_dir="out")
-    assert calls[0] == calls[1] == calls[2] and calls[0][1]["atol"] == 0.001
-    with pytest.raises(SettingsError, match=r"model.gguf: missing key\(s\) \['atol'\]"):
-        convert.convert_package_gguf({"package": "pkg", "file": "m.gguf"}, out_dir="out")
 
 
 def test_the_demo_base_refuses_an_unknown_key_before_any_work(tmp_path):

@@ -20,14 +20,11 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
 
 from adaptcommand.data.splits import split_dialogs
 from adaptcommand.metrics.parser import extract_actions
-from adaptcommand.settings import Clustering
 
 FEATURE_KINDS = ("behaviour", "character")
 
@@ -159,29 +156,14 @@ def cluster_personas(
     dialogs: list[dict],
     splits: dict,
     personas: list[str],
-    features: Clustering | Mapping[str, Any] | str,
-    k: int | None = None,
-    k_min: int | None = None,
-    k_max: int | None = None,
-    seed: int | None = None,
+    features: str,
+    k: int,
+    k_min: int,
+    k_max: int,
+    seed: int,
     minilm: str = "",
 ) -> tuple[dict, dict]:
-    """(assignments document, similarity document) for `personas` (see the module doc).
-
-    `features`: config cluster (a `settings.Clustering` or its mapping), or its feature kind alone
-    followed by `k`, `k_min` and `k_max`, as rule cluster_personas' script (frozen by its digest)
-    passes them; `seed` starts KMeans."""
-    if isinstance(features, str):  # the feature kind alone (rule cluster_personas' script)
-        features = {"features": features, "k": k, "k_min": k_min, "k_max": k_max}
-    clustering = Clustering.of(features, "cluster")
-    if seed is None:
-        raise TypeError("cluster_personas: a seed is required")
-    features, k, k_min, k_max = (
-        clustering.features,
-        int(clustering.k),
-        int(clustering.k_min),
-        int(clustering.k_max),
-    )
+    """(assignments document, similarity document) for `personas` (see the module doc)."""
     if features not in FEATURE_KINDS:
         raise ValueError(f"cluster.features must be one of {FEATURE_KINDS}, got {features!r}")
     personas = sorted(personas)

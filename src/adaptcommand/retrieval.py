@@ -28,12 +28,10 @@ File format (``results/history/{split}.jsonl``), one row per dialogue of the spl
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from adaptcommand.data.io import DataError, read_jsonl
 from adaptcommand.data.splits import split_dialogs
-from adaptcommand.settings import Retrieval
 
 __all__ = [
     "dialog_query",
@@ -160,7 +158,7 @@ def retrieve_for_split(
     splits: dict,
     split: str,
     personas: list[str],
-    k: Retrieval | Mapping[str, Any] | int,
+    k: int,
     query_turns: int = 1,
     encode: Encoder | None = None,
     actionable_only: bool = True,
@@ -171,16 +169,9 @@ def retrieve_for_split(
     The candidate pool is built from ``split_dialogs(..., "train", ...)`` only, per persona; for
     split == "train" the query dialogue itself is excluded from its own pool. `pool_sessions` > 0
     keeps only each persona's first that many train sessions (a new user's first sessions).
-    `k`: the retrieval settings (a `settings.Retrieval` or its mapping: k, query_turns and the MiniLM
-    that encodes unless `encode` is given), or k alone with `query_turns`, as rule retrieve_history's
-    script (frozen by its digest) passes them.
     """
     import numpy as np
 
-    if isinstance(k, (Retrieval, Mapping)):  # the retrieval settings
-        retrieval = Retrieval.of(k, "retrieval")
-        k, query_turns = int(retrieval.k), int(retrieval.query_turns)
-        encode = encode or minilm_encoder(retrieval.minilm)
     if k < 1 or query_turns < 1:
         raise ValueError(f"need k >= 1 and query_turns >= 1, got k={k}, query_turns={query_turns}")
     encode = encode or minilm_encoder()

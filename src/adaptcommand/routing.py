@@ -18,10 +18,8 @@ import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from adaptcommand.evaluate.targets import target_key
-from adaptcommand.settings import RoutingNoise
 
 ORACLE_LABEL = "oracle (upper bound, chosen on test — not a method)"
 ROUTED = "routing"  # the method label of the rows `compose` writes (the routed method's results)
@@ -130,31 +128,21 @@ def choose(
 def within_noise(
     choice: dict,
     val_rows: Mapping[str, Sequence[dict]],
-    noise: RoutingNoise | Mapping[str, Any] | str,
-    confidence: float | None = None,
-    resamples: int | None = None,
-    seed: int | None = None,
+    default: str,
+    confidence: float,
+    resamples: int,
+    seed: int,
 ) -> dict:
     """`choose`'s result with every pick that is not the `default` candidate kept only when its val
     advantage over the default is beyond noise: resampling the persona's val dialogues (the same
     dialogues for both, paired), the one-sided `confidence` lower bound of (pick - default) on the
     metric must be above 0; otherwise the persona gets the default. `val_rows`: {candidate: its val
     predictions.jsonl rows (per-turn scores)}. Each persona records its val-best candidate and the
-    bound; the result's "counts" are recounted.
-
-    `noise`: config routing less its candidates (a `settings.RoutingNoise` or its mapping: default,
-    confidence, resamples), or the default alone followed by `confidence` and `resamples`, as rule
-    route's script (frozen by its digest) passes them; `seed` draws the resamples."""
+    bound; the result's "counts" are recounted."""
     import numpy as np
 
     from adaptcommand.metrics.scoring import aggregate
 
-    if isinstance(noise, str):  # the default alone (rule route's script)
-        noise = {"default": noise, "confidence": confidence, "resamples": resamples}
-    noise = RoutingNoise.of(noise, "routing")
-    if seed is None:
-        raise TypeError("within_noise: a seed is required")
-    default, confidence, resamples = noise.default, noise.confidence, noise.resamples
     if default not in choice["candidates"]:
         raise RoutingError(f"routing.default {default!r} is not one of the candidates {choice['candidates']}")
     metric, rng = choice["metric"], np.random.default_rng(seed)

@@ -20,16 +20,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 __all__ = [
-    "Clustering",
     "DemoBase",
     "Generation",
-    "Gguf",
     "LoraRecipe",
     "MergeSettings",
     "PrefixRecipe",
     "Protocol",
-    "Retrieval",
-    "RoutingNoise",
     "Scoring",
     "Section",
     "SettingsError",
@@ -186,43 +182,3 @@ class DemoBase(Section):
     adam_beta2: float = 0.999
     threads: int = 2  # of the build_demo_base job
     seed: int = 42  # the base's initialisation
-
-
-@dataclass(frozen=True)
-class Clustering(Section):
-    """How personas are clustered (config cluster; `adaptcommand.clusters.cluster_personas`)."""
-
-    features: str  # behaviour | character
-    k: int  # 0 = chosen by silhouette in k_min..k_max
-    k_min: int
-    k_max: int
-
-
-@dataclass(frozen=True)
-class RoutingNoise(Section):
-    """When routing leaves the default candidate (config routing less its candidates;
-    `adaptcommand.routing.within_noise`)."""
-
-    default: str
-    confidence: float = 0.9
-    resamples: int = 200
-
-
-@dataclass(frozen=True)
-class Retrieval(Section):
-    """How the history method retrieves past exchanges (rules/history.smk RETRIEVAL: history.k,
-    eval.skip_assistant_turns + 1, metrics.minilm; `adaptcommand.retrieval.retrieve_for_split`)."""
-
-    k: int
-    query_turns: int
-    minilm: str = ""
-
-
-@dataclass(frozen=True)
-class Gguf(Section):
-    """A GGUF file shipped in a Python package, converted into model.base (config model.gguf;
-    `adaptcommand.model.convert.convert_package_gguf`)."""
-
-    package: str = ""  # "" = no conversion
-    file: str = ""
-    atol: float = 1e-4

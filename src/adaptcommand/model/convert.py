@@ -25,11 +25,7 @@ import importlib.util
 import json
 import logging
 import time
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
-
-from adaptcommand.settings import Gguf
 
 log = logging.getLogger(__name__)
 
@@ -233,19 +229,8 @@ def convert_gguf(
     return report
 
 
-def convert_package_gguf(
-    package: Gguf | Mapping[str, Any] | str, name: str = "", out_dir: str | Path = "", atol: float = 1e-4
-) -> dict:
-    """`convert_gguf` of the file `name` shipped by the installed package `package`, into `out_dir`.
-
-    `package`: config model.gguf (a `settings.Gguf` or its mapping: package, file, atol; then
-    `convert_package_gguf(gguf, out_dir=...)`), or the package's name alone followed by `name` and
-    `atol`, as rule convert_gguf_base's script (frozen by its digest) passes them."""
-    if isinstance(package, str):  # the package's name alone (rule convert_gguf_base's script)
-        package = {"package": package, "file": name, "atol": atol}
-    gguf = Gguf.of(package, "model.gguf")
-    if not out_dir:
-        raise TypeError("convert_package_gguf: an out_dir is required")
-    path = package_file(gguf.package, gguf.file)
-    source = {"package": gguf.package, "version": package_version(gguf.package), "file": gguf.file}
-    return convert_gguf(path, out_dir, atol=float(gguf.atol), source=source)
+def convert_package_gguf(package: str, name: str, out_dir: str | Path, atol: float = 1e-4) -> dict:
+    """`convert_gguf` of the file `name` shipped by the installed package `package`."""
+    path = package_file(package, name)
+    source = {"package": package, "version": package_version(package), "file": name}
+    return convert_gguf(path, out_dir, atol=atol, source=source)
