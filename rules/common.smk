@@ -183,7 +183,6 @@ def runs(method):
 
 
 history_inputs = lambda wc: EXPERIMENT.history_for(wc.method, wc.split)
-evaluated = EXPERIMENT.eval_members
 
 
 def pack_inputs(methods):
@@ -192,7 +191,7 @@ def pack_inputs(methods):
 
     def inputs(wildcards):
         run = layout.run_of(wildcards.seed)
-        members = evaluated(methods, wildcards.split, run).values()
+        members = EXPERIMENT.eval_members(methods, wildcards.split, run).values()
         return dict(
             **eval_data(wildcards),
             targets=layout.targets(wildcards.split),

@@ -60,7 +60,7 @@ rule evaluate:
         **scheduling.gpu_resources(RES, "eval_runtime_min"),
     params:
         **EVAL_PARAMS,
-        members=lambda wc: evaluated([wc.method], wc.split, wc.run),
+        members=lambda wc: EXPERIMENT.eval_members([wc.method], wc.split, wc.run),
     script:
         "../workflow/scripts/evaluate.py"
 
@@ -94,7 +94,7 @@ for _split, _chunks in EVAL_PACKS.items():
                 **scheduling.gpu_resources(RES, "eval_runtime_min", len(_members)),
             params:
                 **EVAL_PARAMS,
-                members=lambda wc, _m=_members: evaluated(
+                members=lambda wc, _m=_members: EXPERIMENT.eval_members(
                     _m, wc.split, f"seed{wc.seed}"
                 ),
             script:

@@ -18,10 +18,9 @@ CANDIDATE = lambda split: layout.eval_files(split, "{method}", "seed{{seed}}")
 rule routing_oracle:
     input:
         choices=layout.routing("seed{seed}", "choices"),
-        routed=lambda wc: [
-            layout.eval_files("test", m, f"seed{wc.seed}")["per_persona"]
-            for m in EXPERIMENT.routed
-        ][0],
+        routed=lambda wc: layout.eval_files(
+            "test", EXPERIMENT.routed[0], f"seed{wc.seed}"
+        )["per_persona"],
         test=ROUTING.files(CANDIDATE("test")["per_persona"]),
     output:
         layout.routing("seed{seed}", "oracle"),

@@ -565,9 +565,6 @@ def check_config(
         raise ConfigError(_lines(problems))
 
 
-# Where the workflow writes: layout.OUTPUT_DIRS (a user's path is never inside one).
-
-
 def _inside(path: Path, roots: dict[Path, str]) -> str | None:
     """The name of the root (resolved path -> name) that holds `path` (resolved), if any."""
     return next((name for root, name in roots.items() if path == root or root in path.parents), None)
