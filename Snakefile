@@ -10,10 +10,13 @@ from adaptcommand.config_checks import read_yaml, refuse_config_errors
 min_version("9.0")
 
 # The full experiment's config, next to this Snakefile (also when run with --directory elsewhere);
-# --configfile overlays (config/demo.yaml, ...) are merged on top of it. Read here first, so that a
-# YAML syntax error in it is named with its file and line (Snakemake's own message names neither).
+# --configfile overlays (config/demo.yaml, ...) are merged on top of it. Each is read here first, so
+# that a YAML syntax error or a repeated key is named with its file and line (Snakemake names neither,
+# and keeps the last of two equal keys).
 with refuse_config_errors():
-    read_yaml(os.path.join(workflow.basedir, "config", "config.yaml"))
+    full = os.path.join(workflow.basedir, "config", "config.yaml")
+    for path in [full, *workflow.overwrite_configfiles]:
+        read_yaml(path)
 
 
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")

@@ -1,13 +1,14 @@
 # Config validation, the persona sets, settings as named params and the input functions the rules
 # share. Where files live: adaptcommand.layout; how jobs are cut: adaptcommand.scheduling; what a
 # method costs: adaptcommand.costs; what each adapter kind means: methods.KINDS.
+import functools
 import hashlib
 import os
 from pathlib import Path
 
 from snakemake.logging import logger
 
-from adaptcommand import costs, layout, scheduling
+from adaptcommand import costs, integrity, layout, rundir, scheduling
 from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.experiment import Experiment
@@ -32,6 +33,13 @@ with refuse_config_errors():
 
 # Who learns, who is a new user (rules/cold_start.smk), what manifests and cards are made of.
 EXPERIMENT = Experiment(config, METHOD_TABLE)
+
+# A run directory remembers what made it (results/run.json): a command asking it for another setup
+# (data source, personas, base model) ends here, before Snakemake deletes anything.
+try:
+    rundir.check_setup(config)
+except rundir.RunSetupError as exc:
+    raise SystemExit(str(exc)) from None
 N_PERSONAS = config["data"]["n_personas"]
 PERSONAS, NEW_USERS = EXPERIMENT.personas, EXPERIMENT.new_users
 METHODS = config["eval"]["methods"]
@@ -248,9 +256,39 @@ def merge_jobs(method):
         yield f"{method}_new_users", NEW_USER_PACKS, similarity, k
 
 
+# ---- What is stored is what is served (adaptcommand.integrity) ---------------------------------------
+
+
+@functools.cache
+def damaged_results():
+    """{path: what is wrong} of the results this run made that were deleted or damaged since (a
+    manifest's adapter, a manifest, an evaluation of a finished comparison), each named once."""
+    manifests, results = EXPERIMENT.stored()
+    finished = os.path.exists(layout.comparison("summary.csv"))
+    found = integrity.to_remake(manifests, results, finished)
+    for path, problem in found.items():
+        logger.warning(f"{path} {problem}: made again, with what reads it")
+    return found
+
+
+def remaking(inputs):
+    """Input function `inputs` of a rule that reads stored results (manifests, the comparison), which
+    first hands the damaged ones to the DAG being built as forced files (what --forcerun does): the
+    jobs that made them run again, and those that read them. Snakemake alone re-makes a missing file
+    only when a job that reads it has to run, and it cannot see inside an adapter directory."""
+
+    def checked(wildcards):
+        if workflow.is_main_process:
+            workflow.dag.forcefiles.update(damaged_results())
+        return inputs(wildcards)
+
+    return checked
+
+
 # ---- Manifests (rules/adapters.smk) and method cards (rules/eval.smk): adaptcommand.experiment -----
 
 
+@remaking
 def manifest_sources(wildcards):
     """The adapter directories (or manifests and assignments) a manifest is made from."""
     w = wildcards  # (a cluster-scope method's clusters: after the clustering checkpoint)
@@ -292,3 +330,8 @@ def eval_files(split, methods, name):
     """`name` (metrics, per_persona) of every run of every method of `methods` on `split`, in the order
     of params runs / new_user_runs."""
     return [layout.eval_files(split, m, r)[name] for m in methods for r in runs(m)]
+
+
+onstart:
+    # What made this run, written when jobs are about to run (never by a dry run): adaptcommand.rundir.
+    rundir.record(config, workflow.overwrite_configfiles, workflow.main_snakefile)

@@ -3,6 +3,8 @@
 
 rule compare:
     input:
+        # (a deleted or damaged result of a finished run is made again first: common.smk)
+        remaking(lambda wildcards: []),
         # Methods, then controls (labelled as controls, never ranked as methods); every run (seed).
         metrics=eval_files("test", SCORED, "metrics"),
         per_persona=eval_files("test", SCORED, "per_persona"),

@@ -35,6 +35,8 @@ LAYERS = [
         "scheduling",
         "profiles",
         "manifests",
+        "rundir",
+        "integrity",
         "tracking",
         "costs",
     ],

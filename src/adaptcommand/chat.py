@@ -63,14 +63,14 @@ def load_card(workdir: str | Path, method: str, seed: int | str | None = None) -
     if seed is not None:
         wanted = card_path(workdir, method, f"seed{seed}")
         if wanted.exists():
-            return json.loads(wanted.read_text())
+            return _read_card(wanted, workdir)
         if cards and cards[0].stem != "untrained":
             raise ChatError(
                 f"no seed {seed} of {method} in {workdir / CARDS / method} "
                 f"(seeds of this run: {', '.join(p.stem.removeprefix('seed') for p in cards)})"
             )
     if cards:
-        return json.loads(cards[0].read_text())
+        return _read_card(cards[0], workdir)
     known = _available(workdir)
     if not known:
         raise ChatError(
@@ -84,14 +84,35 @@ def load_card(workdir: str | Path, method: str, seed: int | str | None = None) -
     )
 
 
+def _read_card(path: Path, workdir: Path) -> dict:
+    from adaptcommand.rundir import remake_command
+
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ChatError(
+            f"{path}: not a method card ({exc}); the workflow re-makes it: {remake_command(workdir)}"
+        ) from None
+
+
 def read_history(path: str | Path) -> list[dict]:
     """Earlier turns of the conversation: a JSON list (or JSON lines) of {"role": "user" |
     "assistant", "text": ...} ("content" is accepted for "text"), oldest first."""
-    text = Path(path).read_text()
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ChatError(
+            f"{path}: cannot be read as UTF-8 text ({getattr(exc, 'strerror', None) or exc})"
+        ) from None
     try:
         rows = json.loads(text)
     except json.JSONDecodeError:
-        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+        rows = []
+        for n, line in enumerate(text.splitlines(), 1):
+            try:
+                rows += [json.loads(line)] if line.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ChatError(f"{path}:{n}: neither a JSON list nor JSON lines ({exc.msg})") from None
     if not isinstance(rows, list):
         raise ChatError(f"{path}: expected a list of messages")
     turns = []
@@ -139,13 +160,14 @@ class Assistant:
         if persona not in routes:
             raise ChatError(_unknown_persona(method, persona, routes))
         adapter = routes[persona]
-        needed = [p for p in (adapter, card["merge"]) if p]
-        missing = [p for p in needed if not (workdir / p).exists()]
-        if missing:
-            raise ChatError(
-                f"{', '.join(missing)} (needed by {method} for {persona}) missing in {workdir}: run "
-                f"`snakemake {CARDS}/{method}/{card['run']}.json` with the run's --configfile"
-            )
+        from adaptcommand.manifests import DamagedAdapterError, check_stored
+
+        try:  # the weights served are the ones their manifest recorded (deleted or damaged: refused)
+            for stored in (adapter, card["merge"]):
+                if stored:
+                    check_stored(stored, workdir)
+        except DamagedAdapterError as exc:
+            raise ChatError(str(exc)) from None
         from adaptcommand.data.io import load_dialogs, load_splits  # (torch only for a valid request)
         from adaptcommand.evaluate.run import build_method_model
         from adaptcommand.retrieval import pool_of

@@ -51,13 +51,14 @@ def main(argv: list[str] | None = None) -> int:
     # (torch and transformers are imported only once the request is known to be valid: a wrong
     # method or persona is answered at once)
     from adaptcommand.chat import Assistant, ChatError, read_history
+    from adaptcommand.prompts import ControlTokenError
 
     try:
         context = _context(args.context)
         history = read_history(args.history) if args.history else None
         bot = Assistant.load(args.method, args.persona, args.workdir, args.seed)
         print(bot.reply(args.message, history, context))
-    except (ChatError, argparse.ArgumentTypeError, FileNotFoundError) as exc:
+    except (ChatError, ControlTokenError, argparse.ArgumentTypeError, FileNotFoundError) as exc:
         print(f"adaptcommand chat: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -100,6 +100,30 @@ def refuse_config_errors() -> Iterator[None]:
         raise SystemExit(str(exc)) from None
 
 
+def _unique_key_loader():
+    """yaml.SafeLoader, refusing a key repeated in one mapping (YAML 1.2 forbids it; PyYAML keeps the
+    last silently: an appended `train:` section would replace the one above it)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key {key!r} repeated (first at line {seen[key] + 1}): a repeated key silently "
+                        "replaces the first; merge the two",
+                        key_node.start_mark,
+                    )
+                seen[key] = key_node.start_mark.line
+            return super().construct_mapping(node, deep)
+
+    return Loader
+
+
 def read_yaml(path: str | os.PathLike) -> dict:
     """A YAML config file as a dict; `ConfigError` naming ``file:line:column`` on a syntax error and
     the file when it cannot be read or is not a mapping of keys."""
@@ -112,7 +136,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_unique_key_loader())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -273,6 +297,9 @@ def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iter
             node = node[part]
     if node.get("type") == "integer" and isinstance(value, float):
         yield f"{where} = {value!r}: must be an integer (write {int(value)} if that is meant)"
+    if node.get("type") == "array" and isinstance(value, list) and isinstance(node.get("items"), dict):
+        for i, item in enumerate(value):  # e.g. train.seeds: [1.0, 2]
+            yield from _integer_fields(node["items"], item, root, f"{where}[{i}]")
     if isinstance(value, dict):
         properties = node.get("properties", {})
         for key, sub in properties.items():
@@ -528,6 +555,14 @@ def check_config(
         problems.append(
             f"compare.references = {compare['references']}: the controls are differences to {untrained}: "
             f"keep {untrained} among the references"
+        )
+    elif (positive or config["eval"].get("controls")) and not set(untrained) & set(methods):
+        checked = [positive] * bool(positive) + list(config["eval"].get("controls", []))
+        untrained = " or ".join(untrained)
+        problems.append(
+            f"eval.methods = {config['eval']['methods']}: the controls {checked} are differences to "
+            f"{untrained}, which is not evaluated: add {untrained} to eval.methods (or drop the "
+            "controls: eval.controls: [], compare.positive_control: '')"
         )
     # methods that compose their candidates' predictions instead of generating (routing)
     composed = [m for m in evaluated if not kind_of(evaluated[m]).generates]

@@ -173,6 +173,26 @@ class Experiment:
             merge=self.start_adapter(method, seed) if merge else "",
         )
 
+    # ---- what a finished run holds (adaptcommand.integrity) --------------------------------------
+
+    def stored(self) -> tuple[list[str], list[str]]:
+        """(every manifest the run makes, every evaluation and routing file its comparison is made
+        from): of each evaluated method, per seed and evaluation set, and of the methods they take
+        adapters from."""
+        seeds = self.config["train"]["seeds"]
+        manifests, results = set(), set()
+        for split, methods in self.evaluated.items():
+            for m in methods:
+                for run in layout.runs(self.table[m], seeds):
+                    manifests.update(layout.manifest_for(m, self.table[m], split, run))
+                    results.update(layout.eval_files(split, m, run).values())
+                kind = kind_of(self.table[m])
+                source = kind.merges or kind.borrows
+                manifests.update(layout.manifest(source, s) for s in seeds if source)
+        for seed in seeds if self.routed else []:
+            results.update(layout.routing(layout.run_of(seed), f) for f in ("oracle", "choices"))
+        return sorted(manifests), sorted(results)
+
     # ---- method cards (rules/eval.smk) -------------------------------------------------------------
 
     def card_manifests(self, method: str, run: str) -> dict[str, list[str]]:

@@ -46,6 +46,7 @@ NEW_SPLITS = "data/cold_start/splits.json"
 NEW_SPLIT_REPORT = "data/cold_start/validation_report.json"
 NEW_CHARACTERS = "data/cold_start/characters.json"
 CARDS = "results/methods"  # the method cards `adaptcommand chat` loads (`card`)
+RUN_RECORD = "results/run.json"  # what made the run: its setup and command (adaptcommand.rundir)
 
 # Where the workflow writes (relative to its working directory): every output, log and benchmark of a
 # rule lies under one of them (tests/test_data_safety.py checks the rules), and so does Snakemake's own

@@ -12,6 +12,9 @@ import json
 from pathlib import Path
 
 __all__ = [
+    "DamagedAdapterError",
+    "check_stored",
+    "check_unit",
     "method_manifest",
     "new_user_manifest",
     "read_manifest",
@@ -21,14 +24,60 @@ __all__ = [
 ]
 
 
+class DamagedAdapterError(ValueError):
+    """Stored weights that are not the ones their manifest recorded (or are gone): one line naming
+    the adapter and the command that re-makes it."""
+
+
+def _weights(adapter_dir: Path) -> list[Path]:
+    return sorted(Path(adapter_dir).glob("adapter_model.*"))
+
+
 def _digest(adapter_dir: Path) -> str:
     """A content digest of an adapter's weights: the manifest changes whenever an adapter does."""
     import hashlib
 
     h = hashlib.sha256()
-    for f in sorted(adapter_dir.glob("adapter_model.*")):
-        h.update(f.read_bytes())
+    for f in _weights(adapter_dir):
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()[:16]
+
+
+def _stats(adapter_dir: Path) -> dict[str, list[int]]:
+    """{weights file: [bytes, mtime_ns]}: what a quick check compares before it reads any weights."""
+    return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in _weights(adapter_dir)}
+
+
+def unit_problem(unit: dict, quick: bool = False) -> str | None:
+    """What is wrong with a manifest unit's stored weights (None: they are the recorded ones). `quick`
+    trusts weights whose sizes and modification times are the recorded ones (planning reads no
+    weights then); otherwise, and whenever those differ, the digest decides."""
+    adapter_dir = Path(unit["dir"])
+    if not adapter_dir.is_dir():
+        return "is missing"
+    if not _weights(adapter_dir):
+        return "has no weights (adapter_model.*)"
+    if quick and unit.get("files") and unit["files"] == _stats(adapter_dir):
+        return None
+    if _digest(adapter_dir) != unit["digest"]:
+        return "holds weights other than its manifest's (damaged or replaced since it was made)"
+    return None
+
+
+def check_unit(unit: dict, method: str, workdir: str | Path = ".") -> str:
+    """`unit`'s adapter directory once its weights are checked against the manifest's digest; else a
+    `DamagedAdapterError` naming the adapter and the command that re-makes it."""
+    from adaptcommand.rundir import remake_command
+
+    problem = unit_problem({**unit, "dir": str(Path(workdir) / unit["dir"])})
+    if problem:
+        raise DamagedAdapterError(
+            f"adapter {unit['dir']} of method {method} {problem}; the workflow re-makes it and what "
+            f"read it: {remake_command(workdir)}"
+        )
+    return unit["dir"]
 
 
 def manifest_unit(adapter_dir: str | Path) -> dict:
@@ -43,6 +92,7 @@ def manifest_unit(adapter_dir: str | Path) -> dict:
         "best_epoch": log.get("best_epoch"),
         **({"chosen_scale": log["chosen_scale"]} if "chosen_scale" in log else {}),
         "digest": _digest(adapter_dir),
+        "files": _stats(adapter_dir),
     }
 
 
@@ -61,6 +111,7 @@ def write_manifest(
     doc = {
         "method": method,
         "merge": str(merge),
+        **({"merge_digest": _digest(Path(merge))} if merge else {}),
         "units": {u: manifest_unit(d) for u, d in sorted(units.items())},
         "routes": None if routes is None else dict(sorted(routes.items())),
     }
@@ -77,16 +128,47 @@ def read_manifest(path: str | Path) -> dict:
     return json.loads(Path(path).read_text())
 
 
-def routes_of(doc: dict, personas) -> dict[str, str]:
-    """{persona: adapter directory} of `personas` by a manifest document; a persona it does not serve
-    is an error naming the manifest's method."""
+def routes_of(doc: dict, personas, workdir: str | Path = ".") -> dict[str, str]:
+    """{persona: adapter directory} of `personas` by a manifest document, every adapter served (and
+    the one merged into the base) checked against its digest first (`check_unit`); a persona it does
+    not serve is an error naming the manifest's method."""
+    if doc.get("merge_digest"):
+        check_unit({"dir": doc["merge"], "digest": doc["merge_digest"]}, doc["method"], workdir)
     if doc["routes"] is None:
         (unit,) = doc["units"].values()
-        return {p: unit["dir"] for p in personas}
+        return dict.fromkeys(personas, check_unit(unit, doc["method"], workdir))
     missing = [p for p in personas if p not in doc["routes"]]
     if missing:
         raise KeyError(f"method {doc['method']} has no adapter for {missing[:5]}")
-    return {p: doc["units"][doc["routes"][p]]["dir"] for p in personas}
+    served = {
+        u: check_unit(doc["units"][u], doc["method"], workdir) for u in {doc["routes"][p] for p in personas}
+    }
+    return {p: served[doc["routes"][p]] for p in personas}
+
+
+def check_stored(adapter_dir: str, workdir: str | Path = ".") -> str:
+    """`adapter_dir` (relative to the run at `workdir`, as a method card names it) once checked against
+    the manifest beside it that lists it (`check_unit`); a `DamagedAdapterError` if none does."""
+    from adaptcommand.rundir import remake_command
+
+    parent = Path(workdir) / Path(adapter_dir).parent
+    for path in (parent / "adapters.json", parent / "new_users.json"):
+        if not path.exists():
+            continue
+        try:
+            doc = read_manifest(path)
+        except ValueError as exc:
+            raise DamagedAdapterError(
+                f"manifest {path} is not valid JSON ({exc}); the workflow re-makes it: "
+                f"{remake_command(workdir)}"
+            ) from None
+        for unit in doc["units"].values():
+            if unit["dir"] == str(adapter_dir):
+                return check_unit(unit, doc["method"], workdir)
+    raise DamagedAdapterError(
+        f"adapter {adapter_dir}: no manifest in {parent} lists it (deleted?); the workflow re-makes it: "
+        f"{remake_command(workdir)}"
+    )
 
 
 def swapped_routes(personas: list[str]) -> dict[str, str]:

@@ -32,6 +32,33 @@ class PromptConfig(Section):
     max_length: int = 512  # training: tokens per example (oldest turns dropped first)
 
 
+class ControlTokenError(ValueError):
+    """A text (of the data or of a chat) holding one of the model's control tokens."""
+
+
+def control_tokens(tokenizer) -> list[str]:
+    """The tokenizer's special tokens (turn markers, end of text, ...): every string it would read as
+    one control token id instead of as text."""
+    added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    tokens = set(tokenizer.all_special_tokens) | {t.content for t in added.values() if t.special}
+    return sorted(t for t in tokens if t)
+
+
+def check_text(tokenizer, messages: list[dict], where: str) -> None:
+    """Refuse `messages` (chat messages) where a text holds a control token of `tokenizer`: rendered,
+    it would become that token, and a user's message could end its turn and forge the assistant's.
+    Refused rather than escaped: the data validator refuses the same (data.clean), so training and
+    evaluation never see such a text, and a chat request fails with this one line."""
+    tokens = control_tokens(tokenizer)
+    for i, m in enumerate(messages):
+        found = [t for t in tokens if t in m["content"]]
+        if found:
+            raise ControlTokenError(
+                f"{where}: the {m['role']} text (message {i}) holds the model's control token {found[0]!r}: "
+                "text is never allowed to open or end a turn"
+            )
+
+
 def history_block(history: list[dict]) -> str:
     """'Past exchanges with this user:' then one 'User: ...' / 'Assistant: ...' pair per exchange."""
     lines = [HISTORY_HEADER]
@@ -85,7 +112,12 @@ def generation_prompt(
     """
     start = context_start(dialog["messages"], turn_index, pc.context_messages)
     msgs = chat_messages(dialog, pc, dialog["messages"][start:turn_index], history)
+    check_text(tokenizer, msgs, _where(dialog))
     return tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+
+
+def _where(dialog: dict) -> str:
+    return f"{dialog.get('persona_id', 'chat')} session {dialog.get('session_id', '-')}"
 
 
 def training_example(
@@ -103,6 +135,7 @@ def training_example(
     # A window must hold an assistant message: dialogues often end with a user turn ("thanks!"), and
     # a window starting there would be an example without a single labelled token.
     last = max((i for i, m in enumerate(turns) if m["role"] == "assistant"), default=len(turns))
+    check_text(tokenizer, chat_messages(dialog, pc, turns, history), _where(dialog))
     for start in [i for i, m in enumerate(turns) if m["role"] == "user" and i < last] or [0]:
         ids, labels = _render_with_labels(tokenizer, chat_messages(dialog, pc, turns[start:], history))
         if len(ids) <= pc.max_length:

@@ -40,6 +40,7 @@ from adaptcommand.compare.table import (  # noqa: E402
     wide_name,
 )
 from adaptcommand.costs import method_costs  # noqa: E402
+from adaptcommand.data.io import atomic_file  # noqa: E402
 from adaptcommand.routing import ORACLE_LABEL  # noqa: E402
 from adaptcommand.settings import Protocol  # noqa: E402
 
@@ -55,10 +56,11 @@ def control_checks(
     seeds = [s for s in dict.fromkeys(long["seed"]) if s != POOLED]
     out = {"metric": metric, "reference": baseline, "checks": []}
     names = set(long["method"])
-    checks = (
-        [(protocol.positive_control, "positive")] if {protocol.positive_control, baseline} <= names else []
-    )
+    checks = [(protocol.positive_control, "positive")] if protocol.positive_control else []
     checks += [(c, "negative") for c in controls]
+    unscored = sorted({c for c, _ in checks} - names) + sorted({baseline} - names if checks else [])
+    if unscored:  # a control that cannot be checked fails loudly, never "passes" with nothing checked
+        raise ValueError(f"the controls need the rows {unscored}, which were not scored")
     if checks and baseline not in protocol.references:
         raise ValueError(
             f"the controls {[c for c, _ in checks]} are differences to the row that learns nothing "
@@ -365,10 +367,11 @@ def _dot_panel(
 
 
 def _save(fig, path: str) -> None:
-    tmp = Path(path).with_suffix(".tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
+    try:
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def figure(
@@ -533,9 +536,8 @@ def by_headline(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
 
 
 def _write_csv(table: pd.DataFrame, path: str) -> None:
-    tmp = Path(str(path) + ".tmp")
-    table.to_csv(tmp)
-    tmp.replace(path)
+    with atomic_file(path) as tmp:
+        table.to_csv(tmp)
 
 
 def _pooled_tables(tables: dict[str, dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:

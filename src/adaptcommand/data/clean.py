@@ -64,6 +64,11 @@ LIMITS = {
 # (JSON's "\ud800" decodes to one; it cannot be written as UTF-8).
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+# A chat template's control marker (<|im_start|>, <|im_end|>, <|endoftext|>: Qwen2, SmolLM2, ChatML):
+# in a text, the tokenizer would read it as the model's own turn boundary, so a user's message could
+# forge a turn. Refused here; the prompt builder refuses every special token of the model's tokenizer
+# (adaptcommand.prompts.check_text).
+_MARKER = re.compile(r"<\|[^|<>\s]{1,40}\|>")
 
 
 def _read_all(path: Path) -> list[tuple[int, object]]:
@@ -79,6 +84,12 @@ def _check_strings(value: object, where: str) -> None:
         if bad:
             kind = "lone surrogate" if _SURROGATE.match(bad.group()) else "control character"
             raise ValueError(f"{where}: {kind} U+{ord(bad.group()):04X} at character {bad.start() + 1}")
+        marker = _MARKER.search(value)
+        if marker:
+            raise ValueError(
+                f"{where}: {marker.group()!r} at character {marker.start() + 1} is a chat template's control "
+                "token: in a prompt it would end or open a turn (text is never allowed to)"
+            )
         if len(value) > LIMITS["text_chars"]:
             raise ValueError(f"{where}: text of {len(value)} characters (limit {LIMITS['text_chars']})")
     elif isinstance(value, dict):
@@ -223,6 +234,8 @@ def _check_messages(messages: object, where: str, keys: _Keys) -> list[dict]:
                 f"{mw}: role {role!r}, expected {expected!r} (sessions start with the user and alternate)"
             )
         out.append({"role": role, "text": text})
+    if len(out) < 2:
+        raise ValueError(f"{where}: no assistant turn: nothing to train on or to score")
     return out
 
 
@@ -325,7 +338,7 @@ def validate_raw(
         try:
             sessions = _check_sessions(sess_obj, expected_sessions, len(routines), keys)
         except ValueError as exc:
-            raise _err(paths[2], ls, str(exc)) from None
+            raise _err(paths[2], ls, f"{persona_id(i)}: {exc}") from None
         # The same user twice: the same character sketch, or the same sessions.
         for path, line, key in ((paths[0], lc, character.strip()), (paths[2], ls, repr(sessions))):
             earlier = first_line_of.setdefault((path.name, key), line)

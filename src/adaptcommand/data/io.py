@@ -116,24 +116,29 @@ def make_temp_beside(path: Path) -> Path:
     return Path(tmp_name)
 
 
-def _write_atomic(path: str | os.PathLike, writer: Callable[[IO[str]], None]) -> Path:
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside `path` (same suffix) for a library to write (a figure, a CSV); on
+    success it replaces `path`, on failure it is removed (nothing half-written is ever at `path`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_name = make_temp_beside(path)
+    tmp = make_temp_beside(path)
+    tmp = tmp.rename(tmp.with_name(tmp.name + path.suffix))
     try:
-        fd = os.open(tmp_name, os.O_WRONLY | os.O_TRUNC)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_atomic(path: str | os.PathLike, writer: Callable[[IO[str]], None]) -> Path:
+    with atomic_file(path) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
             writer(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp_name, path)
-    except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
-        raise
-    return path
+    return Path(path)
 
 
 def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[Any]) -> Path:

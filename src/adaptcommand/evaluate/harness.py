@@ -10,9 +10,8 @@ from __future__ import annotations
 import csv
 import math
 from collections.abc import Callable
-from pathlib import Path
 
-from adaptcommand.data.io import write_json_atomic, write_jsonl_atomic
+from adaptcommand.data.io import atomic_file, write_json_atomic, write_jsonl_atomic
 from adaptcommand.evaluate.generate import generate
 from adaptcommand.evaluate.targets import assert_same_targets, targets_fingerprint
 from adaptcommand.metrics.scoring import per_persona, score_turns, summarize
@@ -75,13 +74,11 @@ def write_results(rows: list[dict], targets: list[dict], out: dict[str, str], me
     write_jsonl_atomic(out["predictions"], rows)
     table = per_persona(rows)
     keys = list(next(iter(table.values())))
-    tmp = Path(str(out["per_persona"]) + ".tmp")
-    with tmp.open("w", newline="") as fh:
+    with atomic_file(out["per_persona"]) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["persona_id", *keys])
         for p, vals in table.items():
             w.writerow([p, *[vals[k] for k in keys]])
-    tmp.replace(out["per_persona"])
     summary = summarize(rows)
     summary = {**meta, "targets_fingerprint": targets_fingerprint(targets), **summary}
     summary["micro"] = {k: _clean(v) for k, v in summary["micro"].items()}

@@ -1,0 +1,69 @@
+"""What a finished run must still hold, checked before every workflow run: the results to make again.
+
+Snakemake re-makes a missing file only when a job that reads it has to run (its rule for temporary
+files), and it cannot see inside an adapter directory: a deleted adapter, manifest or evaluation of a
+finished run, or weights truncated or replaced, would stay so. `to_remake` lists them, each with the
+reason, for the workflow to hand to Snakemake's own ``--forcerun`` (rules/common.smk): the jobs that
+made them run again, and so do those that read them.
+
+- every manifest that exists must be valid JSON, and each of its units' weights the recorded ones
+  (the sizes and modification times recorded decide without reading weights; where they differ, the
+  digest: `manifests.unit_problem`);
+- once the run has its comparison, every manifest and evaluation file it was made from must exist
+  (and a JSON one parse).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from adaptcommand.manifests import unit_problem
+
+__all__ = ["to_remake"]
+
+
+def _json_problem(path: Path) -> str | None:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return f"is not valid JSON ({type(exc).__name__})"
+    return None
+
+
+def to_remake(
+    manifests: Iterable[str | os.PathLike],
+    results: Iterable[str | os.PathLike],
+    finished: bool,
+    workdir: str | os.PathLike = ".",
+) -> dict[str, str]:
+    """{path: what is wrong} of the results of the run at `workdir` to make again. `manifests`: every
+    manifest the run's config makes; `results`: the evaluation files its comparison reads; `finished`:
+    whether that comparison exists (before that, a missing file is one the run has yet to make)."""
+    workdir = Path(workdir)
+    found: dict[str, str] = {}
+    for path in map(str, manifests):
+        full = workdir / path
+        if not full.exists():
+            if finished:
+                found[path] = "is missing"
+            continue
+        problem = _json_problem(full)
+        if problem:
+            found[path] = problem
+            continue
+        for unit in json.loads(full.read_text())["units"].values():
+            problem = unit_problem({**unit, "dir": str(workdir / unit["dir"])}, quick=True)
+            if problem:
+                found[unit["dir"]] = problem
+    for path in map(str, results if finished else ()):
+        full = workdir / path
+        if not full.exists():
+            found[path] = "is missing"
+        elif full.suffix == ".json":
+            problem = _json_problem(full)
+            if problem:
+                found[path] = problem
+    return found
