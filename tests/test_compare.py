@@ -131,6 +131,29 @@ def test_a_failed_negative_control_is_reported(tmp_path, targets):
     assert "FAILED" in (tmp_path / "out.markdown").read_text()
 
 
+def test_controls_without_the_rows_they_need_fail_instead_of_passing(tmp_path, targets):
+    """Without base (the row the controls are differences to), or without the positive control, the
+    comparison stops naming the missing rows: it never writes controls that "passed" with nothing
+    checked."""
+    generic = lambda t: _shift_numbers(t["reference"]) if t["kind"] == "routine" else t["reference"]  # noqa: E731
+    files = {m: _method(tmp_path, m, targets, generic) for m in ("base", "unified", "persona_swapped")}
+    for names, missing in (
+        (["unified", "persona_swapped"], "adapter none"),
+        (["base", "unified"], "'persona'"),
+    ):
+        with pytest.raises(ValueError, match=f"need the rows .*{missing}"):
+            write_comparison(
+                runs_of(names),
+                [n for n in names if n == "persona_swapped"],
+                [files[m]["metrics"] for m in names],
+                [files[m]["per_persona"] for m in names],
+                {},
+                _outputs(tmp_path),
+                protocol(),
+            )
+    assert not (tmp_path / "out.controls").exists()
+
+
 def _latex_rows(tex: str) -> list[str]:
     return [line for line in tex.splitlines() if line.endswith(r"\\")]
 

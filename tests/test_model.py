@@ -421,3 +421,23 @@ def test_an_untrained_prefix_starts_as_the_model_it_is_added_to(tiny, dialogs):
     head_dim = cfg.hidden_size // cfg.num_attention_heads
     weight = peft.prompt_encoder["default"].embedding.weight
     assert weight.shape == (6, cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * head_dim)
+
+
+def test_a_pack_with_an_unusable_persona_fails_naming_it_before_training_any(tiny, dialogs, tmp_path):
+    """A persona whose dialogues hold no assistant turn (the cleaner refuses such data; here it is
+    planted behind its back): the pack stops before any unit trains, naming that persona only."""
+    from adaptcommand.data.io import write_json_atomic, write_jsonl_atomic
+    from adaptcommand.data.splits import make_splits
+    from adaptcommand.train.lora import train_adapters
+
+    broken = [
+        {**d, "messages": d["messages"][:1]} if d["persona_id"] == "persona_001" else d for d in dialogs
+    ]
+    write_jsonl_atomic(tmp_path / "dialogs.jsonl", broken)
+    write_json_atomic(tmp_path / "splits.json", make_splits(dialogs, 0.5, 0.25))
+    personas = ["persona_000", "persona_001", "persona_002"]
+    data = (str(tmp_path / "dialogs.jsonl"), str(tmp_path / "splits.json"))
+    out = {p: tmp_path / "pack" / p for p in personas}
+    with pytest.raises(ValueError, match=r"^cannot train persona_001: no train dialogue") as failure:
+        train_adapters(tiny[0], *data, {p: [p] for p in personas}, PromptConfig(), LORA, 0, out)
+    assert "persona_000" not in str(failure.value) and not (tmp_path / "pack").exists()

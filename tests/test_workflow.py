@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -621,3 +622,85 @@ def test_latex_table_has_every_method(demo_run):
     assert "\\toprule" in tex and "\\bottomrule" in tex
     for m in DEMO_METHODS + DEMO_CONTROLS:
         assert m.replace("_", "\\_") + " & " in tex, m
+
+
+# ---- What is stored is what is served ----------------------------------------------------------------
+
+
+def _tree(root: Path) -> dict[str, tuple[int, int]]:
+    """{file: (bytes, mtime_ns)} of every file under `root`."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in root.rglob("*")
+        if p.is_file()
+    }
+
+
+def _damage_plans(run: Path, damage, seed_run: str, trains: set[str]) -> dict[str, list[str]]:
+    """Apply `damage` to `run`, dry-run the plain demo command: the planned jobs, every one of them of
+    `seed_run` (or the comparison), its trainings exactly the families `trains`."""
+    damage()
+    proc = snakemake(run, "-n")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "made again, with what reads it" in proc.stdout + proc.stderr
+    outputs = _planned_outputs(proc)
+    assert "compare" in outputs, outputs
+    assert {r.split(".")[0] for r in outputs if r.startswith("train_")} == trains, outputs
+    for rule, files in outputs.items():
+        if rule not in ("compare", "all"):
+            assert all(seed_run in f for f in files), (rule, files)  # nothing of another seed again
+    return outputs
+
+
+def test_damaged_results_of_a_finished_run_are_made_again_with_what_reads_them(demo_run, tmp_path):
+    """A truncated adapter, a deleted adapter directory, a deleted manifest and a corrupted one: the
+    plain demo command plans the job that made each and the jobs that read it (of that seed only), and
+    running it restores the run: the same weights as before, then nothing to do."""
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
+    s2 = f"seed{SEEDS[-1]}"
+    weights = run / f"models/persona/{S1}/{KNOWN[0]}/adapter_model.safetensors"
+    hybrid = run / f"models/hybrid/{s2}"
+    manifest = hybrid / "adapters.json"
+
+    def restore(rel: str) -> None:
+        target = run / rel
+        shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+        subprocess.run(["cp", "-a", str(demo_run / rel), str(target)], check=True)
+
+    truncate = lambda: os.truncate(weights, 1000)  # noqa: E731
+    _damage_plans(run, truncate, S1, {"train_persona"})
+    restore(str(weights.relative_to(run)))
+    _damage_plans(run, lambda: shutil.rmtree(hybrid / KNOWN[5]), s2, {"train_hybrid"})
+    restore(str((hybrid / KNOWN[5]).relative_to(run)))
+    for broken in ("", '{"broken'):
+        damage = (lambda text=broken: manifest.write_text(text)) if broken else manifest.unlink
+        outputs = _damage_plans(run, damage, s2, set())
+        assert str(manifest.relative_to(run)) in outputs["adapter_manifest"], outputs
+        restore(str(manifest.relative_to(run)))
+    proc = snakemake(run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+    # two at once, run for real by the plain command: restored
+    truncate()
+    manifest.write_text('{"broken')
+    proc = snakemake(run)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert weights.read_bytes() == (demo_run / weights.relative_to(run)).read_bytes()
+    assert json.loads(manifest.read_text())["units"].keys() == set(KNOWN)
+    proc = snakemake(run, "-n")
+    assert "Nothing to be done" in proc.stdout + proc.stderr, proc.stdout[-3000:]
+
+
+def test_a_forgotten_configfile_changes_nothing_in_a_finished_run(demo_run, tmp_path):
+    """`snakemake --cores 2` without the demo's config, in a finished demo directory: refused in one
+    line before any job (the full experiment's source and base are another setup), no file touched."""
+    run = tmp_path / "run"
+    subprocess.run(["cp", "-a", str(demo_run), str(run)], check=True)
+    before = _tree(run)
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(run)]
+    proc = subprocess.run([*cmd, "--cores", "2"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    refusal = [line for line in proc.stderr.splitlines() if "another setup" in line]
+    assert len(refusal) == 1 and "source 'synthetic' -> 'huggingface'" in refusal[0], proc.stderr[-2000:]
+    assert "--configfile" in refusal[0] and "demo.yaml" in refusal[0]
+    assert _tree(run) == before

@@ -58,9 +58,11 @@ def control_checks(
     names = set(long["method"])
     checks = [(protocol.positive_control, "positive")] if protocol.positive_control else []
     checks += [(c, "negative") for c in controls]
-    unscored = sorted({c for c, _ in checks} - names) + sorted({baseline} - names if checks else [])
+    unscored = sorted({c for c, _ in checks} - names)
+    if checks and baseline not in names:
+        unscored.append(baseline or "the row that learns nothing (adapter none)")
     if unscored:  # a control that cannot be checked fails loudly, never "passes" with nothing checked
-        raise ValueError(f"the controls need the rows {unscored}, which were not scored")
+        raise ValueError(f"the controls {[c for c, _ in checks]} need the rows {unscored}: not scored")
     if checks and baseline not in protocol.references:
         raise ValueError(
             f"the controls {[c for c, _ in checks]} are differences to the row that learns nothing "
@@ -369,7 +371,7 @@ def _dot_panel(
 def _save(fig, path: str) -> None:
     try:
         with atomic_file(path) as tmp:
-            fig.savefig(tmp, dpi=110)
+            fig.savefig(tmp, dpi=110, format="png")
     finally:
         plt.close(fig)
 

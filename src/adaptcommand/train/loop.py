@@ -117,7 +117,7 @@ def train(
     for what, examples in (("train", train_examples), ("val", val_examples)):
         if examples and not any(label != IGNORE_INDEX for ex in examples for label in ex["labels"]):
             raise ValueError(
-                f"none of the {len(examples)} {what} examples has an assistant token to learn from "
+                f"{desc}: none of the {len(examples)} {what} examples has an assistant token to learn from "
                 "(prompt.max_length too small for the system prompt and a user turn?): the loss would be 0"
             )
     epochs, batch_size, patience = int(recipe.epochs), int(recipe.batch_size), int(recipe.patience)

@@ -77,6 +77,14 @@ def train_adapters(
         )
         for unit, personas in units.items()
     }
+    unusable = [
+        f"{unit}: no {split} dialogue with an assistant turn"
+        for unit, (_, train_d, val_d) in data.items()
+        for split, split_d in (("train", train_d), ("val", val_d))
+        if not any(m["role"] == "assistant" for d in split_d for m in d["messages"])
+    ]
+    if unusable:  # before any unit trains: nothing of the pack is spent on a job that cannot finish
+        raise ValueError("cannot train " + "; ".join(unusable))
     batched = batched and len(units) > 1 and recipe.adapter == "lora"
     n_workers = workers_for(workers, len(units), next(start_model.parameters()).device.type)
     one_copy_each = len(units) > 1  # each unit on a fresh copy: the start model stays as loaded
@@ -132,15 +140,19 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
     # a prefix starts as the key/values of the system turn's first tokens: untrained = the start model
     init_ids = system_turn_ids(st.tokenizer, st.pc) if st.recipe.adapter == "prefix" else None
     peft_model = attach_adapter(model, st.recipe, name=st.name, init_ids=init_ids)
-    result = train(
-        peft_model,
-        examples_for(st.tokenizer, train_d, st.pc, st.history),
-        examples_for(st.tokenizer, val_d, st.pc, st.history),
-        st.recipe,
-        st.seed,
-        st.tokenizer.pad_token_id,
-        desc=f"train {unit}",
-    )
+    try:
+        result = train(
+            peft_model,
+            examples_for(st.tokenizer, train_d, st.pc, st.history),
+            examples_for(st.tokenizer, val_d, st.pc, st.history),
+            st.recipe,
+            st.seed,
+            st.tokenizer.pad_token_id,
+            desc=f"train {unit}",
+        )
+    except Exception as exc:  # whatever fails names the unit (and its personas) it failed on
+        exc.add_note(f"while training unit {unit} (personas {', '.join(personas[:5])})")
+        raise
     info = _unit_log(personas, train_d, val_d, st, result)
     log.info(
         "%s: best epoch %d of %d, val loss %s",
