@@ -333,5 +333,10 @@ def eval_files(split, methods, name):
 
 
 onstart:
-    # What made this run, written when jobs are about to run (never by a dry run): adaptcommand.rundir.
+    # When jobs are about to run (never in a dry run): the data can be had, and the run directory
+    # remembers what made it (adaptcommand.rundir).
+    try:
+        rundir.check_source(config)
+    except rundir.RunSetupError as exc:
+        raise SystemExit(str(exc)) from None
     rundir.record(config, workflow.overwrite_configfiles, workflow.main_snakefile)

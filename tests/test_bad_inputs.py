@@ -902,6 +902,23 @@ def test_a_repeated_key_in_any_config_file_is_refused(tmp_path):
     assert check.returncode == 1 and f"{mine}:{line}:1: " in check.stderr, check.stderr
 
 
+def test_an_unreachable_data_source_is_refused_before_any_job(tmp_path):
+    """The full experiment in a new directory with the Hub unreachable: one line saying so and what to
+    do instead, before any job starts (nothing written but Snakemake's own state)."""
+    work = tmp_path / "work"
+    work.mkdir()
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO / "Snakefile"), "--directory", str(work)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([*cmd, "--cores", "1"], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 1
+    last = [line for line in proc.stderr.splitlines() if line.strip()][-1]
+    assert last.startswith("data.source: huggingface needs TCLResearchEurope/EdgeWisePersona"), proc.stderr[
+        -2000:
+    ]
+    assert "nothing was started" in last and "data.source: local" in last
+    assert [p.name for p in work.iterdir()] == [".snakemake"]
+
+
 # ---- the user's own files are inputs (data.source: local) --------------------------------------
 
 

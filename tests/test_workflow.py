@@ -670,6 +670,18 @@ def test_damaged_results_of_a_finished_run_are_made_again_with_what_reads_them(d
 
     truncate = lambda: os.truncate(weights, 1000)  # noqa: E731
     _damage_plans(run, truncate, S1, {"train_persona"})
+    # chat refuses it in one line, naming the adapter and the command that re-makes it
+    proc = _chat(run, "--method", "persona", "--persona", KNOWN[0], "--seed", str(SEEDS[0]), "lights on")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert f"adapter models/persona/{S1}/{KNOWN[0]} of method persona holds weights other" in proc.stderr
+    assert "snakemake --cores N" in proc.stderr and "demo.yaml" in proc.stderr
+    restore(str(weights.relative_to(run)))
+    # another persona's weights copied over (cp -p: same size): refused too
+    subprocess.run(
+        ["cp", "-p", str(weights.parent.parent / KNOWN[1] / weights.name), str(weights)], check=True
+    )
+    proc = _chat(run, "--method", "persona", "--persona", KNOWN[0], "--seed", str(SEEDS[0]), "lights on")
+    assert proc.returncode == 2 and "holds weights other than its manifest's" in proc.stderr, proc.stderr
     restore(str(weights.relative_to(run)))
     _damage_plans(run, lambda: shutil.rmtree(hybrid / KNOWN[5]), s2, {"train_hybrid"})
     restore(str((hybrid / KNOWN[5]).relative_to(run)))

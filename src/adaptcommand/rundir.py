@@ -17,9 +17,9 @@ import os
 import shlex
 from pathlib import Path
 
-from adaptcommand.layout import RUN_RECORD
+from adaptcommand.layout import RAW, RUN_RECORD
 
-__all__ = ["RunSetupError", "check_setup", "record", "remake_command", "setup_of"]
+__all__ = ["RunSetupError", "check_setup", "check_source", "record", "remake_command", "setup_of"]
 
 
 class RunSetupError(ValueError):
@@ -109,3 +109,23 @@ def record(config: dict, configfiles, snakefile: str | os.PathLike, workdir: str
         path.parent.mkdir(parents=True, exist_ok=True)
         write_json_atomic(path, doc)
     return path
+
+
+def check_source(config: dict, workdir: str | os.PathLike = ".") -> None:
+    """Refuse (one line), before any job runs, a run whose data must still be downloaded from the Hub
+    when the Hub cannot be reached (nothing is started, so nothing is deleted)."""
+    from adaptcommand.hub import hub_reachable
+    from adaptcommand.schema import RAW_FILES
+
+    data = config["data"]
+    if data["source"] != "huggingface" or all((Path(workdir) / RAW / f).exists() for f in RAW_FILES):
+        return
+    ok, reason = hub_reachable()
+    if not ok:
+        raise RunSetupError(
+            f"data.source: huggingface needs {data.get('hf_dataset')} from the Hugging Face Hub, which "
+            f"cannot be reached ({reason}); nothing was started. Put the three files in a directory and "
+            "set data.source: local, data.local_dir: <it>, or run the offline demo (--configfile "
+            "config/demo.yaml)"
+        )
+
