@@ -543,7 +543,17 @@ CONFIG_CASES = [
         "train.persona.epochs = 4.0: must be an integer",
     ),
     BadConfig("float personas", {"data": {"n_personas": 12.0}}, "data.n_personas = 12.0"),
-    BadConfig("float seed", {"train": {"seeds": [1.0, 2]}}, "train.seeds[0] = 1.0: must be an integer"),
+    BadConfig("float seed", {"train": {"seeds": [1.0, 2]}}, "train.seeds.0 = 1.0: must be an integer"),
+    BadConfig(
+        "seed beyond numpy's",
+        {"train": {"seeds": [1, 2**32]}},
+        "train.seeds.1 = 4294967296: 4294967296 is greater than the maximum",
+    ),
+    BadConfig(
+        "no reference evaluated",
+        {"eval": {"methods": ["persona", "hybrid"], "controls": []}, "compare": {"positive_control": ""}},
+        "compare.references = ['unified', 'base']: none of them is in eval.methods",
+    ),
     BadConfig(
         "controls without the untrained row",
         {"eval": {"methods": ["unified", "persona", "hybrid"]}},

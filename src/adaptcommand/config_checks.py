@@ -299,7 +299,7 @@ def _integer_fields(node: dict, value: Any, root: dict, where: str = "") -> Iter
         yield f"{where} = {value!r}: must be an integer (write {int(value)} if that is meant)"
     if node.get("type") == "array" and isinstance(value, list) and isinstance(node.get("items"), dict):
         for i, item in enumerate(value):  # e.g. train.seeds: [1.0, 2]
-            yield from _integer_fields(node["items"], item, root, f"{where}[{i}]")
+            yield from _integer_fields(node["items"], item, root, f"{where}.{i}")
     if isinstance(value, dict):
         properties = node.get("properties", {})
         for key, sub in properties.items():
@@ -547,6 +547,12 @@ def check_config(
         problems.append(
             f"compare.positive_control = {positive!r}: not in eval.methods (evaluate it, or set "
             "compare.positive_control: '' to run without the check that the measurement sees an effect)"
+        )
+    if not set(compare["references"]) & methods:
+        problems.append(
+            f"compare.references = {compare['references']}: none of them is in eval.methods = "
+            f"{config['eval']['methods']}, so no difference could be taken: evaluate one of them or "
+            "name an evaluated method"
         )
     # the controls are differences to the model as it is: the method that learns nothing (adapter none)
     untrained = [m for m, e in methods_table.items() if e["adapter"] == "none"]

@@ -128,4 +128,3 @@ def check_source(config: dict, workdir: str | os.PathLike = ".") -> None:
             "set data.source: local, data.local_dir: <it>, or run the offline demo (--configfile "
             "config/demo.yaml)"
         )
-
