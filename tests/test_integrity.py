@@ -207,3 +207,14 @@ def test_a_chat_history_that_is_not_json_is_one_line(tmp_path, capsys):
         assert main([*args, "--history", str(tmp_path / name), "--workdir", str(tmp_path)]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and err.startswith("adaptcommand chat: ") and name in err, err
+
+
+def test_a_persona_with_nothing_to_score_is_refused_not_left_out(dialogs):
+    """Every persona of a split is scored, or the targets are refused naming who would be left out."""
+    from adaptcommand.evaluate.targets import eval_targets
+
+    assert {t["persona_id"] for t in eval_targets(dialogs, 0, 10)} == {d["persona_id"] for d in dialogs}
+    short = [{**d, "messages": d["messages"][:2]} if d["persona_id"] == "persona_001" else d for d in dialogs]
+    assert any(sum(m["role"] == "assistant" for m in d["messages"]) > 1 for d in short)  # others scored
+    with pytest.raises(ValueError, match="persona_001: no assistant turn past the first 1"):
+        eval_targets(short, 1, 10)

@@ -35,6 +35,12 @@ def eval_targets(dialogs: list[dict], skip_assistant_turns: int, context_message
                         "kind": turn_kind(m["text"], [c["text"] for c in context], routine),
                     }
                 )
+    unscored = sorted({d["persona_id"] for d in dialogs} - {t["persona_id"] for t in targets})
+    if targets and unscored:  # (none at all: the rule names the setting that skipped everything)
+        raise ValueError(
+            f"{', '.join(unscored[:5])}: no assistant turn past the first {skip_assistant_turns} of any "
+            "of their dialogues (eval.skip_assistant_turns): they would be left out of every score"
+        )
     return targets
 
 
