@@ -262,7 +262,8 @@ def merge_jobs(method):
 @functools.cache
 def damaged_results():
     """{path: what is wrong} of the results this run made that were deleted or damaged since (a
-    manifest's adapter, a manifest, an evaluation of a finished comparison), each named once."""
+    manifest's adapter, a manifest, an evaluation of a finished comparison), each named once.
+    """
     manifests, results = EXPERIMENT.stored()
     finished = os.path.exists(layout.comparison("summary.csv"))
     found = integrity.to_remake(manifests, results, finished)
@@ -275,7 +276,8 @@ def remaking(inputs):
     """Input function `inputs` of a rule that reads stored results (manifests, the comparison), which
     first hands the damaged ones to the DAG being built as forced files (what --forcerun does): the
     jobs that made them run again, and those that read them. Snakemake alone re-makes a missing file
-    only when a job that reads it has to run, and it cannot see inside an adapter directory."""
+    only when a job that reads it has to run, and it cannot see inside an adapter directory.
+    """
 
     def checked(wildcards):
         if workflow.is_main_process:
