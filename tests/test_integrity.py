@@ -218,3 +218,20 @@ def test_a_persona_with_nothing_to_score_is_refused_not_left_out(dialogs):
     assert any(sum(m["role"] == "assistant" for m in d["messages"]) > 1 for d in short)  # others scored
     with pytest.raises(ValueError, match="persona_001: no assistant turn past the first 1"):
         eval_targets(short, 1, 10)
+
+
+def test_an_adapter_its_job_wrote_again_after_the_manifest_is_newer_not_damaged(run):
+    """A run cut off between a re-training (a changed recipe) and its manifest: the new weights differ
+    from the manifest's record, but Snakemake stamped the directory after the manifest was made. That
+    is a newer result (Snakemake re-makes the manifest from it), not damage: not trained again."""
+    manifest = run / "models/persona/seed1/adapters.json"
+    unit = run / "models/persona/seed1/persona_000"
+    (unit / "adapter_model.safetensors").write_bytes(b"retrained" * 100)
+    stamp = unit / ".snakemake_timestamp"
+    stamp.touch()
+    os.utime(stamp, ns=(manifest.stat().st_mtime_ns - 10**9,) * 2)  # stamped before the manifest: damage
+    assert list(to_remake(["models/persona/seed1/adapters.json"], [], False)) == [
+        "models/persona/seed1/persona_000"
+    ]
+    os.utime(stamp, ns=(manifest.stat().st_mtime_ns + 10**9,) * 2)  # by its job, after the manifest
+    assert to_remake(["models/persona/seed1/adapters.json"], [], False) == {}

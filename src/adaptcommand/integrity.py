@@ -8,7 +8,8 @@ made them run again, and so do those that read them.
 
 - every manifest that exists must be valid JSON, and each of its units' weights the recorded ones
   (the sizes and modification times recorded decide without reading weights; where they differ, the
-  digest: `manifests.unit_problem`);
+  digest: `manifests.unit_problem`), unless the unit's job wrote it again after the manifest (a newer
+  result: Snakemake re-makes the manifest by itself);
 - once the run has its comparison, every manifest and evaluation file it was made from must exist
   (and a JSON one parse).
 """
@@ -31,6 +32,14 @@ def _json_problem(path: Path) -> str | None:
     except (OSError, ValueError) as exc:
         return f"is not valid JSON ({type(exc).__name__})"
     return None
+
+
+def _remade_since(adapter_dir: Path, manifest: Path) -> bool:
+    """Its job wrote `adapter_dir` again after `manifest` was made (Snakemake stamps a directory output
+    when its job ends): a newer result, not a damaged one. Snakemake re-makes the manifest from it by
+    itself (a run cut off between the two jobs must not train it a third time)."""
+    stamp = adapter_dir / ".snakemake_timestamp"
+    return stamp.exists() and stamp.stat().st_mtime_ns > manifest.stat().st_mtime_ns
 
 
 def to_remake(
@@ -56,7 +65,7 @@ def to_remake(
             continue
         for unit in json.loads(full.read_text())["units"].values():
             problem = unit_problem({**unit, "dir": str(workdir / unit["dir"])}, quick=True)
-            if problem:
+            if problem and not _remade_since(workdir / unit["dir"], full):
                 found[unit["dir"]] = problem
     for path in map(str, results if finished else ()):
         full = workdir / path
