@@ -20,7 +20,7 @@ ROOT = "__init__"  # the package's own __init__ (its version), as a module name 
 # adaptcommand.data and every module under it). A module may import its own layer and the ones below.
 LAYERS = [
     # the settings types, the data schema, the method table, the environment
-    [ROOT, "settings", "schema", "methods", "hub", "personas", "runtime", "gpuslots"],
+    [ROOT, "settings", "schema", "yamlfiles", "methods", "hub", "personas", "runtime", "gpuslots"],
     # files and splits, text and metrics, the model and its adapters, prompts; where files live, how
     # jobs are cut and what they cost
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -235,3 +236,18 @@ def test_an_adapter_its_job_wrote_again_after_the_manifest_is_newer_not_damaged(
     ]
     os.utime(stamp, ns=(manifest.stat().st_mtime_ns + 10**9,) * 2)  # by its job, after the manifest
     assert to_remake(["models/persona/seed1/adapters.json"], [], False) == {}
+
+
+def test_a_repeated_key_in_the_method_table_is_refused(tmp_path):
+    """The method table is a YAML file the project reads too: a row given twice is an error, not the
+    last one silently."""
+    from helpers import REPO
+
+    from adaptcommand.methods import MethodTableError, load_methods
+
+    text = (REPO / "workflow" / "methods.yaml").read_text()
+    first = re.search(r"^\w+:", text, re.MULTILINE).group()  # the first row, e.g. "base:"
+    table = tmp_path / "methods.yaml"
+    table.write_text(text + "\n" + first + "\n  role: method\n")
+    with pytest.raises(MethodTableError, match="repeated"):
+        load_methods(table, REPO / "workflow" / "schemas" / "methods.schema.yaml")

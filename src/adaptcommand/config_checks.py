@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from adaptcommand import yamlfiles
 from adaptcommand.layout import OUTPUT_DIRS
 
 __all__ = [
@@ -100,30 +101,6 @@ def refuse_config_errors() -> Iterator[None]:
         raise SystemExit(str(exc)) from None
 
 
-def _unique_key_loader():
-    """yaml.SafeLoader, refusing a key repeated in one mapping (YAML 1.2 forbids it; PyYAML keeps the
-    last silently: an appended `train:` section would replace the one above it)."""
-    import yaml
-
-    class Loader(yaml.SafeLoader):
-        def construct_mapping(self, node, deep=False):
-            seen = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                if key in seen:
-                    raise yaml.constructor.ConstructorError(
-                        None,
-                        None,
-                        f"key {key!r} repeated (first at line {seen[key] + 1}): a repeated key silently "
-                        "replaces the first; merge the two",
-                        key_node.start_mark,
-                    )
-                seen[key] = key_node.start_mark.line
-            return super().construct_mapping(node, deep)
-
-    return Loader
-
-
 def read_yaml(path: str | os.PathLike) -> dict:
     """A YAML config file as a dict; `ConfigError` naming ``file:line:column`` on a syntax error and
     the file when it cannot be read or is not a mapping of keys."""
@@ -136,7 +113,7 @@ def read_yaml(path: str | os.PathLike) -> dict:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start + 1})") from None
     try:
-        data = yaml.load(text, Loader=_unique_key_loader())
+        data = yamlfiles.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

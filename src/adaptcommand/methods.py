@@ -18,6 +18,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from adaptcommand import yamlfiles
+
 __all__ = [
     "CLUSTERING_RULE",
     "HISTORY_RULE",
@@ -186,7 +188,7 @@ def load_methods(path: str | os.PathLike, schema: str | os.PathLike | None = Non
     schema_path = Path(schema) if schema is not None else Path(path).parent / SCHEMA
     try:
         schema_doc = yaml.safe_load(schema_path.read_text())
-        table = yaml.safe_load(Path(path).read_text())
+        table = yamlfiles.load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise MethodTableError(f"{path}: cannot be read with its schema {schema_path} ({exc})") from None
     problems = _schema_problems(path, table, schema_doc)

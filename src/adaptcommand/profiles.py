@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from adaptcommand import yamlfiles
 from adaptcommand.methods import kind_of
 
 __all__ = ["NEW_USERS_SUFFIX", "group_components", "per_persona_families", "ungrouped_families"]
@@ -42,9 +43,8 @@ def per_persona_families(table: dict[str, dict], *, new_users: bool = True) -> l
 def group_components(profile: str | os.PathLike) -> dict[str, int]:
     """{group: components} of a Snakemake profile's `group-components` (a mapping, or a list of
     "group=N" as on the command line); {} when the profile sets none."""
-    import yaml
 
-    doc = yaml.safe_load(Path(profile).read_text()) or {}
+    doc = yamlfiles.load(Path(profile).read_text()) or {}
     value = doc.get("group-components") or {}
     if isinstance(value, Mapping):
         return {str(k): int(v) for k, v in value.items()}
