@@ -15,7 +15,13 @@ import pytest
 from adaptcommand import rundir
 from adaptcommand.data.io import atomic_file, write_text_atomic
 from adaptcommand.integrity import to_remake
-from adaptcommand.manifests import DamagedAdapterError, check_stored, routes_of, write_manifest
+from adaptcommand.manifests import (
+    DamagedAdapterError,
+    check_stored,
+    routes_of,
+    weights_digest,
+    write_manifest,
+)
 
 PERSONAS = ["persona_000", "persona_001", "persona_002"]
 
@@ -25,7 +31,8 @@ def _adapter(root: Path, unit: str, payload: bytes) -> str:
     d.mkdir(parents=True)
     (d / "adapter_model.safetensors").write_bytes(payload)
     (d / "adapter_config.json").write_text("{}")
-    (d / "train_log.json").write_text(json.dumps({"seed": 1, "best_epoch": 1}))
+    log = {"seed": 1, "best_epoch": 1, "weights_digest": weights_digest(d)}  # as save_adapter writes it
+    (d / "train_log.json").write_text(json.dumps(log))
     return f"models/persona/seed1/{unit}"
 
 
@@ -81,7 +88,7 @@ def test_the_quick_check_reads_no_weights_when_nothing_changed(run, monkeypatch)
     def no_reading(adapter_dir):
         raise AssertionError(f"read the weights of {adapter_dir}")
 
-    monkeypatch.setattr(manifests, "_digest", no_reading)
+    monkeypatch.setattr(manifests, "weights_digest", no_reading)
     assert to_remake(["models/persona/seed1/adapters.json"], [], finished=True) == {}
     os.utime(run / "models/persona/seed1/persona_002/adapter_model.safetensors")  # touched: digest decides
     with pytest.raises(AssertionError, match="persona_002"):
@@ -106,6 +113,25 @@ def test_deleted_and_corrupted_results_are_listed_once_the_comparison_exists(run
     assert "not valid JSON" in to_remake([manifest], [], False)[manifest]
     with pytest.raises(DamagedAdapterError, match="not valid JSON"):
         check_stored("models/persona/seed1/persona_000")
+
+
+def test_without_its_manifest_an_adapter_is_checked_against_its_training_log(run):
+    """A corrupted (or, once the comparison exists, deleted) manifest AND a truncated adapter: the
+    manifest would be made again from the damaged weights; the digest its training recorded forces
+    the adapter first, and a manifest is never written from weights other than the recorded ones."""
+    from adaptcommand.manifests import manifest_unit
+
+    manifest = "models/persona/seed1/adapters.json"
+    (run / manifest).write_text('{"broken')
+    weights = run / "models/persona/seed1/persona_001/adapter_model.safetensors"
+    os.truncate(weights, 10)
+    found = to_remake([manifest], [], finished=False)
+    assert set(found) == {manifest, "models/persona/seed1/persona_001"}, found
+    assert "training log" in found["models/persona/seed1/persona_001"]
+    (run / manifest).unlink()
+    assert set(to_remake([manifest], [], finished=True)) == {manifest, "models/persona/seed1/persona_001"}
+    with pytest.raises(DamagedAdapterError, match="persona_001 holds weights other than its training log"):
+        manifest_unit(run / "models/persona/seed1/persona_001")
 
 
 def test_an_adapter_no_manifest_lists_is_not_served(run):

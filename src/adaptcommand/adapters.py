@@ -8,6 +8,7 @@ from pathlib import Path
 from peft import LoraConfig, PeftModel, PrefixTuningConfig, get_peft_model
 
 from adaptcommand.data.io import atomic_directory
+from adaptcommand.manifests import weights_digest
 from adaptcommand.settings import LoraRecipe, PrefixRecipe
 
 
@@ -95,6 +96,8 @@ def save_adapter(peft_model, out_dir: str | Path, info: dict, adapter_name: str 
             for f in nested.iterdir():
                 f.rename(tmp / f.name)
             nested.rmdir()
+        # the weights' digest, recorded where they are made: a manifest is never made from other weights
+        info = {**info, "weights_digest": weights_digest(tmp)}
         (tmp / "train_log.json").write_text(json.dumps(info, indent=2) + "\n")
 
 

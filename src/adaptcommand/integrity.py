@@ -11,7 +11,9 @@ made them run again, and so do those that read them.
   digest: `manifests.unit_problem`), unless the unit's job wrote it again after the manifest (a newer
   result: Snakemake re-makes the manifest by itself);
 - once the run has its comparison, every manifest and evaluation file it was made from must exist
-  (and a JSON one parse).
+  (and a JSON one parse);
+- where a manifest is missing or broken, each adapter beside it must hold the weights its job
+  recorded in its train_log.json (a manifest is never made again from damaged weights).
 """
 
 from __future__ import annotations
@@ -42,6 +44,22 @@ def _remade_since(adapter_dir: Path, manifest: Path) -> bool:
     return stamp.exists() and stamp.stat().st_mtime_ns > manifest.stat().st_mtime_ns
 
 
+def _against_training_logs(method_dir: Path, workdir: Path) -> dict[str, str]:
+    """{adapter directory: what is wrong} of the adapters in `method_dir` whose weights are not the
+    ones their job recorded in train_log.json (adapters.save_adapter)."""
+    found = {}
+    for log in sorted(method_dir.glob("*/train_log.json")):
+        try:
+            recorded = json.loads(log.read_text()).get("weights_digest")
+        except (OSError, ValueError):
+            recorded = "unreadable"
+        unit = {"dir": str(log.parent), "digest": recorded}
+        problem = unit_problem(unit) if recorded else None
+        if problem:
+            found[str(log.parent.relative_to(workdir))] = problem.replace("manifest", "training log")
+    return found
+
+
 def to_remake(
     manifests: Iterable[str | os.PathLike],
     results: Iterable[str | os.PathLike],
@@ -55,13 +73,12 @@ def to_remake(
     found: dict[str, str] = {}
     for path in map(str, manifests):
         full = workdir / path
-        if not full.exists():
-            if finished:
-                found[path] = "is missing"
-            continue
-        problem = _json_problem(full)
-        if problem:
+        problem = "is missing" if not full.exists() else _json_problem(full)
+        if problem and (finished or full.exists()):
             found[path] = problem
+            # no record to check its adapters against: each against its own training log's digest
+            found.update(_against_training_logs(full.parent, workdir))
+        if problem:
             continue
         for unit in json.loads(full.read_text())["units"].values():
             problem = unit_problem({**unit, "dir": str(workdir / unit["dir"])}, quick=True)

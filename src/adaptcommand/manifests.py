@@ -15,6 +15,7 @@ __all__ = [
     "DamagedAdapterError",
     "check_stored",
     "check_unit",
+    "weights_digest",
     "method_manifest",
     "new_user_manifest",
     "read_manifest",
@@ -33,7 +34,7 @@ def _weights(adapter_dir: Path) -> list[Path]:
     return sorted(Path(adapter_dir).glob("adapter_model.*"))
 
 
-def _digest(adapter_dir: Path) -> str:
+def weights_digest(adapter_dir: str | Path) -> str:
     """A content digest of an adapter's weights: the manifest changes whenever an adapter does."""
     import hashlib
 
@@ -61,7 +62,7 @@ def unit_problem(unit: dict, quick: bool = False) -> str | None:
         return "has no weights (adapter_model.*)"
     if quick and unit.get("files") and unit["files"] == _stats(adapter_dir):
         return None
-    if _digest(adapter_dir) != unit["digest"]:
+    if weights_digest(adapter_dir) != unit["digest"]:
         return "holds weights other than its manifest's (damaged or replaced since it was made)"
     return None
 
@@ -84,6 +85,10 @@ def manifest_unit(adapter_dir: str | Path) -> dict:
     """One unit of a manifest: its directory, recipe, seed, what was selected on val, a digest."""
     adapter_dir = Path(adapter_dir)
     log = json.loads((adapter_dir / "train_log.json").read_text())
+    recorded = log.get("weights_digest")  # by the job that made it (adapters.save_adapter)
+    problem = unit_problem({"dir": str(adapter_dir), "digest": recorded}) if recorded else None
+    if problem:
+        raise DamagedAdapterError(f"adapter {adapter_dir} {problem.replace('manifest', 'training log')}")
     return {
         "dir": str(adapter_dir),
         "recipe": log.get("recipe"),
@@ -91,7 +96,7 @@ def manifest_unit(adapter_dir: str | Path) -> dict:
         "personas": log.get("personas") or log.get("val_personas"),
         "best_epoch": log.get("best_epoch"),
         **({"chosen_scale": log["chosen_scale"]} if "chosen_scale" in log else {}),
-        "digest": _digest(adapter_dir),
+        "digest": weights_digest(adapter_dir),
         "files": _stats(adapter_dir),
     }
 
@@ -111,7 +116,7 @@ def write_manifest(
     doc = {
         "method": method,
         "merge": str(merge),
-        **({"merge_digest": _digest(Path(merge))} if merge else {}),
+        **({"merge_digest": weights_digest(Path(merge))} if merge else {}),
         "units": {u: manifest_unit(d) for u, d in sorted(units.items())},
         "routes": None if routes is None else dict(sorted(routes.items())),
     }
