@@ -1,7 +1,6 @@
 # Config validation, the persona sets, settings as named params and the input functions the rules
 # share. Where files live: adaptcommand.layout; how jobs are cut: adaptcommand.scheduling; what a
 # method costs: adaptcommand.costs; what each adapter kind means: methods.KINDS.
-import functools
 import hashlib
 import os
 from pathlib import Path
@@ -25,21 +24,15 @@ track_directories_by_content()
 # The jobs of this Snakemake process stop when it is gone (kill -9): no orphan writes its outputs.
 mark_workflow_process()
 
-# The method table (workflow/methods.yaml) plus the config's `variants`; the schema (types, ranges,
-# defaults), then what a schema cannot say (settings the chosen mode ignores, the user's own paths
-# never where the workflow writes, ...): every problem before any job starts, one line each.
+# The method table (workflow/methods.yaml) plus the config's `variants`; the schema, then what a schema
+# cannot say (settings the mode ignores, user paths where the workflow writes, another setup than the
+# run directory's: adaptcommand.rundir): every problem before any job starts, one line each.
 with refuse_config_errors():
     METHOD_TABLE = validated_config(config, workflow.basedir, workdir=os.getcwd())
+    rundir.check_setup(config)
 
 # Who learns, who is a new user (rules/cold_start.smk), what manifests and cards are made of.
 EXPERIMENT = Experiment(config, METHOD_TABLE)
-
-# A run directory remembers what made it (results/run.json): a command asking it for another setup
-# (data source, personas, base model) ends here, before Snakemake deletes anything.
-try:
-    rundir.check_setup(config)
-except rundir.RunSetupError as exc:
-    raise SystemExit(str(exc)) from None
 N_PERSONAS = config["data"]["n_personas"]
 PERSONAS, NEW_USERS = EXPERIMENT.personas, EXPERIMENT.new_users
 METHODS = config["eval"]["methods"]
@@ -256,38 +249,11 @@ def merge_jobs(method):
         yield f"{method}_new_users", NEW_USER_PACKS, similarity, k
 
 
-# ---- What is stored is what is served (adaptcommand.integrity) ---------------------------------------
-
-
-@functools.cache
-def damaged_results():
-    """{path: what is wrong} of the results this run made that were deleted or damaged since (a
-    manifest's adapter, a manifest, an evaluation of a finished comparison), each named once.
-    """
-    manifests, results = EXPERIMENT.stored()
-    finished = os.path.exists(layout.comparison("summary.csv"))
-    found = integrity.to_remake(manifests, results, finished)
-    for path, problem in found.items():
-        logger.warning(f"{path} {problem}: made again, with what reads it")
-    return found
-
-
-def remaking(inputs):
-    """Input function `inputs` of a rule that reads stored results (manifests, the comparison), which
-    first hands the damaged ones to the DAG being built as forced files (what --forcerun does): the
-    jobs that made them run again, and those that read them. Snakemake alone re-makes a missing file
-    only when a job that reads it has to run, and it cannot see inside an adapter directory.
-    """
-
-    def checked(wildcards):
-        if workflow.is_main_process:
-            workflow.dag.forcefiles.update(damaged_results())
-        return inputs(wildcards)
-
-    return checked
-
-
 # ---- Manifests (rules/adapters.smk) and method cards (rules/eval.smk): adaptcommand.experiment -----
+
+
+# Rules that read stored results make the damaged ones again first (adaptcommand.integrity).
+remaking = integrity.Remake(workflow, EXPERIMENT).around
 
 
 @remaking
@@ -332,13 +298,3 @@ def eval_files(split, methods, name):
     """`name` (metrics, per_persona) of every run of every method of `methods` on `split`, in the order
     of params runs / new_user_runs."""
     return [layout.eval_files(split, m, r)[name] for m in methods for r in runs(m)]
-
-
-onstart:
-    # When jobs are about to run (never in a dry run): the data can be had, and the run directory
-    # remembers what made it (adaptcommand.rundir).
-    try:
-        rundir.check_source(config)
-    except rundir.RunSetupError as exc:
-        raise SystemExit(str(exc)) from None
-    rundir.record(config, workflow.overwrite_configfiles, workflow.main_snakefile)

@@ -83,3 +83,11 @@ use rule split_data as split_new_users with:
         layout.log("split_new_users"),
     benchmark:
         layout.benchmark("split_new_users")
+
+
+onstart:
+    # When jobs are about to run (never in a dry run): the data can be had, and the run directory
+    # remembers what made it (adaptcommand.rundir).
+    with refuse_config_errors():
+        rundir.check_source(config)
+    rundir.record(config, workflow.overwrite_configfiles, workflow.main_snakefile)

@@ -23,6 +23,7 @@ from typing import Any
 
 from adaptcommand import yamlfiles
 from adaptcommand.layout import OUTPUT_DIRS
+from adaptcommand.rundir import RunSetupError
 
 __all__ = [
     "ConfigError",
@@ -93,11 +94,12 @@ def _lines(problems: list[str]) -> str:
 
 @contextlib.contextmanager
 def refuse_config_errors() -> Iterator[None]:
-    """Turn a `ConfigError` into the end of the process with exactly its message (exit status 1): in
-    the Snakefile, Snakemake would print its own line and a traceback first."""
+    """Turn a `ConfigError` (or a run directory's refusal of another setup, `rundir.RunSetupError`)
+    into the end of the process with exactly its message (exit status 1): in the Snakefile,
+    Snakemake would print its own line and a traceback first."""
     try:
         yield
-    except ConfigError as exc:
+    except (ConfigError, RunSetupError) as exc:
         raise SystemExit(str(exc)) from None
 
 

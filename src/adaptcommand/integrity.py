@@ -18,14 +18,16 @@ made them run again, and so do those that read them.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from adaptcommand.layout import comparison
 from adaptcommand.manifests import unit_problem
 
-__all__ = ["to_remake"]
+__all__ = ["Remake", "to_remake"]
 
 
 def _json_problem(path: Path) -> str | None:
@@ -54,9 +56,9 @@ def _against_training_logs(method_dir: Path, workdir: Path) -> dict[str, str]:
         except (OSError, ValueError):
             recorded = "unreadable"
         unit = {"dir": str(log.parent), "digest": recorded}
-        problem = unit_problem(unit) if recorded else None
+        problem = unit_problem(unit, record="training log") if recorded else None
         if problem:
-            found[str(log.parent.relative_to(workdir))] = problem.replace("manifest", "training log")
+            found[str(log.parent.relative_to(workdir))] = problem
     return found
 
 
@@ -93,3 +95,35 @@ def to_remake(
             if problem:
                 found[path] = problem
     return found
+
+
+class Remake:
+    """The results of a workflow's run to make again (`to_remake` of what its `experiment`
+    stores, `Experiment.stored`), handed to the DAG Snakemake is building as forced files, what
+    --forcerun does: the jobs that made them run again, and those that read them. Snakemake's DAG
+    settings are set only after the Snakefile is read, so this happens in the input functions of the
+    rules that read stored results (`around`), which run while the DAG is built, before it decides
+    what must run. Each damaged result is named once, in a warning."""
+
+    def __init__(self, workflow, experiment) -> None:
+        self.workflow, self.experiment = workflow, experiment
+
+    @functools.cached_property
+    def found(self) -> dict[str, str]:
+        from snakemake.logging import logger
+
+        finished = os.path.exists(comparison("summary.csv"))
+        found = to_remake(*self.experiment.stored(), finished=finished)
+        for path, problem in found.items():
+            logger.warning(f"{path} {problem}: made again, with what reads it")
+        return found
+
+    def around(self, inputs):
+        """Input function `inputs`, forcing the damaged results first (in the main process only)."""
+
+        def checked(wildcards):
+            if self.workflow.is_main_process:
+                self.workflow.dag.forcefiles.update(self.found)
+            return inputs(wildcards)
+
+        return checked

@@ -51,10 +51,11 @@ def _stats(adapter_dir: Path) -> dict[str, list[int]]:
     return {f.name: [f.stat().st_size, f.stat().st_mtime_ns] for f in _weights(adapter_dir)}
 
 
-def unit_problem(unit: dict, quick: bool = False) -> str | None:
-    """What is wrong with a manifest unit's stored weights (None: they are the recorded ones). `quick`
-    trusts weights whose sizes and modification times are the recorded ones (planning reads no
-    weights then); otherwise, and whenever those differ, the digest decides."""
+def unit_problem(unit: dict, quick: bool = False, record: str = "manifest") -> str | None:
+    """What is wrong with a unit's stored weights (None: they are the ones its `record`, the manifest
+    or the training log, holds the digest of). `quick` trusts weights whose sizes and modification
+    times are the recorded ones (planning reads no weights then); otherwise, and whenever those
+    differ, the digest decides."""
     adapter_dir = Path(unit["dir"])
     if not adapter_dir.is_dir():
         return "is missing"
@@ -63,7 +64,7 @@ def unit_problem(unit: dict, quick: bool = False) -> str | None:
     if quick and unit.get("files") and unit["files"] == _stats(adapter_dir):
         return None
     if weights_digest(adapter_dir) != unit["digest"]:
-        return "holds weights other than its manifest's (damaged or replaced since it was made)"
+        return f"holds weights other than its {record}'s (damaged or replaced since it was made)"
     return None
 
 
@@ -85,10 +86,12 @@ def manifest_unit(adapter_dir: str | Path) -> dict:
     """One unit of a manifest: its directory, recipe, seed, what was selected on val, a digest."""
     adapter_dir = Path(adapter_dir)
     log = json.loads((adapter_dir / "train_log.json").read_text())
-    recorded = log.get("weights_digest")  # by the job that made it (adapters.save_adapter)
-    problem = unit_problem({"dir": str(adapter_dir), "digest": recorded}) if recorded else None
-    if problem:
-        raise DamagedAdapterError(f"adapter {adapter_dir} {problem.replace('manifest', 'training log')}")
+    digest = weights_digest(adapter_dir)
+    if log.get("weights_digest", digest) != digest:  # recorded by the job that made it (save_adapter)
+        raise DamagedAdapterError(
+            f"adapter {adapter_dir} holds weights other than its training log's (damaged or replaced "
+            "since it was made)"
+        )
     return {
         "dir": str(adapter_dir),
         "recipe": log.get("recipe"),
@@ -96,7 +99,7 @@ def manifest_unit(adapter_dir: str | Path) -> dict:
         "personas": log.get("personas") or log.get("val_personas"),
         "best_epoch": log.get("best_epoch"),
         **({"chosen_scale": log["chosen_scale"]} if "chosen_scale" in log else {}),
-        "digest": weights_digest(adapter_dir),
+        "digest": digest,
         "files": _stats(adapter_dir),
     }
 

@@ -12,6 +12,7 @@ at training and evaluation alike; without them every prompt is exactly what it w
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from adaptcommand.schema import DEFAULT_SYSTEM_PROMPT
@@ -36,12 +37,13 @@ class ControlTokenError(ValueError):
     """A text (of the data or of a chat) holding one of the model's control tokens."""
 
 
-def control_tokens(tokenizer) -> list[str]:
+@functools.lru_cache(maxsize=8)  # (asked once per prompt: the tokenizer's tokens do not change)
+def control_tokens(tokenizer) -> tuple[str, ...]:
     """The tokenizer's special tokens (turn markers, end of text, ...): every string it would read as
     one control token id instead of as text."""
     added = getattr(tokenizer, "added_tokens_decoder", {}) or {}
     tokens = set(tokenizer.all_special_tokens) | {t.content for t in added.values() if t.special}
-    return sorted(t for t in tokens if t)
+    return tuple(sorted(t for t in tokens if t))
 
 
 def check_text(tokenizer, messages: list[dict], where: str) -> None:
