@@ -47,4 +47,9 @@ rule all:
         layout.comparison("comprehensive.png"),
         layout.comparison("summary.csv"),
         # what `adaptcommand chat` loads: one card per scored method and run (training seed)
-        [layout.card(m, r) for m in SCORED for r in runs(m)],
+        # (at the largest budget of train.sessions: what a deployed assistant serves)
+        [
+            layout.card(m, r)
+            for m in SCORED
+            for r in runs(m, "test", EXPERIMENT.budgets[-1:])
+        ],

@@ -7,7 +7,9 @@
 #   (b) benchmarks/generation_speed.py at the Qwen2.5-0.5B geometry: the harness vs one prompt at a
 #       time, outputs compared in bf16;
 #   (a) benchmarks/train_packing.py at the Qwen2.5-0.5B geometry with 200 personas: separate processes
-#       and packed (on a sample, projected) vs packed + batched (all 200), adapters compared.
+#       and packed (on a sample, projected) vs packed + batched (all 200), adapters compared;
+#   (d) the SmolLM2 learning curve at the demo's size (config/curve.yaml on (c)'s run: budgets 3, 6, 12
+#       of each persona's 30 train sessions added to (c)'s full history), its crossover sentence.
 # Each part has its own time limit; a part that fails or times out is recorded and the next one runs.
 #
 #   bash benchmarks/gpu_check.sh [--out DIR]          # on a GPU machine, after scripts/setup.sh
@@ -112,6 +114,8 @@ merge: {neighbors_k: 2}
 EOF
   part smollm2_comparison 300 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml --directory "$OUT/smollm2-run" \
     --workflow-profile none --cores 4 --dry-run
+  part smollm2_curve 300 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml config/curve.yaml \
+    --directory "$OUT/smollm2-run" --workflow-profile none --cores 4 --dry-run
   part generation_speed 300 "$PY" benchmarks/generation_speed.py --device cpu --base "$BASE" \
     --config "$OUT/toy.yaml" --n-targets 4 --max-new-tokens 4 --batch-size 4 --repeats 1 --threads 1 \
     --no-lora --min-speedup 0 --json "$OUT/generation_speed.json"
@@ -141,6 +145,10 @@ else
   part train_packing 150 "$PY" benchmarks/train_packing.py --device cuda --geometry qwen2.5-0.5b \
     --base "$TOK" --personas 200 --sample 6 --batch-group 12 --epochs 1 --jobs 3 --threads 4 \
     --min-speedup 0 --json "$OUT/train_packing.json"
+  # (d) on (c)'s run: only the smaller budgets' jobs and the comparison are left to do (one seed).
+  part smollm2_curve 240 env CUDA_VISIBLE_DEVICES=0 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml \
+    config/curve.yaml "$OUT/one_seed.yaml" --directory "$OUT/smollm2-run" --workflow-profile none \
+    --cores "$(nproc)" --resources gpu=6
 fi
 
 "$PY" benchmarks/gpu_check_report.py "$OUT" --seconds "$(($(date +%s) - START))" >"$OUT/summary.md"

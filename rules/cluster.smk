@@ -6,7 +6,7 @@
 checkpoint cluster_personas:
     input:
         dialogs=layout.CLEAN,
-        splits=layout.SPLITS,
+        splits=learned("splits"),
     output:
         assignments=layout.clustering("{seed}", "assignments.json"),
         silhouette=layout.clustering("{seed}", "silhouette.csv"),
@@ -20,7 +20,7 @@ checkpoint cluster_personas:
     threads: RES["threads"]
     params:
         clustering=plain(config["cluster"]),
-        seed=lambda wc: int(wc.seed),
+        seed=lambda wc: layout.seed_number(wc.seed),
         minilm=config["metrics"]["minilm"],
         code=script_hash("cluster_personas.py"),
         personas=PERSONAS,

@@ -10,7 +10,7 @@ from snakemake.logging import logger
 from adaptcommand import costs, integrity, layout, rundir, scheduling
 from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
-from adaptcommand.experiment import Experiment
+from adaptcommand.experiment import Experiment, train_sessions
 from adaptcommand.methods import kind_of, recipe_section, trained
 from adaptcommand.profiles import group_components, ungrouped_families
 from adaptcommand.runtime import mark_workflow_process
@@ -41,8 +41,6 @@ CONTROLS = config["eval"]["controls"]
 SCORED = EXPERIMENT.scored
 NEW_USER_METHODS = EXPERIMENT.new_user_methods
 RES = config["resources"]
-# Seeds: everything that learns from data is drawn again per seed (adapters, clustering, routing).
-SEEDS = config["train"]["seeds"]
 # Per-persona jobs: `resources.pack_size` personas per job (0 = all), {label: members}; the label
 # names the job (rule, log, benchmark), never a result (scheduling.packs).
 PACKS = scheduling.packs(PERSONAS, RES["pack_size"])
@@ -69,8 +67,9 @@ eval_personas = lambda wildcards: EXPERIMENT.eval_personas(wildcards.split)
 wildcard_constraints:
     persona_id=r"persona_\d{3}",
     cluster_id=r"c\d+",
-    seed=r"\d+",
-    run=rf"{layout.UNTRAINED}|seed\d+",
+    seed=rf"\d+({layout.BUDGET_MARK}\d+)?",
+    run=rf"{layout.UNTRAINED}|seed\d+({layout.BUDGET_MARK}\d+)?",
+    budget=rf"({layout.BUDGET_MARK}\d+)?",
     split=f"val|test|{layout.COLD}",
     method="|".join(METHOD_TABLE),
 
@@ -118,17 +117,22 @@ GENERATION = plain({k: config["eval"][k] for k in ("max_new_tokens", "batch_size
 SCORING = plain(config["metrics"])
 
 
+# What a job of a draw ({seed}: a seed, with its budget of train.sessions) learns from: "splits",
+# "history_train", "history_val" (adaptcommand.experiment.Experiment.learned_from).
+learned = lambda key: lambda wc: EXPERIMENT.learned_from(wc.seed)[key]
+
+
 def train_inputs(method):
-    """Inputs of the training of `method`: data, base, the adapter it starts from (of the job's seed),
-    and for a method with history in its prompts the retrieved exchanges of train and val.
+    """Inputs of the training of `method`: data (the draw's budget), base, the adapter it starts from
+    (of the job's draw), with history in its prompts the retrieved exchanges of train and val.
     """
-    inputs = dict(dialogs=layout.CLEAN, splits=layout.SPLITS, base=base_model_input())
+    inputs = dict(
+        dialogs=layout.CLEAN, splits=learned("splits"), base=base_model_input()
+    )
     if EXPERIMENT.on_unified(method):
         inputs["start"] = EXPERIMENT.start_adapter(method, "{seed}")
     if kind_of(METHOD_TABLE[method]).history:
-        inputs |= dict(
-            history_train=layout.history("train"), history_val=layout.history("val")
-        )
+        inputs |= {k: learned(k) for k in ("history_train", "history_val")}
     return inputs
 
 
@@ -140,7 +144,7 @@ def train_params(method):
     start = {"merge": lambda wc, input: input.start} if unified else {}
     return dict(
         prompt=PROMPT,
-        seed=lambda wc: int(wc.seed),
+        seed=lambda wc: layout.seed_number(wc.seed),
         batched=RES["batched_training"],
         code=script_hash("train_lora.py"),
         base=base_model_param(),
@@ -172,18 +176,13 @@ def check_method_rules():
 
 def manifest_inputs(wildcards):
     """The manifest of `wildcards.method`'s run for evaluation set `wildcards.split` ([] for the base)."""
-    method = wildcards.method
-    return layout.manifest_for(
-        method, METHOD_TABLE[method], wildcards.split, wildcards.run
-    )
+    w = wildcards
+    return layout.manifest_for(w.method, METHOD_TABLE[w.method], w.split, w.run)
 
 
-def runs(method):
-    """The runs of `method`: seed<s> for every seed if it learns, else `untrained`."""
-    return layout.runs(METHOD_TABLE[method], SEEDS)
-
-
-history_inputs = lambda wc: EXPERIMENT.history_for(wc.method, wc.split)
+# The runs of a method on an evaluation set: seed<s>[-n<N>] per draw if it learns, else `untrained`.
+runs = EXPERIMENT.runs
+history_inputs = lambda wc: EXPERIMENT.history_for(wc.method, wc.split, wc.run)
 
 
 def pack_inputs(methods):
@@ -208,7 +207,7 @@ def cost_files(method, split="test"):
     """{"gpu" | "cpu": benchmark files of the jobs behind `method` on `split`} (adaptcommand.costs)."""
     on_gpu = lambda family: any("gpu" in r.resources for r in rules_of(family))
     candidates = config["routing"]["candidates"]
-    args = (METHOD_TABLE, split, SEEDS, candidates, EVAL_PACKS, on_gpu)
+    args = (METHOD_TABLE, split, EXPERIMENT.full_draws, candidates, EVAL_PACKS, on_gpu)
     return costs.cost_files(method, *args)
 
 
@@ -294,7 +293,8 @@ def in_report(name, caption, label):
     )
 
 
-def eval_files(split, methods, name):
-    """`name` (metrics, per_persona) of every run of every method of `methods` on `split`, in the order
-    of params runs / new_user_runs."""
-    return [layout.eval_files(split, m, r)[name] for m in methods for r in runs(m)]
+def eval_files(split, methods, name, budgets=None):
+    """`name` (metrics, per_persona) of every run of every method of `methods` on `split` (at
+    `budgets`; default the largest), in the order of params runs / new_user_runs."""
+    runs_of = lambda m: runs(m, split, budgets or EXPERIMENT.budgets[-1:])
+    return [layout.eval_files(split, m, r)[name] for m in methods for r in runs_of(m)]

@@ -85,6 +85,29 @@ use rule split_data as split_new_users with:
         layout.benchmark("split_new_users")
 
 
+# A budget of a user's history (train.sessions): each persona's train split cut to its N most recent
+# sessions, val and test unchanged; what learns with budget N reads it instead of SPLITS.
+rule budget_splits:
+    input:
+        splits=layout.SPLITS,
+    output:
+        splits=layout.splits("{budget}"),
+    log:
+        layout.log("budget_splits", "train{budget}"),
+    benchmark:
+        layout.benchmark("budget_splits", "train{budget}")
+    wildcard_constraints:
+        budget=rf"{layout.BUDGET_MARK}\d+",
+    conda:
+        "../envs/data.yaml"
+    threads: 1
+    params:
+        code=script_hash("budget_splits.py"),
+        budget=lambda wc: layout.budget_of(wc.budget),
+    script:
+        "../workflow/scripts/budget_splits.py"
+
+
 onstart:
     # When jobs are about to run (never in a dry run): the data can be had, and the run directory
     # remembers what made it (adaptcommand.rundir).

@@ -50,7 +50,7 @@ use rule routing_oracle as route with:
         layout.benchmark("route", "seed{seed}")
     params:
         noise=plain({k: v for k, v in config["routing"].items() if k != "candidates"}),
-        seed=lambda wc: int(wc.seed),
+        seed=lambda wc: layout.seed_number(wc.seed),
         personas=PERSONAS,
 
 

@@ -35,6 +35,18 @@ def planned_jobs(proc: subprocess.CompletedProcess) -> dict[str, int]:
     return counts
 
 
+def planned_outputs(proc: subprocess.CompletedProcess) -> dict[str, list[str]]:
+    """{job rule: its outputs} of every job block of a dry run's output."""
+    jobs, rule = {}, None
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.strip().startswith(("rule ", "localrule ", "checkpoint ")) and line.endswith(":"):
+            rule = line.split()[-1].rstrip(":")  # (indented inside a "group job" block)
+        elif rule and line.strip().startswith("output: "):
+            jobs.setdefault(rule, []).extend(line.strip()[len("output: ") :].split(", "))
+            rule = None
+    return jobs
+
+
 def snakemake_cmd(workdir: Path, configfiles, *args: str, cores: int | None = 2) -> list[str]:
     """The repository's workflow run in `workdir` with the given config files (later ones win)."""
     cmd = [

@@ -44,10 +44,12 @@ def test_dry_mode_runs_every_part_on_cpu(tiny, tmp_path):
     status = (out / "status.tsv").read_text().splitlines()[1:]
     assert [line.split("\t")[:2] for line in status] == [
         ["smollm2_comparison", "0"],
+        ["smollm2_curve", "0"],
         ["generation_speed", "0"],
         ["train_packing", "0"],
     ]
     assert "convert_gguf_base" in (out / "smollm2_comparison.log").read_text()  # the full plan
+    assert "budget_splits" in (out / "smollm2_curve.log").read_text()  # the curve's plan
     packing = json.loads((out / "train_packing.json").read_text())
     assert packing["personas"] == 3 and packing["sample"] == 2 and packing["batch_group"] == 2
     assert packing["same_best_epochs"] and max(packing["max_abs_diff_vs_a"].values()) < 1e-3

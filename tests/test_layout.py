@@ -77,7 +77,7 @@ def test_an_adapter_path_names_its_method_seed_and_unit_only():
     # a method that learns has one run per seed, the base one untrained run
     assert layout.runs(TABLE["hybrid"], [1, 2, 3]) == ["seed1", "seed2", "seed3"]
     assert layout.runs(TABLE["base"], [1, 2, 3]) == ["untrained"]
-    assert layout.seed_of("seed2") == 2 and layout.seed_of("untrained") is None
+    assert layout.seed_number("seed2") == 2 and layout.draw_of("seed2") == "2"
 
 
 def test_which_manifest_an_evaluation_reads():

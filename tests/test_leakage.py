@@ -41,7 +41,7 @@ DEMO = REPO / "config" / "demo.yaml"
 # Rules that train, select or merge: none may see a test file, directly or upstream.
 GUARDED_RULE = re.compile(r"^(train_|route|cluster|merge|retrieve|select|choose|assign|build_demo_base)")
 # Outputs that are models or selections, whatever the rule that writes them is called.
-GUARDED_OUTPUT = re.compile(r"^(models/|results/clusters/|results/routing/seed\d+/choices\.json$)")
+GUARDED_OUTPUT = re.compile(r"^(models/|results/clusters/|results/routing/seed[^/]+/choices\.json$)")
 
 
 # The new users' files that only their evaluation may read (their character texts are not among them).
@@ -54,7 +54,7 @@ def is_test_file(path: str) -> bool:
     """A workflow file of the TEST split: results/eval/test/..., results/history/test.jsonl, ..."""
     if path.startswith("/"):  # code files (absolute paths into the repository)
         return False
-    return any(p == "test" or p.startswith(("test.", "test_")) for p in PurePosixPath(path).parts)
+    return any(p == "test" or p.startswith(("test.", "test_", "test-")) for p in PurePosixPath(path).parts)
 
 
 @dataclass
@@ -151,6 +151,7 @@ def dag(tmp_path_factory) -> Dag:
     methods = [m for m, e in METHOD_TABLE.items() if e["role"] == "method"]
     cfg["eval"]["methods"] = list(dict.fromkeys(cfg["eval"]["methods"] + methods))
     cfg["eval"]["controls"] = controls
+    cfg["train"]["sessions"] = [3, "all"]  # and a budget of each persona's history (train.sessions)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(cfg, sort_keys=False))
     jobs = {j.key: j for j in parse_dry_run(snakemake(workdir, configfile, "--dry-run"))}
@@ -171,6 +172,11 @@ def test_the_dag_is_read_correctly(dag):
     # The detector sees test files where they belong: evaluation reads them.
     assert any(is_test_file(f) for j in dag.evaluations() for f in j.inputs)
     assert is_test_file("results/history/test.jsonl") and is_test_file("results/eval/test/targets.jsonl")
+    assert is_test_file("results/history/test-n3.jsonl")  # a budget's retrieval (train.sessions)
+    assert any(j.outputs == ["data/splits/edgesplits-n3.json"] for j in dag.of_rule("budget_splits"))
+    assert dag.of_rule("train_persona") and any(
+        "seed1-n3" in o for j in dag.of_rule("train_persona") for o in j.outputs
+    )
     assert not is_test_file("results/history/train.jsonl") and not is_test_file("models/persona/persona_000")
     assert sum(guarded(j) for j in dag.jobs) >= 3 + len(dag.of_rule("train_persona"))
 
@@ -178,7 +184,7 @@ def test_the_dag_is_read_correctly(dag):
 def test_no_training_selection_or_merge_job_sees_a_test_file(dag):
     offenders = {}
     for job in filter(guarded, dag.jobs):
-        if job.rule == "retrieve_history" and job.outputs == ["results/history/test.jsonl"]:
+        if job.rule == "retrieve_history" and is_test_file(job.outputs[0]):
             # The test queries' retrieval is evaluation input; it still reads no test FILE.
             assert not any(is_test_file(f) for f in dag.upstream_files(job)), str(job)
             continue
@@ -239,7 +245,7 @@ def test_history_training_reads_train_and_val_retrieval_only(dag):
 
 
 def test_routing_is_chosen_on_val_before_any_routed_test_prediction(dag):
-    choices = [f for f in dag.producer if re.fullmatch(r"results/routing/seed\d+/choices\.json", f)]
+    choices = [f for f in dag.producer if re.fullmatch(r"results/routing/seed[^/]+/choices\.json", f)]
     assert choices, "the demo routes (one choice per seed)"
     for path in choices:
         choose, run = dag.producer[path], path.split("/")[2]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from helpers import effective_config, planned_jobs, snakemake_cmd
+from helpers import effective_config, planned_jobs, planned_outputs, snakemake_cmd
 
 from adaptcommand.personas import persona_sets
 from adaptcommand.routing import ORACLE_LABEL
@@ -287,25 +287,13 @@ def test_second_run_has_nothing_to_do(demo_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def _planned_outputs(proc: subprocess.CompletedProcess) -> dict[str, list[str]]:
-    """{job rule: its outputs} of every job block of a dry run's output."""
-    jobs, rule = {}, None
-    for line in (proc.stdout + proc.stderr).splitlines():
-        if line.strip().startswith(("rule ", "localrule ", "checkpoint ")) and line.endswith(":"):
-            rule = line.split()[-1].rstrip(":")  # (indented inside a "group job" block)
-        elif rule and line.strip().startswith("output: "):
-            jobs.setdefault(rule, []).extend(line.strip()[len("output: ") :].split(", "))
-            rule = None
-    return jobs
-
-
 def test_adding_a_seed_plans_that_seed_only_and_removing_one_the_comparison(demo_run):
     """train.seeds + [4] on a finished demo: every planned job makes something of seed 4 (its models,
     evaluations, routing, cards), or is the comparison; without the last seed only the comparison."""
     more = _overlay(demo_run, "overlay_seed4", {"train": {"seeds": [*SEEDS, 4]}})
     proc = snakemake(demo_run, "-n", configfiles=(*DEMO_RUN, more))
     assert proc.returncode == 0, proc.stderr[-3000:]
-    outputs = _planned_outputs(proc)
+    outputs = planned_outputs(proc)
     assert "compare" in outputs and any(r.startswith("train_persona") for r in outputs), outputs
     for rule, files in outputs.items():
         if rule in ("compare", "all"):
@@ -643,7 +631,7 @@ def _damage_plans(run: Path, damage, seed_run: str, trains: set[str]) -> dict[st
     proc = snakemake(run, "-n")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "made again, with what reads it" in proc.stdout + proc.stderr
-    outputs = _planned_outputs(proc)
+    outputs = planned_outputs(proc)
     assert "compare" in outputs, outputs
     assert {r.split(".")[0] for r in outputs if r.startswith("train_")} == trains, outputs
     for rule, files in outputs.items():

@@ -4,6 +4,11 @@
 
 run in a finished workflow directory (or with --workdir): prints the reply of that persona's model of
 that method, built, prompted and decoded exactly as the evaluation does (`adaptcommand.chat`).
+
+    adaptcommand compare-runs runs/demo runs/smollm2 --out results/runs
+
+puts finished runs (other base models, budgets, recipes; the same test turns and headline) side by
+side: runs.csv and runs.png in --out (`adaptcommand.compare.runs`).
 """
 
 from __future__ import annotations
@@ -41,7 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     chat.add_argument("--seed", help="which training seed's models (default: the run's first)")
     chat.add_argument("--workdir", default=".", help="the finished workflow directory (default: here)")
+    runs = sub.add_parser("compare-runs", help="finished runs side by side (one table, one figure)")
+    runs.add_argument("dirs", nargs="+", metavar="DIR", help="finished workflow directories")
+    runs.add_argument("--out", required=True, help="where runs.csv and runs.png are written")
     args = parser.parse_args(argv)
+    if args.command == "compare-runs":
+        return _compare_runs(args.dirs, args.out)
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -61,6 +71,18 @@ def main(argv: list[str] | None = None) -> int:
     except (ChatError, ControlTokenError, argparse.ArgumentTypeError, FileNotFoundError) as exc:
         print(f"adaptcommand chat: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _compare_runs(dirs: list[str], out: str) -> int:
+    from adaptcommand.compare.runs import RunsError, compare_runs
+
+    try:
+        table = compare_runs(dirs, out)
+    except RunsError as exc:
+        print(f"adaptcommand compare-runs: {exc}", file=sys.stderr)
+        return 2
+    print(f"{table['run'].nunique()} runs, {len(table)} rows: {out}/runs.csv, {out}/runs.png")
     return 0
 
 

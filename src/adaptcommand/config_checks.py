@@ -360,6 +360,33 @@ def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int)
     return problems
 
 
+def _budget_problems(config: dict, evaluated: dict[str, dict]) -> list[str]:
+    """train.sessions (a user's history as a dimension): no budget beyond a persona's train split, no
+    budget twice (N equal to the train split is `all`), and none a method cannot learn from: with 1
+    session a train dialogue of a method with history in its prompts has no other session of its
+    persona's to retrieve from."""
+    from adaptcommand.experiment import train_sessions
+    from adaptcommand.methods import kind_of
+
+    full, sessions = train_sessions(config), config["train"].get("sessions", ["all"])
+    where = (
+        f"a persona has {full} train sessions (data.sessions_per_persona = "
+        f"{config['data']['sessions_per_persona']} x split.train_frac = {config['split']['train_frac']})"
+    )
+    problems = [
+        f"train.sessions: {n} is beyond the train split: {where}" for n in sessions if n != "all" and n > full
+    ]
+    if "all" in sessions and full in sessions:
+        problems.append(f"train.sessions: {full} and all are the same budget ({where}): keep one")
+    history = [m for m, e in evaluated.items() if kind_of(e).history]
+    if history and 1 in sessions:
+        problems.append(
+            f"train.sessions: 1: {', '.join(history)} retrieve a train dialogue's exchanges from its "
+            "persona's other train sessions, and with 1 session there are none: use budgets of 2 or more"
+        )
+    return problems
+
+
 def _method_problems(config: dict, table: dict[str, dict], n_eval: int) -> list[str]:
     """What the evaluated methods and controls need of the config, by their table fields (never their
     names):
@@ -497,6 +524,7 @@ def check_config(
             "the silhouette search needs k_min <= k_max"
         )
     problems += _method_problems(config, methods_table, n_eval)
+    problems += _budget_problems(config, evaluated)
     if not any(scale > 0 for scale in config["merge"]["weight_scales"]):
         problems.append(
             f"merge.weight_scales = {config['merge']['weight_scales']}: needs a scale > 0 "

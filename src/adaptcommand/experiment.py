@@ -13,12 +13,32 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from adaptcommand import layout, scheduling
+from adaptcommand.data.splits import split_sizes
 from adaptcommand.layout import CLEAN, NEW_DIALOGS, NEW_SPLITS, SPLITS
 from adaptcommand.methods import kind_of
 from adaptcommand.personas import persona_sets
 from adaptcommand.settings import plain
 
-__all__ = ["Experiment"]
+__all__ = ["Experiment", "history_budgets", "train_sessions"]
+
+
+def train_sessions(config: dict) -> int:
+    """The train sessions of every persona (data.sessions_per_persona cut by the split fractions)."""
+    split = config["split"]
+    return split_sizes(config["data"]["sessions_per_persona"], split["train_frac"], split["val_frac"])[0]
+
+
+def history_budgets(config: dict) -> list[int | None]:
+    """train.sessions as budgets, ascending: N (each persona's N most recent train sessions) or None for
+    the whole train split ("all", or N equal to it), which comes last. Raises ValueError for a budget
+    beyond the train split (config_checks reports it with the key)."""
+    full = train_sessions(config)
+    budgets = set()
+    for value in config["train"].get("sessions", ["all"]):
+        if value != "all" and int(value) > full:
+            raise ValueError(f"train.sessions: {value} is more than the {full} train sessions of a persona")
+        budgets.add(None if value in ("all", full) else int(value))
+    return sorted(budgets, key=lambda b: (b is None, b or 0))
 
 
 @dataclass(frozen=True)
@@ -42,6 +62,40 @@ class Experiment:
     def new_users(self) -> list[str]:
         """The last personas, held out of everything that learns and evaluated as new users."""
         return self._persona_sets[1]
+
+    @cached_property
+    def budgets(self) -> list[int | None]:
+        """The budgets of a user's history (train.sessions, `history_budgets`), the largest last."""
+        return history_budgets(self.config)
+
+    def draws(self, budgets: list[int | None] | None = None) -> list[str]:
+        """The values of the {seed} wildcard: every seed at every budget of `budgets` (default all),
+        budget by budget (layout.draw)."""
+        seeds = self.config["train"]["seeds"]
+        return [layout.draw(s, b) for b in (self.budgets if budgets is None else budgets) for s in seeds]
+
+    @property
+    def full_draws(self) -> list[str]:
+        """The draws at the largest budget: what the summary, the controls, the new users and the
+        method cards are made of (today's comparison when the full history is a budget)."""
+        return self.draws(self.budgets[-1:])
+
+    @staticmethod
+    def learned_from(draw: str) -> dict[str, str]:
+        """{splits, history_train, history_val}: the files a job of `draw` (the {seed} wildcard: a seed,
+        with its budget) learns from: the budget's splits and the exchanges retrieved from them."""
+        budget = layout.budget_of(draw)
+        history = {f"history_{s}": layout.history(s, budget) for s in ("train", "val")}
+        return dict(splits=layout.splits(budget), **history)
+
+    def runs(self, method: str, split: str = "test", budgets: list[int | None] | None = None) -> list[str]:
+        """The runs of `method` on evaluation set `split`: per seed and budget if it learns (a control,
+        and every method on the new users, at the largest budget only), else one untrained run."""
+        largest = self.budgets[-1:]
+        if budgets is None:
+            curve = split != layout.COLD and self.table[method]["role"] == "method"
+            budgets = self.budgets if curve else largest
+        return layout.runs(self.table[method], self.draws(budgets))
 
     @property
     def prompt(self) -> dict:
@@ -122,16 +176,20 @@ class Experiment:
         """The personas of evaluation set `split`."""
         return self.new_users if split == layout.COLD else self.personas
 
-    def history_for(self, method: str, split: str) -> list[str]:
-        """The split's retrieved exchanges, for a method with history in its prompts ([] otherwise)."""
-        return [layout.history(split)] if kind_of(self.table[method]).history else []
+    def history_for(self, method: str, split: str, run: str | None = None) -> list[str]:
+        """The split's retrieved exchanges (from the train sessions of the run's budget), for a method
+        with history in its prompts ([] otherwise)."""
+        if not kind_of(self.table[method]).history:
+            return []
+        known = run and split != layout.COLD  # (new users retrieve from their own first sessions)
+        return [layout.history(split, layout.budget_of(run) if known else None)]
 
     def eval_members(self, methods, split: str, run: str) -> dict[str, dict[str, str]]:
         """params.members of an evaluation job: {method: {manifest, history}} (paths, "" = none)."""
         members = {}
         for m in methods:
             manifest = layout.manifest_for(m, self.table[m], split, run)
-            history = self.history_for(m, split)
+            history = self.history_for(m, split, run)
             members[m] = dict(manifest=(manifest or [""])[0], history=(history or [""])[0])
         return members
 
@@ -179,18 +237,18 @@ class Experiment:
         """(every manifest the run makes, every evaluation and routing file its comparison is made
         from): of each evaluated method, per seed and evaluation set, and of the methods they take
         adapters from."""
-        seeds = self.config["train"]["seeds"]
         manifests, results = set(), set()
         for split, methods in self.evaluated.items():
             for m in methods:
-                for run in layout.runs(self.table[m], seeds):
+                runs = self.runs(m, split)
+                for run in runs:
                     manifests.update(layout.manifest_for(m, self.table[m], split, run))
                     results.update(layout.eval_files(split, m, run).values())
                 kind = kind_of(self.table[m])
                 source = kind.merges or kind.borrows
-                manifests.update(layout.manifest(source, s) for s in seeds if source)
-        for seed in seeds if self.routed else []:
-            results.update(layout.routing(layout.run_of(seed), f) for f in ("oracle", "choices"))
+                manifests.update(layout.manifest(source, layout.draw_of(r)) for r in runs if source)
+        for draw in self.draws() if self.routed else []:
+            results.update(layout.routing(layout.run_of(draw), f) for f in ("oracle", "choices"))
         return sorted(manifests), sorted(results)
 
     # ---- method cards (rules/eval.smk) -------------------------------------------------------------

@@ -17,8 +17,12 @@ A path names what a file is (method, seed, unit), never how the job that wrote i
   (`log`, `benchmark`), where <job> names the rule and its wildcards.
 
 Seeds are a dimension of the experiment (config ``train.seeds``): everything that learns from data is
-drawn again per seed, and adding a seed adds paths without touching the others'. A function takes
-a wildcard pattern as readily as a value (``unit_dir("unified", "{seed}", ALL)``).
+drawn again per seed, and adding a seed adds paths without touching the others'. So is a user's history
+(config ``train.sessions``): with a budget of N sessions every persona's train split is cut to its N
+most recent sessions (`splits`), and everything learned from it carries the budget in its run,
+``seed<s>-n<N>``; the full history keeps the plain ``seed<s>``. The ``{seed}`` wildcard of the rules is
+such a *draw*, a seed with its budget (`draw`: ``1`` or ``1-n3``). A function takes a wildcard pattern
+as readily as a value (``unit_dir("unified", "{seed}", ALL)``).
 """
 
 from __future__ import annotations
@@ -63,19 +67,46 @@ OUTPUT_DIRS = (
 )
 
 
-def run_of(seed: int | str) -> str:
-    """The run directory of one seed: seed<s>."""
-    return f"seed{seed}"
+BUDGET_MARK = "-n"  # seed1-n3: seed 1, each persona's 3 most recent train sessions
 
 
-def seed_of(run: str) -> int | None:
-    """The seed of a run directory (None for an untrained method's)."""
-    return None if run == UNTRAINED else int(run.removeprefix("seed"))
+def budget_suffix(budget: int | None) -> str:
+    """ "" for the full history (None), else "-n<N>": what a budget adds to a draw and to the files
+    made from its data."""
+    return "" if budget is None else f"{BUDGET_MARK}{budget}"
 
 
-def runs(entry: dict, seeds) -> list[str]:
-    """The runs of a method: one per seed if it learns, else one untrained run."""
-    return [run_of(s) for s in seeds] if entry["adapter"] != "none" else [UNTRAINED]
+def draw(seed: int | str, budget: int | None = None) -> str:
+    """The value of the ``{seed}`` wildcard for `seed` trained with `budget` sessions per persona
+    (None: all of them): "1", "1-n3"."""
+    return f"{seed}{budget_suffix(budget)}"
+
+
+def seed_number(draw_or_run: str | int) -> int:
+    """The seed of a draw ("1-n3") or a learned method's run ("seed1-n3")."""
+    return int(str(draw_or_run).removeprefix("seed").split(BUDGET_MARK)[0])
+
+
+def budget_of(draw_or_run: str | int) -> int | None:
+    """The budget of a draw or run (None: the full history, and the untrained run)."""
+    parts = str(draw_or_run).split(BUDGET_MARK)
+    return int(parts[1]) if len(parts) == 2 else None
+
+
+def run_of(draw: int | str) -> str:
+    """The run directory of one draw (a seed, with its budget): seed<s>, seed<s>-n<N>."""
+    return f"seed{draw}"
+
+
+def draw_of(run: str) -> str:
+    """The draw (the {seed} wildcard's value) of a learned method's run directory: seed1-n3 -> 1-n3."""
+    return run.removeprefix("seed")
+
+
+def runs(entry: dict, draws) -> list[str]:
+    """The runs of a method: one per draw (seed, or seed and budget) if it learns, else one untrained
+    run."""
+    return [run_of(d) for d in draws] if entry["adapter"] != "none" else [UNTRAINED]
 
 
 def unit_dir(method: str, seed: int | str, unit: str) -> str:
@@ -94,10 +125,9 @@ def manifest_for(method: str, entry: dict, split: str, run: str) -> list[str]:
     base)."""
     if not kind_of(entry).adapters:
         return []
-    seed = seed_of(run)
     if split == COLD and entry["cold_start"] in OWN_NEW_USER_MANIFEST:
-        return [manifest(method, seed, "new_users")]
-    return [manifest(method, seed)]
+        return [manifest(method, draw_of(run), "new_users")]
+    return [manifest(method, draw_of(run))]
 
 
 def targets(split: str) -> str:
@@ -116,9 +146,18 @@ def eval_files(split: str, method: str, run: str) -> dict[str, str]:
     )
 
 
-def history(split: str) -> str:
-    """The retrieved past train exchanges of every dialogue of `split`."""
-    return f"results/history/{split}.jsonl"
+def splits(budget: int | None | str = None) -> str:
+    """The splits file of a budget: SPLITS for the full history, else every persona's train split cut
+    to its `budget` most recent sessions (val and test unchanged). A wildcard pattern passes as the
+    suffix itself ("{budget}")."""
+    suffix = budget if isinstance(budget, str) else budget_suffix(budget)
+    return SPLITS if not suffix else SPLITS.replace(".json", f"{suffix}.json")
+
+
+def history(split: str, budget: int | None | str = None) -> str:
+    """The retrieved past exchanges (from the budget's train sessions) of every dialogue of `split`."""
+    suffix = budget if isinstance(budget, str) else budget_suffix(budget)
+    return f"results/history/{split}{suffix}.jsonl"
 
 
 def clustering(seed: int | str, name: str) -> str:

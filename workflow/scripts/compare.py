@@ -16,6 +16,15 @@ with rule_context(snakemake) as log:
             "per_persona": list(s.input.new_user_per_persona),
             "benchmarks": dict(s.params.new_user_benchmarks),
         }
+    curve = None
+    if s.params.curve_runs:
+        curve = {
+            "runs": dict(s.params.curve_runs),
+            "metrics": list(s.input.curve_metrics),
+            "per_persona": list(s.input.curve_per_persona),
+            "full": s.params.full_history_sessions,
+            "synthetic": s.params.synthetic,
+        }
     outputs = dict(s.output.items())
     outputs["seeds"] = list(s.output.seeds)
     summary = write_comparison(
@@ -28,5 +37,7 @@ with rule_context(snakemake) as log:
         Protocol.from_section(s.params.protocol, "compare"),
         oracle=[f for f in s.input.oracle if f.endswith("oracle.json")],  # (choices.json beside each)
         new_users=new_users,
+        curve=curve,
+        made_by=dict(s.params.made_by),
     )
     log.info("\n%s", summary.to_string())

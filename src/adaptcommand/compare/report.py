@@ -17,6 +17,7 @@ pandas (`DataFrame.to_markdown`, `Styler.to_latex`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -27,6 +28,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from adaptcommand.compare.curve import crossover_sentence, curve_figure, learning_curve  # noqa: E402
 from adaptcommand.compare.stats import MIN_UNITS  # noqa: E402
 from adaptcommand.compare.table import (  # noqa: E402
     POOLED,
@@ -368,7 +370,7 @@ def _dot_panel(
     ax.legend(loc="lower right", fontsize=8)
 
 
-def _save(fig, path: str) -> None:
+def save_figure(fig, path: str) -> None:
     try:
         with atomic_file(path) as tmp:
             fig.savefig(tmp, dpi=110, format="png")
@@ -474,7 +476,7 @@ def figure(
         fontsize=11,
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def per_persona_figure(
@@ -493,7 +495,7 @@ def per_persona_figure(
         fig, ax = plt.subplots(figsize=(6, 2))
         ax.text(0.5, 0.5, "no untrained row to compare with", ha="center", va="center")
         ax.axis("off")
-        _save(fig, path)
+        save_figure(fig, path)
         return
     head = protocol.headline
     base = per_persona[baseline][head].astype(float)
@@ -521,7 +523,7 @@ def per_persona_figure(
         fontsize=9,
     )
     fig.tight_layout()
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def _rows_meta(controls: list[str], metrics: dict[str, dict[str, dict]]) -> dict[str, dict]:
@@ -537,7 +539,7 @@ def by_headline(summary: pd.DataFrame, protocol: Protocol) -> pd.DataFrame:
     return summary.sort_values(key, ascending=False, na_position="last", kind="stable")
 
 
-def _write_csv(table: pd.DataFrame, path: str) -> None:
+def write_csv(table: pd.DataFrame, path: str) -> None:
     with atomic_file(path) as tmp:
         table.to_csv(tmp)
 
@@ -599,12 +601,19 @@ def write_comparison(
     protocol: Protocol,
     oracle: list[str] = (),
     new_users: dict | None = None,
+    curve: dict | None = None,
+    made_by: dict | None = None,
 ) -> pd.DataFrame:
     """`runs`: {row: its runs} of the methods then the `controls` (metrics / per-persona files in that
     order, run by run); `benchmarks`: {method: {"gpu": [...], "cpu": [...]}} benchmark files of the
     jobs behind all its runs; `protocol`: what is claimed and checked (config compare); `oracle`: each
     seed's oracle.json; `new_users`: {"runs", "metrics", "per_persona", "benchmarks"} of the cold-start
-    evaluation (written to out["cold_start"] and drawn as the figure's last panel), or None.
+    evaluation (written to out["cold_start"] and drawn as the figure's last panel), or None; `curve`:
+    {"runs", "metrics", "per_persona", "full", "synthetic"} of the methods at every budget of
+    train.sessions (adaptcommand.compare.curve: out["curve"] CSV, out["curve_figure"], and its
+    sentence at the top of summary.md), or None; `made_by`: what else the comparison was made by
+    (the base model, train.sessions), recorded with the protocol and the test turns' fingerprint in
+    out["protocol"] (what `adaptcommand compare-runs` checks).
 
     `out`: figure, summary (CSV), markdown, latex, per_persona (figure), controls (JSON), seeds (one CSV
     per seed), cold_start."""
@@ -628,15 +637,26 @@ def write_comparison(
             new_users["benchmarks"],
             protocol,
         )
-        _write_csv(cold, out["cold_start"])
-    _write_csv(summary, out["summary"])
+        write_csv(cold, out["cold_start"])
+    write_csv(summary, out["summary"])
     for path in out.get("seeds", []):
         seed = Path(path).stem.removeprefix("seed")
-        _write_csv(by_headline(to_wide(long, seed), protocol), path)
+        write_csv(by_headline(to_wide(long, seed), protocol), path)
     routing = routing_diagnostic(list(oracle)) if oracle else None
-    Path(out["markdown"]).write_text(to_markdown(summary, checks, protocol, long, cold, routing))
+    markdown = to_markdown(summary, checks, protocol, long, cold, routing)
+    if curve:
+        _, curve_tables = load_runs(curve["runs"], curve["metrics"], curve["per_persona"])
+        points = learning_curve(curve_tables, protocol, curve["full"])
+        write_csv(points.set_index(["method", "sessions", "metric"]), out["curve"])
+        curve_figure(points, protocol, out["curve_figure"], save_figure)
+        markdown = crossover_sentence(points, protocol, curve["synthetic"]) + "\n\n" + markdown
+    Path(out["markdown"]).write_text(markdown)
     Path(out["latex"]).write_text(to_latex(summary, protocol, cold, baseline=baseline))
     Path(out["controls"]).write_text(json.dumps(checks, indent=2) + "\n")
+    if "protocol" in out:
+        fingerprint = next(doc["targets_fingerprint"] for runs in metrics.values() for doc in runs.values())
+        record = dict(dataclasses.asdict(protocol), targets_fingerprint=fingerprint, **(made_by or {}))
+        Path(out["protocol"]).write_text(json.dumps(record, indent=2, default=list) + "\n")
     pooled = _pooled_tables(tables)
     figure(
         summary,

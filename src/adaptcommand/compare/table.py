@@ -30,6 +30,7 @@ import pandas as pd
 
 from adaptcommand.compare.stats import crossed_estimate, detectable_difference
 from adaptcommand.costs import COST_COLUMNS
+from adaptcommand.layout import seed_number
 from adaptcommand.metrics.scoring import KIND_PREFIXES
 from adaptcommand.settings import Protocol
 
@@ -100,7 +101,7 @@ def oracle_tables(
     return out
 
 
-def _matrix(runs: dict[str, pd.DataFrame], metric: str, seeds: list[str] | None) -> pd.DataFrame:
+def run_matrix(runs: dict[str, pd.DataFrame], metric: str, seeds: list[str] | None) -> pd.DataFrame:
     """Personas x seeds of one row's metric: its run of each seed in `seeds` (an untrained run stands
     for every seed), or all its runs when `seeds` is None."""
     if seeds is None:
@@ -144,7 +145,7 @@ def summary_long(
     def add(m, seed, metric, statistic, value):
         records.append((m, meta[m]["role"], seed, metric, statistic, float(value)))
 
-    all_seeds = sorted({s for m in names for r in tables[m] if (s := seed_label(r))}, key=int)
+    all_seeds = sorted({s for m in names for r in tables[m] if (s := seed_label(r))}, key=seed_number)
     for m in names:
         add(m, POOLED, "n_seeds", "value", len(tables[m]))
         runs = meta[m]["runs"]
@@ -177,13 +178,13 @@ def summary_long(
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
-def _paired(tables, m: str, ref: str, metric: str, seed: str) -> pd.DataFrame:
+def paired_runs(tables, m: str, ref: str, metric: str, seed: str) -> pd.DataFrame:
     """Per persona (and seed) m minus ref: a seed's run against the reference's run of that seed (or
     its untrained run); pooled, over the seeds m (or ref) was run with."""
     seeds = [seed] if seed != POOLED else (_seeds_of(tables[m]) or _seeds_of(tables[ref]) or [None])
     if seeds == [None]:  # neither learns: one untrained run each
-        return _matrix(tables[m], metric, None) - _matrix(tables[ref], metric, None).to_numpy()
-    a, b = _matrix(tables[m], metric, seeds), _matrix(tables[ref], metric, seeds)
+        return run_matrix(tables[m], metric, None) - run_matrix(tables[ref], metric, None).to_numpy()
+    a, b = run_matrix(tables[m], metric, seeds), run_matrix(tables[ref], metric, seeds)
     return a - b.loc[a.index]
 
 
@@ -192,7 +193,7 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol, b
         runs = tables[m]
         if seed != POOLED and f"seed{seed}" not in runs and _seeds_of(runs) is not None:
             continue
-        x = _matrix(runs, metric, None if seed == POOLED else [seed])
+        x = run_matrix(runs, metric, None if seed == POOLED else [seed])
         e = crossed_estimate(x.to_numpy())
         for stat, v in (
             ("persona_mean", e.mean),
@@ -205,7 +206,7 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol, b
         for ref in protocol.references:
             if ref not in tables or ref == m:
                 continue
-            d = crossed_estimate(_paired(tables, m, ref, metric, seed).to_numpy())
+            d = crossed_estimate(paired_runs(tables, m, ref, metric, seed).to_numpy())
             for stat, v in (("", d.mean), ("_low", d.low), ("_high", d.high), ("_se", d.se), ("_df", d.df)):
                 add(m, seed, metric, f"diff_{ref}{stat}", v)
             if ref == baseline and metric == protocol.headline and seed == POOLED:
@@ -222,7 +223,7 @@ def _ranks(add, meta, tables, protocol: Protocol) -> None:
     order = {m: {} for m in rows}
     for i, a in enumerate(rows):
         for b in rows[i + 1 :]:
-            d = crossed_estimate(_paired(tables, a, b, head, POOLED).to_numpy())
+            d = crossed_estimate(paired_runs(tables, a, b, head, POOLED).to_numpy())
             sign = 0 if not d.has_interval or d.low <= 0 <= d.high else (1 if d.low > 0 else -1)
             order[a][b], order[b][a] = sign, -sign
     for m in rows:
@@ -262,6 +263,6 @@ def seed_spread(long: pd.DataFrame, metric: str) -> pd.DataFrame:
     part = long[(long["metric"] == metric) & (long["statistic"] == "persona_mean") & (long["seed"] != POOLED)]
     table = part.pivot(index="method", columns="seed", values="value")
     table = table.loc[[m for m in dict.fromkeys(long["method"]) if m in table.index]]
-    table = table[sorted(table.columns, key=int)]
+    table = table[sorted(table.columns, key=seed_number)]
     table["sd"] = table.std(axis=1, ddof=1) if table.shape[1] > 1 else np.nan
     return table

@@ -16,7 +16,7 @@ from collections import defaultdict
 
 from adaptcommand.data.io import DataError
 
-__all__ = ["SPLIT_NAMES", "make_splits", "validate_splits", "split_dialogs", "split_sizes"]
+__all__ = ["SPLIT_NAMES", "make_splits", "validate_splits", "split_dialogs", "split_sizes", "with_budget"]
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -69,6 +69,21 @@ def make_splits(dialogs: list[dict], train_frac: float = 0.6, val_frac: float = 
         "fractions": {"train": train_frac, "val": val_frac, "test": round(1 - train_frac - val_frac, 10)},
         "personas": personas,
     }
+
+
+def with_budget(splits: dict, budget: int) -> dict:
+    """`splits` with every persona's train split cut to its `budget` most recent sessions (the ones
+    just before val: what a deployed assistant would have after `budget` sessions of a user's
+    history); val and test unchanged, so every budget is scored on the same turns. The cut is
+    recorded as "train_sessions"."""
+    if budget < 1:
+        raise ValueError(f"a budget of {budget} train sessions: need at least 1")
+    personas = {}
+    for pid, parts in splits["personas"].items():
+        if len(parts["train"]) < budget:
+            raise DataError(f"{pid} has {len(parts['train'])} train sessions, fewer than the budget {budget}")
+        personas[pid] = {**parts, "train": sorted(parts["train"])[-budget:]}
+    return {**splits, "train_sessions": budget, "personas": personas}
 
 
 def validate_splits(splits: dict, dialogs: list[dict]) -> dict:
