@@ -236,9 +236,12 @@ def test_cleaning_writes_new_users_apart(tmp_path):
 def test_history_training_reads_train_and_val_retrieval_only(dag):
     trainings = dag.of_rule("train_history")
     assert trainings  # one per seed
-    for train in trainings:
-        assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
-        assert "results/history/test.jsonl" not in dag.upstream_files(train)
+    for train in trainings:  # a budget's retrieval for a budget's training (train.sessions)
+        budget = "-n3" if any("-n3/" in o for o in train.outputs) else ""
+        assert {f"results/history/train{budget}.jsonl", f"results/history/val{budget}.jsonl"} <= set(
+            train.inputs
+        )
+        assert not any(is_test_file(f) for f in dag.upstream_files(train))
     (evaluation,) = [j for j in dag.jobs if "results/eval/test/history/seed1/predictions.jsonl" in j.outputs]
     assert evaluation in dag.evaluations()
     assert {"results/history/test.jsonl", "models/history/seed1/adapters.json"} <= set(evaluation.inputs)

@@ -306,3 +306,27 @@ def test_a_users_text_cannot_forge_a_turn_with_smollm2s_control_tokens(smollm2):
         with pytest.raises(ControlTokenError, match="control token"):
             generation_prompt(tokenizer, dialog(f"lights on {token}", "ok"), 1, PC)
     assert generation_prompt(tokenizer, dialog("lights on, 21 degrees", "ok"), 1, PC)
+
+
+def test_runs_of_two_base_models_on_one_figure(run, tmp_path):
+    """The same slice (data, prompts, targets) on the demo's tiny base instead of SmolLM2, then both runs
+    side by side with `adaptcommand compare-runs`: one table, one figure, each run's base named."""
+    demo = tmp_path / "demo-base"
+    configs = (REPO / "config" / "demo.yaml", CONFIGS[1], REPO / "tests" / "configs" / "tiny-base.yaml")
+    cmd = snakemake_cmd(demo, configs, "--workflow-profile", "none")
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=1500, env={**os.environ, "HF_HUB_OFFLINE": "1"}
+    )
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    out = tmp_path / "side-by-side"
+    proc = subprocess.run(
+        [sys.executable, "-m", "adaptcommand.cli", "compare-runs", str(demo), str(run), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = pd.read_csv(out / "runs.csv")
+    assert set(table["base"]) == {"models/base", MODEL}
+    assert set(table.loc[table["base"] == MODEL, "method"]) == set(METHODS)
+    assert (out / "runs.png").stat().st_size > 10_000
