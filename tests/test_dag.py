@@ -38,7 +38,13 @@ MAX_GROWTH = 4.0  # CPU s of the full plan over the small one (linear: ~2.3; qua
 
 
 def full_size_dry_run(
-    tmp_path, *args: str, cores: int | None, timeout: int, cold_start: int = 0, n_personas: int = 0
+    tmp_path,
+    *args: str,
+    cores: int | None,
+    timeout: int,
+    cold_start: int = 0,
+    n_personas: int = 0,
+    overlays=(),
 ):
     """The full experiment (config/config.yaml on synthetic data of the real size, or of `n_personas`)
     as a dry run: (the finished process, CPU seconds it took, wall seconds); `cold_start`: that many
@@ -48,7 +54,7 @@ def full_size_dry_run(
     overlay.write_text(f"data:\n  source: synthetic\n{size}personas:\n  cold_start: {cold_start}\n")
     cmd = snakemake_cmd(
         tmp_path / f"work{n_personas or ''}",
-        [REPO / "config" / "config.yaml", overlay],
+        [REPO / "config" / "config.yaml", *overlays, overlay],
         *args,
         "--workflow-profile",
         "none",
@@ -97,6 +103,23 @@ def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
     assert elapsed < MAX_GROWTH * small_cpu, (
         f"{elapsed:.1f} CPU s for the full plan, {small_cpu:.1f} for the small"
     )
+
+
+def test_the_full_size_learning_curve_plans_every_budget_of_every_persona(tmp_path):
+    """config/curve.yaml on the full experiment (200 personas, budgets 3, 6, 12 and all 30 train
+    sessions, 3 seeds): every per-persona training once per persona, seed and budget, the smaller
+    budgets' splits and the comparison; the controls at the full history only."""
+    proc, elapsed, wall = full_size_dry_run(
+        tmp_path, cores=4, timeout=240, overlays=[REPO / "config" / "curve.yaml"]
+    )
+    jobs = planned_jobs(proc)
+    budgets = 4
+    for rule in ("train_persona", "train_hybrid"):
+        assert jobs.get(rule) == N_PERSONAS * N_SEEDS * budgets, (rule, jobs)
+    assert jobs.get("train_unified") == N_SEEDS * budgets and jobs.get("budget_splits") == budgets - 1, jobs
+    assert jobs.get("route") == N_SEEDS * budgets and jobs.get("compare") == 1, jobs
+    print(f"curve dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} CPU s, {wall:.1f} s wall")
+    assert wall < 4 * MAX_DRY_RUN_S, f"dry run took {wall:.1f} s"
 
 
 # What the real SLURM profile makes of every job of the full experiment, read from its dry run.
