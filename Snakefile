@@ -46,6 +46,9 @@ rule all:
     input:
         layout.comparison("comprehensive.png"),
         layout.comparison("summary.csv"),
+        # what `adaptcommand compare-runs` reads; with budgets of train.sessions, the learning curve
+        layout.comparison("protocol.json"),
+        *CURVE_OUTPUTS.values(),
         # what `adaptcommand chat` loads: one card per scored method and run (training seed)
         # (at the largest budget of train.sessions: what a deployed assistant serves)
         [

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One GPU check, ready to run on a lent GPU machine (<= 8 minutes on one H100), every figure into one
+# One GPU check, ready to run on a lent GPU machine (<= 11 minutes on one H100), every figure into one
 # folder:
 #   (c) the SmolLM2 comparison end to end (config/smollm2.yaml: the demo's 12 personas + 3 new users,
 #       every method and control on SmolLM2-135M-Instruct converted from its GGUF), wall time per rule,
@@ -8,8 +8,8 @@
 #       time, outputs compared in bf16;
 #   (a) benchmarks/train_packing.py at the Qwen2.5-0.5B geometry with 200 personas: separate processes
 #       and packed (on a sample, projected) vs packed + batched (all 200), adapters compared;
-#   (d) the SmolLM2 learning curve at the demo's size (config/curve.yaml on (c)'s run: budgets 3, 6, 12
-#       of each persona's 30 train sessions added to (c)'s full history), its crossover sentence.
+#   (d) the SmolLM2 learning curve at the demo's size (config/curve.yaml on a copy of (c)'s run: budgets
+#       3, 6, 12 of each persona's 30 train sessions added to (c)'s full history), its crossover.
 # Each part has its own time limit; a part that fails or times out is recorded and the next one runs.
 #
 #   bash benchmarks/gpu_check.sh [--out DIR]          # on a GPU machine, after scripts/setup.sh
@@ -115,7 +115,7 @@ EOF
   part smollm2_comparison 300 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml --directory "$OUT/smollm2-run" \
     --workflow-profile none --cores 4 --dry-run
   part smollm2_curve 300 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml config/curve.yaml \
-    --directory "$OUT/smollm2-run" --workflow-profile none --cores 4 --dry-run
+    --directory "$OUT/smollm2-curve" --workflow-profile none --cores 4 --dry-run
   part generation_speed 300 "$PY" benchmarks/generation_speed.py --device cpu --base "$BASE" \
     --config "$OUT/toy.yaml" --n-targets 4 --max-new-tokens 4 --batch-size 4 --repeats 1 --threads 1 \
     --no-lora --min-speedup 0 --json "$OUT/generation_speed.json"
@@ -145,9 +145,11 @@ else
   part train_packing 150 "$PY" benchmarks/train_packing.py --device cuda --geometry qwen2.5-0.5b \
     --base "$TOK" --personas 200 --sample 6 --batch-group 12 --epochs 1 --jobs 3 --threads 4 \
     --min-speedup 0 --json "$OUT/train_packing.json"
-  # (d) on (c)'s run: only the smaller budgets' jobs and the comparison are left to do (one seed).
-  part smollm2_curve 240 env CUDA_VISIBLE_DEVICES=0 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml \
-    config/curve.yaml "$OUT/one_seed.yaml" --directory "$OUT/smollm2-run" --workflow-profile none \
+  # (d) on a copy of (c)'s run (which stays as it is): only the smaller budgets' jobs and the
+  # comparison are left to do (one seed).
+  cp -a "$OUT/smollm2-run" "$OUT/smollm2-curve"
+  part smollm2_curve 150 env CUDA_VISIBLE_DEVICES=0 "${SNAKEMAKE[@]}" --configfile config/smollm2.yaml \
+    config/curve.yaml "$OUT/one_seed.yaml" --directory "$OUT/smollm2-curve" --workflow-profile none \
     --cores "$(nproc)" --resources gpu=6
 fi
 

@@ -80,6 +80,17 @@ def report(folder: Path, seconds: int | None = None) -> str:
         lines += ["", *table]
     lines.append("")
 
+    lines += ["## (d) SmolLM2 learning curve (config/curve.yaml on (c)'s run)", ""]
+    curve = folder / "smollm2-curve" / "results" / "comparison"
+    if (curve / "learning_curve.csv").is_file():
+        budgets = [t for t in rule_times(folder / "smollm2-curve") if t[0].startswith(("train_", "evaluate"))]
+        lines += [(curve / "summary.md").read_text().splitlines()[0], "", "```"]
+        lines += [(curve / "learning_curve.csv").read_text().strip(), "```", ""]
+        lines += [f"- {r}: {n} jobs, {total:.1f} s (with (c)'s)" for r, n, total, _ in budgets]
+    else:
+        lines.append("(no curve)")
+    lines.append("")
+
     lines += ["## (b) generation_speed.py", ""]
     gen = _json(folder / "generation_speed.json")
     if gen:

@@ -1,6 +1,7 @@
 """Rule compare: summary tables (CSV, Markdown, LaTeX; one CSV per seed), the comparison figure, the
 per-persona gains and, with new users, the cold-start table, from every run (seed) of every method's
-test results, by the config's protocol (compare: headline, references, positive control)."""
+test results, by the config's protocol (compare: headline, references, positive control); with budgets
+of train.sessions, the learning curve."""
 
 from adaptcommand.compare.report import write_comparison
 from adaptcommand.runtime import rule_context
@@ -8,23 +9,17 @@ from adaptcommand.settings import Protocol
 
 with rule_context(snakemake) as log:
     s = snakemake
-    new_users = None
-    if s.params.new_user_methods:
-        new_users = {
-            "runs": dict(s.params.new_user_runs),
-            "metrics": list(s.input.new_user_metrics),
-            "per_persona": list(s.input.new_user_per_persona),
-            "benchmarks": dict(s.params.new_user_benchmarks),
-        }
-    curve = None
-    if s.params.curve_runs:
-        curve = {
-            "runs": dict(s.params.curve_runs),
-            "metrics": list(s.input.curve_metrics),
-            "per_persona": list(s.input.curve_per_persona),
-            "full": s.params.full_history_sessions,
-            "synthetic": s.params.synthetic,
-        }
+
+    # Evaluations besides the summary's: {"runs", "metrics", "per_persona", ...} of the inputs named
+    # <prefix>_metrics / <prefix>_per_persona, or None where the run has none.
+    def evaluations(prefix, runs, **more):
+        files = {k: list(getattr(s.input, f"{prefix}_{k}")) for k in ("metrics", "per_persona")}
+        return dict(runs=dict(runs), **files, **more) if runs else None
+
+    new_users = evaluations("new_user", s.params.new_user_runs, benchmarks=dict(s.params.new_user_benchmarks))
+    curve = evaluations(
+        "curve", s.params.curve_runs, full=s.params.full_history_sessions, synthetic=s.params.synthetic
+    )
     outputs = dict(s.output.items())
     outputs["seeds"] = list(s.output.seeds)
     summary = write_comparison(
