@@ -71,8 +71,8 @@ BUDGET_MARK = "-n"  # seed1-n3: seed 1, each persona's 3 most recent train sessi
 
 
 def budget_suffix(budget: int | None) -> str:
-    """ "" for the full history (None), else "-n<N>": what a budget adds to a draw and to the files
-    made from its data."""
+    """What a budget adds to a draw and to the files made from its data: "-n<N>", or nothing for the
+    full history (None)."""
     return "" if budget is None else f"{BUDGET_MARK}{budget}"
 
 

@@ -6,8 +6,8 @@ learns nothing (the base) is one untrained run, the same at every N. At each N, 
 
 - each method's mean over personas x seeds of the headline and of the stated-value F1, with the
   summary's interval (`stats.crossed_estimate`);
-- its difference to the reference row (compare.references[0], unified by default), paired per persona
-  and seed, with its interval;
+- its difference to the reference row (the first of compare.references evaluated: unified by
+  default), paired per persona and seed, with its interval;
 - the crossover: the smallest N from which that interval lies above 0 at N and at every larger N.
 
 `learning_curve` makes the table (learning_curve.csv), `crossovers` and `crossover_sentence` say it,
@@ -54,9 +54,10 @@ def learning_curve(
     tables: dict[str, dict[str, pd.DataFrame]], protocol: Protocol, full: int, reference: str | None = None
 ) -> pd.DataFrame:
     """One row per (method, N, metric): mean, ci_low, ci_high over personas x seeds, and diff, diff_low,
-    diff_high to `reference` (default compare.references[0]; NaN for the reference itself).
+    diff_high to `reference` (default: the first of compare.references evaluated; NaN for itself).
     `tables`: {method: {run: per-persona table}} with runs of every budget (`by_budget`)."""
-    reference = reference or protocol.references[0]
+    evaluated = [r for r in protocol.references if r in tables] or list(protocol.references)
+    reference = reference or evaluated[0]
     rows = []
     for n, at in by_budget(tables, full).items():
         for method, runs in at.items():
