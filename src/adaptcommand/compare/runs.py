@@ -126,7 +126,8 @@ def runs_figure(table: pd.DataFrame, runs: list[dict], path: str) -> None:
     left.grid(alpha=0.3, axis="x")
     if curves:
         right = axes[1]
-        colours = {m: f"C{j % 10}" for j, m in enumerate(methods)}
+        drawn = list(dict.fromkeys(m for r in curves for m in r["curve"]["method"]))
+        colours = {m: f"C{j % 10}" for j, m in enumerate(drawn)}  # one colour per method of the curves
         for i, run in enumerate(curves):
             c = run["curve"][run["curve"]["metric"] == head]
             for method, rows in c.groupby("method", sort=False):
@@ -139,6 +140,8 @@ def runs_figure(table: pd.DataFrame, runs: list[dict], path: str) -> None:
                     label=f"{method}, {run['label']}",
                 )
         right.set_xscale("log", base=2)
+        right.set_xticks(sorted({n for r in curves for n in r["curve"]["sessions"]}))
+        right.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
         right.set_xlabel("train sessions per user (N most recent)")
         right.set_ylabel(head)
         right.legend(fontsize=7, loc="best")
