@@ -339,7 +339,7 @@ def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int)
     """New users: enough known personas for the merges that serve them (table field cold_start
     nearest_personas), and first sessions inside the train split for a method with history in its
     prompts (its kind's `history`). `evaluated`: the table entries of eval.methods."""
-    from adaptcommand.data.splits import split_sizes
+    from adaptcommand.experiment import train_sessions
     from adaptcommand.methods import kind_of
 
     problems = []
@@ -351,9 +351,7 @@ def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int)
             f"personas and chooses its weight on the next {k}: needs 2 x {k} <= {n_known} "
             f"({', '.join(nearest)})"
         )
-    n_train = split_sizes(
-        config["data"]["sessions_per_persona"], config["split"]["train_frac"], config["split"]["val_frac"]
-    )[0]
+    n_train = train_sessions(config)
     first = config["history"].get("cold_start_sessions", 1)
     if any(kind_of(e).history for e in evaluated.values()) and first > n_train:
         problems.append(f"history.cold_start_sessions = {first}: a persona has only {n_train} train sessions")

@@ -125,12 +125,10 @@ def crossover_sentence(curve: pd.DataFrame, protocol: Protocol, synthetic: bool)
     )
 
 
-def curve_figure(curve: pd.DataFrame, protocol: Protocol, path: str, save) -> None:
-    """Two panels over N: each method's headline with its interval, and its difference to the
-    reference with its interval (0 dashed; the crossover marked). `save(fig, path)` writes it."""
+def curve_figure(curve: pd.DataFrame, protocol: Protocol):
+    """The figure: two panels over N, each method's headline with its interval, and its difference to
+    the reference with its interval (0 dashed; the crossover marked)."""
     import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     reference = curve.attrs.get("reference", protocol.references[0])
@@ -165,5 +163,4 @@ def curve_figure(curve: pd.DataFrame, protocol: Protocol, path: str, save) -> No
         ax.grid(alpha=0.3)
     left.legend(fontsize=8, loc="best")
     fig.tight_layout()
-    save(fig, path)
-    plt.close(fig)
+    return fig

@@ -648,7 +648,7 @@ def write_comparison(
         _, curve_tables = load_runs(curve["runs"], curve["metrics"], curve["per_persona"])
         points = learning_curve(curve_tables, protocol, curve["full"])
         write_csv(points.set_index(["method", "sessions", "metric"]), out["curve"])
-        curve_figure(points, protocol, out["curve_figure"], save_figure)
+        save_figure(curve_figure(points, protocol), out["curve_figure"])
         markdown = crossover_sentence(points, protocol, curve["synthetic"]) + "\n\n" + markdown
     Path(out["markdown"]).write_text(markdown)
     Path(out["latex"]).write_text(to_latex(summary, protocol, cold, baseline=baseline))
@@ -656,7 +656,7 @@ def write_comparison(
     if "protocol" in out:
         fingerprint = next(doc["targets_fingerprint"] for runs in metrics.values() for doc in runs.values())
         record = dict(dataclasses.asdict(protocol), targets_fingerprint=fingerprint, **(made_by or {}))
-        Path(out["protocol"]).write_text(json.dumps(record, indent=2, default=list) + "\n")
+        Path(out["protocol"]).write_text(json.dumps(record, indent=2) + "\n")
     pooled = _pooled_tables(tables)
     figure(
         summary,
