@@ -11,7 +11,7 @@ from adaptcommand import costs, integrity, layout, rundir, scheduling
 from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.experiment import Experiment, train_sessions
-from adaptcommand.methods import kind_of, recipe_section, trained
+from adaptcommand.methods import has_history, kind_of, recipe_section, trained
 from adaptcommand.profiles import group_components, ungrouped_families
 from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.scheduling import AdapterJob
@@ -131,7 +131,7 @@ def train_inputs(method):
     )
     if EXPERIMENT.on_unified(method):
         inputs["start"] = EXPERIMENT.start_adapter(method, "{seed}")
-    if kind_of(METHOD_TABLE[method]).history:
+    if has_history(METHOD_TABLE[method]):
         inputs |= {k: learned(k) for k in ("history_train", "history_val")}
     return inputs
 
@@ -143,7 +143,7 @@ def train_params(method):
     unified = EXPERIMENT.on_unified(method)
     start = {"merge": lambda wc, input: input.start} if unified else {}
     return dict(
-        prompt=PROMPT,
+        prompt=EXPERIMENT.prompt_of(method),
         seed=lambda wc: layout.seed_number(wc.seed),
         batched=RES["batched_training"],
         code=script_hash("train_lora.py"),
@@ -219,7 +219,7 @@ def merge_params(method, **extra):
     merged = kind_of(METHOD_TABLE[method]).merges
     return dict(
         merge=plain(config["merge"]),
-        prompt=PROMPT,
+        prompt=EXPERIMENT.prompt_of(method),
         val_batch_size=config["train"][merged]["batch_size"],
         code=script_hash("merge_adapters.py"),
         base=base_model_param(),

@@ -174,9 +174,9 @@ def test_the_clustering_a_merge_reads_needs_no_more_clusters_than_personas(tmp_p
             {"eval": {"methods": ["base", "unified"], "controls": ["other_swapped"]}},
             "eval.controls other_swapped needs persona in eval.methods",
         ),
-        (  # a kind with history: the new users' first sessions inside the train split
-            "history_big: {role: method, adapter: lora+history, scope: all, start: base, cold_start: same, "
-            "about: x}\n",
+        (  # a prompt with history: the new users' first sessions inside the train split
+            "history_big: {role: method, adapter: lora, scope: all, start: base, cold_start: same, "
+            "prompt: [history], about: x}\n",
             {"eval": {"methods": ["base", "history_big"]}, "history": {"cold_start_sessions": 40}},
             "history.cold_start_sessions = 40: a persona has only 30 train sessions",
         ),

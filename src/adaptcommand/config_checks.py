@@ -300,7 +300,7 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
     """
     import jsonschema
 
-    from adaptcommand.methods import derived_rules
+    from adaptcommand.methods import derived_rules, recipe_section
 
     lora = schema["$defs"]["lora"]
     table, train, problems = dict(methods), dict(config["train"]), []
@@ -320,7 +320,7 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
                 f"{where}.train: unknown key(s) {unknown} (a LoRA recipe has {sorted(lora['properties'])})"
             )
             continue
-        recipe = {**config["train"][of], **overrides}
+        recipe = {**config["train"][recipe_section(of, methods[of])], **overrides}
         problems += [
             f"{where}.train.{'.'.join(map(str, e.path)) or '?'}: {e.message}"
             for e in jsonschema.Draft202012Validator(lora).iter_errors(recipe)
@@ -328,7 +328,7 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
         problems += [f"{where}.train.{p}" for p in _integer_fields(lora, recipe, schema)]
         train[name] = recipe
         about = spec.get("about") or f"{of} with {', '.join(f'{k}={v}' for k, v in overrides.items())}"
-        table[name] = {**methods[of], "about": about}
+        table[name] = {**methods[of], "about": about, "recipe": ""}  # its recipe: train.<name>
         table[name]["rules"] = derived_rules(name, table)  # train_<of> becomes train_<name>
     if problems:
         raise ConfigError(_lines(problems))
@@ -340,7 +340,7 @@ def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int)
     nearest_personas), and first sessions inside the train split for a method with history in its
     prompts (its kind's `history`). `evaluated`: the table entries of eval.methods."""
     from adaptcommand.experiment import train_sessions
-    from adaptcommand.methods import kind_of
+    from adaptcommand.methods import has_history
 
     problems = []
     k = config["merge"]["neighbors_k"]
@@ -353,7 +353,7 @@ def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int)
         )
     n_train = train_sessions(config)
     first = config["history"].get("cold_start_sessions", 1)
-    if any(kind_of(e).history for e in evaluated.values()) and first > n_train:
+    if any(has_history(e) for e in evaluated.values()) and first > n_train:
         problems.append(f"history.cold_start_sessions = {first}: a persona has only {n_train} train sessions")
     return problems
 
@@ -364,7 +364,7 @@ def _budget_problems(config: dict, evaluated: dict[str, dict]) -> list[str]:
     session a train dialogue of a method with history in its prompts has no other session of its
     persona's to retrieve from."""
     from adaptcommand.experiment import train_sessions
-    from adaptcommand.methods import kind_of
+    from adaptcommand.methods import has_history
 
     full, sessions = train_sessions(config), config["train"].get("sessions", ["all"])
     where = (
@@ -376,7 +376,7 @@ def _budget_problems(config: dict, evaluated: dict[str, dict]) -> list[str]:
     ]
     if "all" in sessions and full in sessions:
         problems.append(f"train.sessions: {full} and all are the same budget ({where}): keep one")
-    history = [m for m, e in evaluated.items() if kind_of(e).history]
+    history = [m for m, e in evaluated.items() if has_history(e)]
     if history and 1 in sessions:
         problems.append(
             f"train.sessions: 1: {', '.join(history)} retrieve a train dialogue's exchanges from its "

@@ -15,7 +15,7 @@ from functools import cached_property
 from adaptcommand import layout, scheduling
 from adaptcommand.data.splits import split_sizes
 from adaptcommand.layout import CLEAN, NEW_DIALOGS, NEW_SPLITS, SPLITS
-from adaptcommand.methods import kind_of
+from adaptcommand.methods import has_history, kind_of
 from adaptcommand.personas import persona_sets
 from adaptcommand.settings import plain
 
@@ -102,6 +102,12 @@ class Experiment:
         """The prompt section, as every rule passes it to the library (settings.PromptConfig)."""
         return plain(self.config["prompt"])
 
+    def prompt_of(self, method: str) -> dict:
+        """The prompt section of `method`'s training and evaluation: the run's, with the persona's text
+        in the system message where its table row says so (prompt: [persona])."""
+        persona = "persona" in self.table[method]["prompt"]
+        return plain(self.config["prompt"] | ({"persona_in_system": True} if persona else {}))
+
     def on_unified(self, method: str) -> bool:
         """`method` is trained on, and served from, the frozen unified model (table `start: unified`)."""
         return self.table[method]["start"] != "base"
@@ -179,18 +185,21 @@ class Experiment:
     def history_for(self, method: str, split: str, run: str | None = None) -> list[str]:
         """The split's retrieved exchanges (from the train sessions of the run's budget), for a method
         with history in its prompts ([] otherwise)."""
-        if not kind_of(self.table[method]).history:
+        if not has_history(self.table[method]):
             return []
         known = run and split != layout.COLD  # (new users retrieve from their own first sessions)
         return [layout.history(split, layout.budget_of(run) if known else None)]
 
     def eval_members(self, methods, split: str, run: str) -> dict[str, dict[str, str]]:
-        """params.members of an evaluation job: {method: {manifest, history}} (paths, "" = none)."""
+        """params.members of an evaluation job: {method: {manifest, history}} (paths, "" = none), and
+        `prompt` for a method whose prompt is not the run's (`prompt_of`)."""
         members = {}
         for m in methods:
             manifest = layout.manifest_for(m, self.table[m], split, run)
             history = self.history_for(m, split, run)
             members[m] = dict(manifest=(manifest or [""])[0], history=(history or [""])[0])
+            if self.prompt_of(m) != self.prompt:
+                members[m]["prompt"] = self.prompt_of(m)
         return members
 
     # ---- manifests (rules/adapters.smk) ------------------------------------------------------------
@@ -295,7 +304,7 @@ class Experiment:
                 dialogs=NEW_DIALOGS,
                 splits=NEW_SPLITS,
             ),
-            prompt=self.prompt,
+            prompt=self.prompt_of(method),
             max_new_tokens=config["eval"]["max_new_tokens"],
-            history=history if kind_of(entry).history else None,
+            history=history if has_history(entry) else None,
         )

@@ -6,8 +6,9 @@ what each way of serving new users needs); everything that lists or describes me
 (the config check of eval.methods, the rules, the report, the README table, the tests). `KINDS` is the
 one place that says what an adapter kind means to the workflow: whether it is trained, which recipe it
 trains with, whether it has adapters to find (a manifest), whether it generates its own predictions,
-whether its prompts carry retrieved history, whose adapters it borrows or merges and which rule makes
-it. From a row's adapter, scope and start follow the rules that make it (`derived_rules`, the table's
+whose adapters it borrows or merges and which rule makes it; what a method's prompts carry (retrieved
+history, the persona's text) is a field of its row (`prompt`). From a row's adapter, scope and start
+follow the rules that make it (`derived_rules`, the table's
 `rules` after loading) and which config checks apply to it (`reads_clustering`, ...); nothing keys on a
 method's name.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "Kind",
     "MethodTableError",
     "derived_rules",
+    "has_history",
     "kind_of",
     "load_methods",
     "reads_clustering",
@@ -52,7 +54,6 @@ class Kind:
     recipe: str = ""  # its recipe: "own" = train.<method>, else that section of train
     adapters: bool = True  # it has adapters, listed in models/<method>/adapters.json
     generates: bool = True  # evaluated by generating (routing composes its candidates' predictions)
-    history: bool = False  # retrieved past exchanges in its prompts (training and evaluation)
     borrows: str = ""  # it has no adapters of its own: that method's, each persona given the NEXT one's
     # its adapters are merges of that method's (per persona) adapters, chosen by the clustering job:
     # per persona its most similar others (the persona similarity), per cluster its members
@@ -67,7 +68,6 @@ KINDS = {
     "none": Kind(scopes=("none",), adapters=False),
     "lora": Kind(scopes=("all", "persona", "cluster"), trains=True, recipe="own", rule="train_{name}"),
     "prefix": Kind(scopes=("all", "persona", "cluster"), trains=True, recipe="prefix", rule="train_{name}"),
-    "lora+history": Kind(scopes=("all",), trains=True, recipe="own", history=True, rule="train_{name}"),
     # persona LoRAs merged in weight-update space: per persona its nearest OTHER personas' (scope
     # persona), per cluster its members' (scope cluster); rules/merge.smk
     "merge": Kind(scopes=("persona", "cluster"), merges="persona", rule="{name}"),
@@ -98,14 +98,20 @@ def kind_of(entry: dict) -> Kind:
     return KINDS[entry["adapter"]]
 
 
+def has_history(entry: dict) -> bool:
+    """Its prompts carry the persona's retrieved past train exchanges (table field prompt: [history])."""
+    return "history" in entry["prompt"]
+
+
 def trained(methods: dict[str, dict], scope: str) -> list[str]:
     """The methods (and variants) of `scope` that the generic training rules train."""
     return [m for m, e in methods.items() if kind_of(e).trains and e["scope"] == scope]
 
 
 def recipe_section(name: str, entry: dict) -> str:
-    """The section of the config's `train` that holds the recipe of trained method `name`."""
-    recipe = kind_of(entry).recipe
+    """The section of the config's `train` that holds the recipe of trained method `name`: the table's
+    `recipe`, else its own (train.<name>) or its kind's (train.prefix)."""
+    recipe = entry.get("recipe") or kind_of(entry).recipe
     return name if recipe == "own" else recipe
 
 
@@ -125,8 +131,8 @@ def _sources(entry: dict) -> list[str]:
 def derived_rules(name: str, table: dict[str, dict], _path: tuple[str, ...] = ()) -> list[str]:
     """The rules (families) whose jobs make method `name` of `table`, besides its evaluation: what it
     starts from (the rules of the method `start` names, unless the base), the method whose adapters it
-    borrows or merges (that method's rules), the clustering if it reads it, the retrieval if its kind
-    has history, then its kind's own rule. Its jobs' benchmarks are its cost (adaptcommand.costs)."""
+    borrows or merges (that method's rules), the clustering if it reads it, the retrieval if its
+    prompts carry history, then its kind's own rule. Its jobs' benchmarks are its cost (adaptcommand.costs)."""
     if name in _path:
         raise MethodTableError(f"{name} starts from, borrows or merges itself: {' -> '.join([*_path, name])}")
     entry = table[name]
@@ -136,7 +142,7 @@ def derived_rules(name: str, table: dict[str, dict], _path: tuple[str, ...] = ()
         rules += derived_rules(source, table, (*_path, name))
     if reads_clustering(entry):
         rules.append(CLUSTERING_RULE)
-    if kind.history:
+    if has_history(entry):
         rules.append(HISTORY_RULE)
     if kind.rule:
         rules.append(kind.rule.format(name=name))
@@ -204,6 +210,13 @@ def load_methods(path: str | os.PathLike, schema: str | os.PathLike | None = Non
                 f"{path}: {name}: adapter {entry['adapter']!r} with scope {entry['scope']!r}: the "
                 f"workflow has no rules for it (scopes of {entry['adapter']}: {list(kind.scopes)})"
             )
+        if entry["prompt"] and not (kind.trains or entry["adapter"] == "none"):
+            problems.append(
+                f"{path}: {name}.prompt = {entry['prompt']}: a {entry['adapter']} adapter is made without "
+                "prompts of its own (only trained methods and the base model take prompt fields)"
+            )
+        if entry.get("recipe") and not kind.trains:
+            problems.append(f"{path}: {name}.recipe: only a trained method has a recipe ({entry['adapter']} is not)")
         cold, needs = entry["cold_start"], COLD_START_NEEDS.get(entry["cold_start"])
         if needs and not needs[0](entry):
             problems.append(f"{path}: {name}.cold_start = {cold!r} needs {needs[1]}")

@@ -3,7 +3,8 @@
 params.members: {method: {manifest, history}}: one method (rule evaluate), or a pack of the split's
 learned methods for one seed (resources.eval_pack_size), evaluated one after another in this process.
 A method's adapters are found through its manifest ("" for the base); a method with retrieved history
-also gets each dialogue's past exchanges in its prompts. Each writes its own layout.eval_files.
+also gets each dialogue's past exchanges in its prompts, and one whose prompt is not the run's (the
+persona's text in it: table field prompt) its own prompt section. Each writes its own layout.eval_files.
 """
 
 from adaptcommand.gpuslots import gpu_slot
@@ -33,7 +34,7 @@ with rule_context(snakemake) as log, gpu_slot():
             split=split,
             data_split=s.params.data_split,
             base=s.params.base,
-            prompt=PromptConfig.from_section(s.params.prompt, "prompt"),
+            prompt=PromptConfig.from_section(inputs.get("prompt", s.params.prompt), "prompt"),
             generation=Generation.from_section(s.params.generation, "generation"),
             scoring=Scoring.from_section(s.params.scoring, "metrics"),
             routes=routes,
