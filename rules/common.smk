@@ -216,9 +216,9 @@ def cost_files(method, split="test"):
 
 def merge_params(method, **extra):
     """The merge settings, the prompt, the val-loss batch (the merged method's recipe) and the base."""
-    merged = kind_of(METHOD_TABLE[method]).merges
+    merged, entry = kind_of(METHOD_TABLE[method]).merges, METHOD_TABLE[method]
     return dict(
-        merge=plain(config["merge"]),
+        merge=plain(config["merge"] | entry.get("merge", {})),  # (a variant's keys)
         prompt=EXPERIMENT.prompt_of(method),
         val_batch_size=config["train"][merged]["batch_size"],
         code=script_hash("merge_adapters.py"),

@@ -201,3 +201,53 @@ def test_the_checks_follow_the_kind_not_the_name(tmp_path, row, sections, proble
     if "history_big" in row:
         config["train"]["history_big"] = dict(config["train"]["history"])
     assert problem in _problems(config, workflow)
+
+
+@pytest.mark.parametrize(
+    "variant, problem",
+    [
+        (
+            {"merge": {"combination": "ties_svd"}},
+            "variants.v.merge.combination = ties_svd: needs variants.v.merge.density",
+        ),
+        (
+            {"merge": {"combination": "cat", "density": 0.5}},
+            "variants.v.merge.density = 0.5: cat keeps every value of the updates",
+        ),
+        ({"merge": {"combination": "ties"}}, "variants.v.merge.combination: 'ties' is not one of"),
+        (
+            {"merge": {"combination": "ties_svd", "density": 1.5}},
+            "variants.v.merge.density: 1.5 is greater than",
+        ),
+        ({"merge": {}}, "variants.v: no merge keys"),
+        (
+            {"train": {"r": 4}, "merge": {"combination": "svd"}},
+            "variants.v.train: merge_neighbors is a merge",
+        ),
+    ],
+)
+def test_a_merge_no_combination_can_make_is_refused_before_any_job(variant, problem):
+    """Merge variants: TIES / DARE need the share of values they keep, a combination that keeps every
+    value refuses one, PEFT's A/B averages are refused; each problem names the key."""
+    from helpers import REPO
+
+    config = _demo(variants={"v": {"of": "merge_neighbors", **variant}}, eval={"methods": ["base", "v"]})
+    assert problem in _problems(config, REPO)
+
+
+def test_a_merge_variant_merges_with_its_own_settings():
+    """A variant of a merge is the merge's row under its own name, with its merge keys."""
+    from helpers import REPO
+
+    from adaptcommand.config_checks import validated_config
+
+    config = _demo(
+        variants={"m_ties": {"of": "merge_neighbors", "merge": {"combination": "ties_svd", "density": 0.4}}},
+        eval={"methods": ["base", "m_ties"]},
+    )
+    table = validated_config(config, REPO)
+    assert table["m_ties"]["merge"] == {"combination": "ties_svd", "density": 0.4}
+    assert table["m_ties"]["rules"] == ["train_persona", "cluster_personas", "m_ties"]
+    assert "merge" not in table["merge_neighbors"]
+    config = _demo(merge={"combination": "dare_ties_svd"})
+    assert "merge.combination = dare_ties_svd: needs merge.density" in _problems(config, REPO)

@@ -14,7 +14,7 @@ import torch
 from adaptcommand.adapters import attach_adapter, load_adapters, save_adapter
 from adaptcommand.data.io import write_json_atomic, write_jsonl_atomic
 from adaptcommand.data.splits import make_splits
-from adaptcommand.merging import add_merge, lora_deltas, merge_error, merge_on_val
+from adaptcommand.merging import add_merge, lora_deltas, merge_error, merge_on_val, merge_weights
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig
 from adaptcommand.settings import LoraRecipe
@@ -154,3 +154,44 @@ def test_merge_on_val_picks_the_scale_with_lowest_val_loss(tiny, sources, dialog
     assert log["sources"] == {"persona_001": sources["s1"], "persona_002": sources["s2"]}
     cfg = json.loads((tmp_path / "out" / "adapter_config.json").read_text())
     assert cfg["r"] == 6 and cfg["peft_type"] == "LORA"
+
+
+def test_ties_merges_updates_and_its_total_weight_means_what_cat_s_does(tiny, sources):
+    """TIES (PEFT ties_svd) works on the updates: two copies of one adapter merged with density 1 at
+    total weight 1.5 give 1.5 x its update, as cat does (TIES averages over agreeing sources, so each
+    gets the whole scale: merge_weights); with density 0.5 at most half of each update survives per
+    source, so the merge differs from cat's."""
+    model = _model(tiny, sources)
+    model.load_adapter(sources["s1"], adapter_name="s1_again")
+    pair = ["s1", "s1_again"]
+    for combination in ("cat", "ties_svd"):
+        density = 1.0 if combination == "ties_svd" else None
+        add_merge(model, pair, merge_weights(combination, 1.5, 2), combination, combination, density)
+    want = {m: 1.5 * d for m, d in lora_deltas(model, "s1").items()}
+    for combination in ("cat", "ties_svd"):
+        for module, got in lora_deltas(model, combination).items():
+            torch.testing.assert_close(got, want[module], rtol=1e-4, atol=1e-5)
+    names = list(sources)
+    add_merge(model, names, merge_weights("ties_svd", 1.0, 3), "ties_half", "ties_svd", density=0.5)
+    add_merge(model, names, merge_weights("cat", 1.0, 3), "cat_all", "cat")
+    gaps = [
+        float((a - b).abs().max())
+        for a, b in zip(lora_deltas(model, "ties_half").values(), lora_deltas(model, "cat_all").values(), strict=True)
+    ]
+    assert max(gaps) > 1e-3
+    with pytest.raises(ValueError, match="density"):
+        add_merge(model, names, [1.0] * 3, "cat_with_density", "cat", density=0.5)
+    with pytest.raises(ValueError, match="density"):
+        add_merge(model, names, [1.0] * 3, "ties_without", "ties_svd")
+
+
+def test_dare_draws_from_the_seed(tiny, sources):
+    """DARE keeps a random share of values: the same seed gives the same merge, another seed another."""
+    model = _model(tiny, sources)
+    names = list(sources)
+    for name, seed in (("a", 1), ("b", 1), ("c", 2)):
+        torch.manual_seed(seed)
+        add_merge(model, names, merge_weights("dare_ties_svd", 1.0, 3), name, "dare_ties_svd", density=0.5)
+    a, b, c = (lora_deltas(model, n) for n in "abc")
+    assert all(torch.equal(a[m], b[m]) for m in a)
+    assert any(not torch.allclose(a[m], c[m]) for m in a)

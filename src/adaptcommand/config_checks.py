@@ -43,12 +43,33 @@ __all__ = [
 def variant_of(methods: dict[str, dict]) -> list[str]:
     """The methods a variant may vary: the LoRAs that the generic per-persona and per-cluster
     training rules train (rules/train.smk: rule train_<name> for every such
-    method of the table, variants included). Prefix methods share one recipe (train.prefix)."""
+    method of the table, variants included; their recipe) and the merges (rules/merge.smk: their
+    merge settings). Prefix methods share one recipe (train.prefix)."""
     return [
         m
         for m, e in methods.items()
-        if e["role"] == "method" and e["adapter"] == "lora" and e["scope"] in ("persona", "cluster")
+        if e["role"] == "method"
+        and (e["adapter"] == "lora" and e["scope"] in ("persona", "cluster") or e["adapter"] == "merge")
     ]
+
+
+# The merge combinations that keep only part of each update: they need `density`, the others refuse it.
+PRUNING_COMBINATIONS = ("ties_svd", "dare_ties_svd")
+
+
+def merge_problems(merge: dict, where: str) -> list[str]:
+    """What PEFT cannot combine as the merge section `merge` (at config key `where`) says: a pruning
+    combination (TIES, DARE) without the share of values it keeps, or `density` with a combination
+    that keeps every value (cat, svd), where PEFT would silently ignore it."""
+    combination, density = merge["combination"], merge.get("density")
+    if combination in PRUNING_COMBINATIONS and density is None:
+        return [f"{where}.combination = {combination}: needs {where}.density, the share of values kept (0 < d <= 1)"]
+    if combination not in PRUNING_COMBINATIONS and density is not None:
+        return [
+            f"{where}.density = {density}: {combination} keeps every value of the updates; density is for "
+            f"{' / '.join(PRUNING_COMBINATIONS)}"
+        ]
+    return []
 
 
 # The linear layers of a Qwen2 decoder layer (the real Qwen2.5 and the demo's tiny Qwen2 alike, and
@@ -314,6 +335,9 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
             known = "not a method" if of not in methods else "has no variant form"
             problems.append(f"{where}.of = {of!r}: {known} (variants of: {', '.join(variant_of(methods))})")
             continue
+        if methods[of]["adapter"] == "merge" or spec.get("merge"):
+            problems += _merge_variant(name, spec, methods, config, schema, table)
+            continue
         unknown = sorted(set(overrides) - set(lora["properties"]))
         if unknown:
             problems.append(
@@ -333,6 +357,34 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
     if problems:
         raise ConfigError(_lines(problems))
     return table, train
+
+
+def _merge_variant(name: str, spec: dict, methods: dict, config: dict, schema: dict, table: dict) -> list[str]:
+    """A variant of a merge method: its merge keys replace the run's (`merge_problems`); added to
+    `table` with them (its `merge` field: what rules/merge.smk passes on) unless a problem is found."""
+    import jsonschema
+
+    from adaptcommand.methods import derived_rules
+
+    where, of, overrides = f"variants.{name}", spec["of"], spec.get("merge", {})
+    if methods[of]["adapter"] != "merge":
+        return [f"{where}.merge: {of} is not a merge (merge keys vary the merges: {', '.join(variant_of(methods))})"]
+    if spec.get("train"):
+        return [f"{where}.train: {of} is a merge, it trains nothing (vary its merge keys: {where}.merge)"]
+    if not overrides:
+        return [f"{where}: no merge keys: the variant would be {of} again"]
+    node = schema["properties"]["merge"]
+    merge = {**config["merge"], **overrides}
+    problems = [
+        f"{where}.merge.{'.'.join(map(str, e.path)) or '?'}: {e.message}"
+        for e in jsonschema.Draft202012Validator(node).iter_errors(merge)
+    ]
+    problems += merge_problems(merge, f"{where}.merge")
+    if not problems:
+        about = spec.get("about") or f"{of} with {', '.join(f'{k}={v}' for k, v in overrides.items())}"
+        table[name] = {**methods[of], "about": about, "merge": dict(overrides)}
+        table[name]["rules"] = derived_rules(name, table)
+    return problems
 
 
 def _cold_start_problems(config: dict, evaluated: dict[str, dict], n_known: int) -> list[str]:
@@ -492,6 +544,7 @@ def check_config(
                     f"linear layers of the model (Qwen2 and Llama: {', '.join(QWEN2_LINEAR_MODULES)})"
                 )
 
+    problems += merge_problems(config["merge"], "merge")
     split = config["split"]
     if split["train_frac"] + split["val_frac"] >= 1:
         problems.append(

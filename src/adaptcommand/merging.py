@@ -4,12 +4,18 @@ A LoRA adapter changes a target weight by ``dW = s * B @ A`` (``s = alpha / r``)
 ``i`` with weights ``w_i`` is the adapter whose update is ``sum_i w_i * s_i * B_i @ A_i``. PEFT's
 ``add_weighted_adapter(combination_type="cat")`` builds exactly that (A's stacked row-wise with
 ``w_i * s_i`` folded in, B's side by side, new rank = sum of ranks, scaling 1); ``"svd"`` takes the
-truncated SVD of the same sum (rank = the largest source rank). ``"linear"``, ``"ties"`` and ``dare_*``
+truncated SVD of the same sum (rank = the largest source rank). ``"ties_svd"`` and ``"dare_ties_svd"``
+also work on the updates ``w_i * s_i * B_i @ A_i`` of each module: TIES keeps each update's largest
+``density`` share of values, elects a sign per value and sums the agreeing ones; DARE keeps a random
+``density`` share, rescaled by 1 / density (drawn from torch's generator: seeded here with the training
+seed), then TIES' sign election; then the truncated SVD. ``"linear"``, ``"ties"`` and ``dare_*``
 average the A's and the B's separately, and ``mean(B) @ mean(A) != mean(B @ A)``: the reference study's
 flaw 3. They are refused here.
 
-Weights: a merge of K sources with total weight ``scale`` gives each source ``scale / K`` (uniform: the
-sources' similarities are not used as weights, so one near-duplicate neighbour cannot dominate). The
+Weights: a merge of K sources with total weight ``scale`` is ``scale`` times their mean update (uniform:
+the sources' similarities are not used as weights, so one near-duplicate neighbour cannot dominate):
+cat and svd give each source ``scale / K``; TIES and DARE already average (each value over the sources
+whose sign agrees), so each source gets ``scale`` (`merge_weights`). The
 total is chosen among the candidate scales by the lowest token-weighted loss on VALIDATION dialogues
 (the target persona's, or the cluster members' pooled); test data is never read.
 """
@@ -30,7 +36,12 @@ from adaptcommand.train.loop import mean_loss
 
 log = logging.getLogger(__name__)
 
-COMBINATIONS = ("cat", "svd")
+COMBINATIONS = ("cat", "svd", "ties_svd", "dare_ties_svd")
+
+
+def merge_weights(combination: str, scale: float, k: int) -> list[float]:
+    """The weights of K sources merged with total weight `scale` (the module docstring)."""
+    return [float(scale) if combination in ("ties_svd", "dare_ties_svd") else scale / k] * k
 
 
 def lora_deltas(peft_model, adapter_name: str) -> dict[str, torch.Tensor]:
@@ -47,11 +58,18 @@ def lora_deltas(peft_model, adapter_name: str) -> dict[str, torch.Tensor]:
 
 
 def add_merge(
-    peft_model, sources: list[str], weights: list[float], name: str, combination: str = "cat"
+    peft_model,
+    sources: list[str],
+    weights: list[float],
+    name: str,
+    combination: str = "cat",
+    density: float | None = None,
 ) -> str:
-    """Add adapter `name` = the weighted sum in update space of `sources`; returns `name`.
+    """Add adapter `name` = the merge in update space of `sources` with `weights` (`combination`;
+    `density` for ties_svd / dare_ties_svd); returns `name`.
 
-    PEFT silently ignores an add_weighted_adapter whose name already exists, so that is an error here.
+    PEFT silently ignores an add_weighted_adapter whose name already exists, and a density given to a
+    combination that keeps every value, so both are errors here.
     """
     if combination not in COMBINATIONS:
         raise ValueError(
@@ -61,6 +79,10 @@ def add_merge(
         raise ValueError(f"adapter {name!r} already exists: PEFT would silently keep the old one")
     if len(sources) != len(weights) or not sources:
         raise ValueError("need one weight per source adapter, and at least one source")
+    if (density is None) != (combination in ("cat", "svd")):
+        raise ValueError(
+            f"density {density} with merge combination {combination!r}: only ties_svd and dare_ties_svd take one"
+        )
     # With one source PEFT switches to "linear", which for a single adapter is exact:
     # sqrt(w*s) folded into both A and B gives w * s * B @ A.
     peft_model.add_weighted_adapter(
@@ -68,6 +90,7 @@ def add_merge(
         weights=[float(w) for w in weights],
         adapter_name=name,
         combination_type=combination,
+        **({"density": float(density)} if density is not None else {}),
     )
     return name
 
@@ -96,6 +119,7 @@ def merge_on_val(
     out_dir: str | Path,
     batch_size: int = 4,
     target: str = "",
+    density: float | None = None,
 ) -> dict:
     """Merge the LoRAs `sources` (name -> dir) with uniform weights scale/K, the scale chosen by the
     lowest loss on `val_personas`' val dialogues; save only the chosen merge to `out_dir`.
@@ -113,6 +137,7 @@ def merge_on_val(
         combination,
         {"merge": out_dir},
         batch_size,
+        density=density,
     )["merge"]
 
 
@@ -128,12 +153,14 @@ def merge_many_on_val(
     batch_size: int = 4,
     workers: int = 1,
     seed: int | None = None,
+    density: float | None = None,
 ) -> dict[str, dict]:
     """`merge_on_val` for several merges in one process (the base model and the data loaded once):
     units = {unit: {"sources": {label: dir}, "val_personas": [...], "target": text}}; the merge of
     unit u goes to out_dirs[u]. Each merge starts from a fresh copy of the base. `workers`: the units
     spread over that many forked single-thread processes (`adaptcommand.parallel`; the same merges).
-    `seed`: the training seed of the merged adapters (recorded; a merge draws nothing).
+    `seed`: the training seed of the merged adapters (recorded; it seeds DARE's random draw, the only
+    merge that draws). `density`: ties_svd / dare_ties_svd's share of values kept.
     Returns {unit: log}."""
     import copy
 
@@ -158,13 +185,25 @@ def merge_many_on_val(
             out_dirs[unit],
             batch_size,
             seed,
+            density,
         )
 
     return dict(zip(units, fork_map(merge, list(units), n_workers), strict=True))
 
 
 def _merge_one(
-    model, tokenizer, spec, dialogs, splits, pc, scales, combination, out_dir, batch_size, seed=None
+    model,
+    tokenizer,
+    spec,
+    dialogs,
+    splits,
+    pc,
+    scales,
+    combination,
+    out_dir,
+    batch_size,
+    seed=None,
+    density=None,
 ) -> dict:
     start = time.perf_counter()
     sources, val_personas, target = spec["sources"], spec["val_personas"], spec.get("target", "")
@@ -180,8 +219,9 @@ def _merge_one(
     k = len(names)
     candidates = []
     for i, scale in enumerate(scales):
-        weights = [scale / k] * k
-        name = add_merge(peft_model, list(names), weights, f"merged{i}", combination)
+        weights = merge_weights(combination, scale, k)
+        torch.manual_seed(seed or 0)  # DARE's draw: the same for every candidate scale
+        name = add_merge(peft_model, list(names), weights, f"merged{i}", combination, density)
         peft_model.set_adapter(name)
         loss = mean_loss(peft_model, examples, batch_size, pad)
         err = merge_error(peft_model, list(names), weights, name) if combination == "cat" else None
@@ -189,18 +229,23 @@ def _merge_one(
         log.info("%s, scale %.3g: val loss %.4f (base %.4f)", target, scale, loss, base_loss)
     best = min(candidates, key=lambda c: (c["val_loss"], c["scale"]))
     info = {
-        "recipe": {"adapter": "merge", "combination": combination, "weight_scales": list(scales)},
+        "recipe": {
+            "adapter": "merge",
+            "combination": combination,
+            "weight_scales": list(scales),
+            **({"density": density} if density is not None else {}),
+        },
         "seed": seed,
         "target": target,
         "sources": {label: str(d) for label, d in sources.items()},
         "combination": combination,
-        "weighting": "uniform: each source gets scale / K",
+        "weighting": "uniform: scale x the sources' mean update (merge_weights)",
         "val_personas": sorted(val_personas),
         "n_val_dialogs": len(val_d),
         "val_loss_base": base_loss,
         "candidates": candidates,
         "chosen_scale": best["scale"],
-        "chosen_weights": [best["scale"] / k] * k,
+        "chosen_weights": merge_weights(combination, best["scale"], k),
         "seconds": time.perf_counter() - start,
     }
     save_adapter(peft_model, out_dir, info, adapter_name=best["adapter"])

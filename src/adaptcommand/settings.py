@@ -148,6 +148,7 @@ class MergeSettings(Section):
     neighbors_k: int
     combination: str
     weight_scales: tuple[float, ...]
+    density: float | None = None  # ties_svd / dare_ties_svd: the share of each update's values kept
 
 
 @dataclass(frozen=True)

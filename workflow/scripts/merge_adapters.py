@@ -11,6 +11,7 @@ through their manifest (input adapters).
 from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake) as log:
+    from adaptcommand import layout
     from adaptcommand.clusters import nearest_neighbors
     from adaptcommand.layout import units_of
     from adaptcommand.manifests import read_manifest, routes_of
@@ -48,7 +49,8 @@ with rule_context(snakemake) as log:
         out_dirs,
         batch_size=int(s.params.val_batch_size),
         workers=s.threads,  # on a CPU, the pack's merges over the job's cores
-        seed=int(s.wildcards.seed),
+        seed=layout.seed_number(s.wildcards.seed),
+        density=settings.density,
     )
     for info in logs.values():
         log.info(
