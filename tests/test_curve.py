@@ -99,7 +99,7 @@ def test_every_method_at_every_budget_the_controls_and_new_users_at_the_largest(
     [
         ([3, 40], None, "train.sessions: 40 is beyond the train split: a persona has 30 train sessions"),
         ([30, "all"], None, "30 and all are the same budget"),
-        ([1, "all"], None, "history retrieve a train dialogue's exchanges from its persona's other train"),
+        ([1, "all"], None, "history, oppu retrieve a train dialogue's exchanges from its persona's other train"),
     ],
 )
 def test_budgets_no_method_can_learn_from_are_refused_before_any_job(sessions, methods, message):
@@ -110,7 +110,7 @@ def test_budgets_no_method_can_learn_from_are_refused_before_any_job(sessions, m
 
 def test_one_session_is_a_budget_for_methods_without_history():
     config = demo_config(sessions=[1, "all"])
-    config["eval"]["methods"] = [m for m in config["eval"]["methods"] if m != "history"]
+    config["eval"]["methods"] = [m for m in config["eval"]["methods"] if m not in ("history", "oppu")]
     validated_config(config, REPO, workdir=REPO)
 
 

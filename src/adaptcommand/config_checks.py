@@ -416,7 +416,7 @@ def _budget_problems(config: dict, evaluated: dict[str, dict]) -> list[str]:
     session a train dialogue of a method with history in its prompts has no other session of its
     persona's to retrieve from."""
     from adaptcommand.experiment import train_sessions
-    from adaptcommand.methods import has_history
+    from adaptcommand.methods import has_history, kind_of
 
     full, sessions = train_sessions(config), config["train"].get("sessions", ["all"])
     where = (
@@ -428,7 +428,7 @@ def _budget_problems(config: dict, evaluated: dict[str, dict]) -> list[str]:
     ]
     if "all" in sessions and full in sessions:
         problems.append(f"train.sessions: {full} and all are the same budget ({where}): keep one")
-    history = [m for m, e in evaluated.items() if has_history(e)]
+    history = [m for m, e in evaluated.items() if has_history(e) and kind_of(e).trains]
     if history and 1 in sessions:
         problems.append(
             f"train.sessions: 1: {', '.join(history)} retrieve a train dialogue's exchanges from its "

@@ -12,8 +12,9 @@ runs (seed ``pooled``) and for each seed alone (seed ``<s>``):
   seed, or its untrained run);
 - ``micro`` / ``macro``: the metrics.json values (mean over the runs when pooled);
 
-and pooled only, on the headline: ``rank_low`` / ``rank_high`` (the ranks the data allows: one plus
-the rows significantly better, the number of rows minus those significantly worse) and
+and pooled only, on the headline: ``order_<other>`` and ``rank_low`` / ``rank_high`` (every pairwise
+order as one family of claims, `stats.pairwise_claims`: one plus the rows claimed better, the number of
+rows minus those claimed worse) and
 ``detectable_<ref>`` (the smallest difference to the untrained reference this run detects with 80%
 power, `baseline_row`: the base); then counts and cost. `to_wide` pivots it into summary.csv's
 columns.
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adaptcommand.compare.stats import crossed_estimate, detectable_difference
+from adaptcommand.compare.stats import crossed_estimate, detectable_difference, pairwise_claims
 from adaptcommand.costs import COST_COLUMNS
 from adaptcommand.layout import seed_number
 from adaptcommand.metrics.scoring import KIND_PREFIXES
@@ -215,17 +216,21 @@ def _estimates(add, names, tables, metric: str, seed: str, protocol: Protocol, b
 
 def _ranks(add, meta, tables, protocol: Protocol) -> None:
     """The methods (controls and the bound are not ranked) against each other on the pooled headline,
-    with the same interval as every difference: `order_<other>` +1 (its difference to the other
-    excludes 0 and is positive), -1 (negative) or 0 (the interval holds 0: tied); then rank_low /
-    rank_high, 1 + the methods significantly better .. the methods not significantly worse."""
+    as one family of claims (`stats.pairwise_claims`: Holm over every pair, the chance of any false
+    order at most 5%): `order_<other>` +1 (claimed better), -1 (claimed worse) or 0 (tied); then
+    rank_low / rank_high, 1 + the methods claimed better .. the methods not claimed worse."""
     head = protocol.headline
     rows = [m for m in meta if meta[m]["role"] == "method" and all(head in t for t in tables[m].values())]
+    seeds = sorted({s for m in rows for r in tables[m] if (s := seed_label(r))}, key=seed_number) or None
+    matrices = {m: run_matrix(tables[m], head, seeds) for m in rows}
+    common = sorted(set.intersection(*(set(x.index) for x in matrices.values()))) if rows else []
+    claims = pairwise_claims(
+        {m: x.loc[common].to_numpy() for m, x in matrices.items()},
+        {m: _seeds_of(tables[m]) is not None for m in rows},
+    )
     order = {m: {} for m in rows}
-    for i, a in enumerate(rows):
-        for b in rows[i + 1 :]:
-            d = crossed_estimate(paired_runs(tables, a, b, head, POOLED).to_numpy())
-            sign = 0 if not d.has_interval or d.low <= 0 <= d.high else (1 if d.low > 0 else -1)
-            order[a][b], order[b][a] = sign, -sign
+    for (a, b), sign in claims.items():
+        order[a][b], order[b][a] = sign, -sign
     for m in rows:
         for other, sign in order[m].items():
             add(m, POOLED, head, f"order_{other}", sign)
