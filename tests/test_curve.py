@@ -99,7 +99,7 @@ def test_every_method_at_every_budget_the_controls_and_new_users_at_the_largest(
     [
         ([3, 40], None, "train.sessions: 40 is beyond the train split: a persona has 30 train sessions"),
         ([30, "all"], None, "30 and all are the same budget"),
-        ([1, "all"], None, "history, oppu retrieve a train dialogue's exchanges from its persona's other train"),
+        ([1, "all"], None, "history, oppu retrieve a train dialogue's exchanges from its persona's other"),
     ],
 )
 def test_budgets_no_method_can_learn_from_are_refused_before_any_job(sessions, methods, message):

@@ -63,7 +63,8 @@ def merge_problems(merge: dict, where: str) -> list[str]:
     that keeps every value (cat, svd), where PEFT would silently ignore it."""
     combination, density = merge["combination"], merge.get("density")
     if combination in PRUNING_COMBINATIONS and density is None:
-        return [f"{where}.combination = {combination}: needs {where}.density, the share of values kept (0 < d <= 1)"]
+        kept = "the share of values kept (0 < d <= 1)"
+        return [f"{where}.combination = {combination}: needs {where}.density, {kept}"]
     if combination not in PRUNING_COMBINATIONS and density is not None:
         return [
             f"{where}.density = {density}: {combination} keeps every value of the updates; density is for "
@@ -359,7 +360,7 @@ def with_variants(config: dict, methods: dict[str, dict], schema: dict) -> tuple
     return table, train
 
 
-def _merge_variant(name: str, spec: dict, methods: dict, config: dict, schema: dict, table: dict) -> list[str]:
+def _merge_variant(name: str, spec: dict, methods: dict, config: dict, schema: dict, table: dict) -> list:
     """A variant of a merge method: its merge keys replace the run's (`merge_problems`); added to
     `table` with them (its `merge` field: what rules/merge.smk passes on) unless a problem is found."""
     import jsonschema
@@ -368,7 +369,8 @@ def _merge_variant(name: str, spec: dict, methods: dict, config: dict, schema: d
 
     where, of, overrides = f"variants.{name}", spec["of"], spec.get("merge", {})
     if methods[of]["adapter"] != "merge":
-        return [f"{where}.merge: {of} is not a merge (merge keys vary the merges: {', '.join(variant_of(methods))})"]
+        merges = ", ".join(m for m in variant_of(methods) if methods[m]["adapter"] == "merge")
+        return [f"{where}.merge: {of} is not a merge (merge keys vary the merges: {merges})"]
     if spec.get("train"):
         return [f"{where}.train: {of} is a merge, it trains nothing (vary its merge keys: {where}.merge)"]
     if not overrides:

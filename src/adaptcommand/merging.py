@@ -81,7 +81,8 @@ def add_merge(
         raise ValueError("need one weight per source adapter, and at least one source")
     if (density is None) != (combination in ("cat", "svd")):
         raise ValueError(
-            f"density {density} with merge combination {combination!r}: only ties_svd and dare_ties_svd take one"
+            f"density {density} with merge combination {combination!r}: "
+            "only ties_svd and dare_ties_svd take one"
         )
     # With one source PEFT switches to "linear", which for a single adapter is exact:
     # sqrt(w*s) folded into both A and B gives w * s * B @ A.

@@ -132,7 +132,8 @@ def derived_rules(name: str, table: dict[str, dict], _path: tuple[str, ...] = ()
     """The rules (families) whose jobs make method `name` of `table`, besides its evaluation: what it
     starts from (the rules of the method `start` names, unless the base), the method whose adapters it
     borrows or merges (that method's rules), the clustering if it reads it, the retrieval if its
-    prompts carry history, then its kind's own rule. Its jobs' benchmarks are its cost (adaptcommand.costs)."""
+    prompts carry history, then its kind's own rule. Its jobs' benchmarks are its cost
+    (adaptcommand.costs)."""
     if name in _path:
         raise MethodTableError(f"{name} starts from, borrows or merges itself: {' -> '.join([*_path, name])}")
     entry = table[name]
@@ -216,7 +217,7 @@ def load_methods(path: str | os.PathLike, schema: str | os.PathLike | None = Non
                 "prompts of its own (only trained methods and the base model take prompt fields)"
             )
         if entry.get("recipe") and not kind.trains:
-            problems.append(f"{path}: {name}.recipe: only a trained method has a recipe ({entry['adapter']} is not)")
+            problems.append(f"{path}: {name}.recipe: only a trained method has one (not {entry['adapter']})")
         cold, needs = entry["cold_start"], COLD_START_NEEDS.get(entry["cold_start"])
         if needs and not needs[0](entry):
             problems.append(f"{path}: {name}.cold_start = {cold!r} needs {needs[1]}")
