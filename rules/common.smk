@@ -129,7 +129,7 @@ def train_inputs(method):
     inputs = dict(
         dialogs=layout.CLEAN, splits=learned("splits"), base=base_model_input()
     )
-    if EXPERIMENT.on_unified(method):
+    if EXPERIMENT.start_kind(method):
         inputs["start"] = EXPERIMENT.start_adapter(method, "{seed}")
     if has_history(METHOD_TABLE[method]):
         inputs |= {k: learned(k) for k in ("history_train", "history_val")}
@@ -140,8 +140,8 @@ def train_params(method):
     """Params of the training of `method` besides its recipe (rules/train.smk): the prompt, the job's
     seed, how a pack is trained, the script digest, the base and the model it starts from.
     """
-    unified = EXPERIMENT.on_unified(method)
-    start = {"merge": lambda wc, input: input.start} if unified else {}
+    kind = EXPERIMENT.start_kind(method)  # "merge" the start's dir, "fold" its manifest
+    start = {kind: lambda wc, input: input.start} if kind else {}
     return dict(
         prompt=EXPERIMENT.prompt_of(method),
         seed=lambda wc: layout.seed_number(wc.seed),

@@ -45,6 +45,24 @@ TRAIN_JOBS = (
         for pack, members in PACKS.items()
     ]
     + [
+        # cold_start adapt: each new user's start adapter trained further on its first sessions
+        AdapterJob(
+            f"train_{m}_new_users",
+            m,
+            members,
+            "train_lora.py",
+            EXPERIMENT.eval_data(layout.COLD)
+            | dict(base=base_model_input(), start=EXPERIMENT.start_adapter(m, "{seed}", "new_users")),
+            train_params(m)
+            | dict(recipe=RECIPES[m], first_sessions=config["history"]["cold_start_sessions"]),
+            scheduling.gpu_resources(RES, "train_runtime_min", len(members)),
+            label=pack,
+            group=f"train_{m}_new_users",
+        )
+        for m in EXPERIMENT.adapting
+        for pack, members in NEW_USER_PACKS.items()
+    ]
+    + [
         AdapterJob(
             f"train_{m}",
             m,

@@ -232,3 +232,16 @@ def test_runs_scored_on_other_test_turns_or_headline_are_refused(tmp_path, chang
         compare_runs([str(a), str(b)], tmp_path / "out")
     with pytest.raises(RunsError, match="not a finished comparison"):
         compare_runs([str(a), str(tmp_path)], tmp_path / "out")
+
+
+def test_a_new_users_first_sessions_are_its_earliest_train_sessions():
+    """with_first_sessions (a new user's first history.cold_start_sessions sessions, what merge-then-adapt
+    trains on and retrieval retrieves from): the earliest train sessions; val and test untouched."""
+    from adaptcommand.data.splits import with_first_sessions
+
+    splits = {"personas": {"p": {"train": [4, 0, 2, 1, 3], "val": [5], "test": [6]}}}
+    cut = with_first_sessions(splits, 2)
+    assert cut["personas"]["p"] == {"train": [0, 1], "val": [5], "test": [6]}
+    assert splits["personas"]["p"]["train"] == [4, 0, 2, 1, 3]
+    with pytest.raises(ValueError):
+        with_first_sessions(splits, 0)

@@ -193,3 +193,34 @@ def test_dare_draws_from_the_seed(tiny, sources):
     a, b, c = (lora_deltas(model, n) for n in "abc")
     assert all(torch.equal(a[m], b[m]) for m in a)
     assert any(not torch.allclose(a[m], c[m]) for m in a)
+
+
+def test_merge_then_adapt_is_saved_as_one_lora_that_acts_like_start_plus_training(
+    tiny, sources, dialogs, tmp_path
+):
+    """What is saved is what is served: a LoRA trained on the base with a start LoRA merged in, folded
+    with that start (merging.fold_start), reloads on the plain base with the trained model's logits."""
+    import copy
+
+    from adaptcommand.adapters import merged_base
+    from adaptcommand.merging import fold_start
+
+    path, tok = tiny
+    base, _ = load_base(path)
+    trained = attach_adapter(merged_base(copy.deepcopy(base), sources["s1"]), RECIPES["s2"], name="own")
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for pname, p in trained.named_parameters():
+            if "lora_" in pname:
+                p.copy_(0.2 * torch.randn(p.shape, generator=gen))
+    info = fold_start(copy.deepcopy(base), sources["s1"], trained, "own", tmp_path / "folded", {"seed": 1})
+    assert info["folded"]["rank"] == RECIPES["s1"].r + RECIPES["s2"].r and info["seed"] == 1
+    served = load_adapters(load_base(path)[0], {"m": tmp_path / "folded"})
+    ids = torch.tensor([tok(dialogs[0]["messages"][0]["text"])["input_ids"]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            served(input_ids=ids).logits, trained(input_ids=ids).logits, rtol=1e-4, atol=1e-4
+        )
+        # ... and it is not the start alone, nor the base
+        start_only = load_adapters(load_base(path)[0], {"s": sources["s1"]})(input_ids=ids).logits
+        assert float((served(input_ids=ids).logits - start_only).abs().max()) > 1e-3

@@ -108,14 +108,33 @@ class Experiment:
         persona = "persona" in self.table[method]["prompt"]
         return plain(self.config["prompt"] | ({"persona_in_system": True} if persona else {}))
 
-    def on_unified(self, method: str) -> bool:
-        """`method` is trained on, and served from, the frozen unified model (table `start: unified`)."""
-        return self.table[method]["start"] != "base"
+    def start_kind(self, method: str) -> str:
+        """How `method` starts (table `start`): "" from the base; "merge" from one adapter for everybody
+        (e.g. unified) merged into the base, frozen, and served that way; "fold" per persona from the
+        start method's adapter of the same persona, folded into its own adapter when saved
+        (train.lora.train_adapters `starts`: merge-then-adapt)."""
+        start = self.table[method]["start"]
+        if start == "base":
+            return ""
+        return "merge" if self.table[start]["scope"] == layout.ALL else "fold"
 
-    def start_adapter(self, method: str, seed: int | str) -> str:
-        """The adapter `method` starts from, merged into the base (table `start`: a method with one
-        adapter for everybody, e.g. unified)."""
-        return layout.unit_dir(self.table[method]["start"], seed, layout.ALL)
+    def on_unified(self, method: str) -> bool:
+        """`method` is trained on, and served from, a frozen shared model (start_kind "merge")."""
+        return self.start_kind(method) == "merge"
+
+    def start_adapter(self, method: str, seed: int | str, population: str = "adapters") -> str:
+        """What `method` starts from: the shared adapter merged into the base, or (start_kind "fold")
+        the start method's manifest of `population` (the known personas or the new users)."""
+        start = self.table[method]["start"]
+        if self.start_kind(method) == "fold":
+            return layout.manifest(start, seed, population)
+        return layout.unit_dir(start, seed, layout.ALL)
+
+    @property
+    def adapting(self) -> list[str]:
+        """The evaluated methods that serve a new user by training on its first sessions from their
+        start's adapter for it (table cold_start: adapt; rule train_<method>_new_users)."""
+        return [m for m in self.new_user_methods if self.table[m]["cold_start"] == "adapt"]
 
     @property
     def new_user_methods(self) -> list[str]:

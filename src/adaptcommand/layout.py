@@ -37,7 +37,7 @@ COLD = "cold_start"  # the evaluation set of the new users
 UNTRAINED = "untrained"  # the run of a method that learns nothing (the base)
 # The ways of serving a new user (the table's cold_start) that choose adapters for each of them: their
 # own manifest, new_users.json.
-OWN_NEW_USER_MANIFEST = ("nearest_cluster", "nearest_personas")
+OWN_NEW_USER_MANIFEST = ("nearest_cluster", "nearest_personas", "adapt")
 
 # The raw data, the known personas' cleaned dialogues and splits; the new users' dialogues (read by
 # their evaluation only), splits and character texts.

@@ -228,14 +228,15 @@ def new_user_manifest(
 ) -> dict:
     """models/<method>/new_users.json of a method that serves new users with adapters chosen for them
     (table cold_start): nearest_cluster, the known personas' cluster adapters (`known`: the method's
-    manifest) by the new users' `assignments`; nearest_personas, their own merges (`units`)."""
+    manifest) by the new users' `assignments`; nearest_personas and adapt, their own adapters (`units`:
+    their merges, or those trained further on their first sessions)."""
     if entry["cold_start"] == "nearest_cluster":
         source = read_manifest(known)
         assignment = json.loads(Path(assignments).read_text())["assignment"]
         routes = {p: assignment[p] for p in new_users}
         dirs = {c: source["units"][c]["dir"] for c in sorted(set(routes.values()))}
         return write_manifest(path, method, dirs, routes, source["merge"])
-    if entry["cold_start"] == "nearest_personas":
+    if entry["cold_start"] in ("nearest_personas", "adapt"):
         dirs = {Path(d).name: str(d) for d in units}
         return write_manifest(path, method, dirs, {p: p for p in new_users})
     raise ValueError(

@@ -251,3 +251,20 @@ def _merge_one(
     }
     save_adapter(peft_model, out_dir, info, adapter_name=best["adapter"])
     return info
+
+
+def fold_start(base, start_dir: str | Path, trained, adapter_name: str, out_dir: str | Path, info: dict):
+    """Save to `out_dir` one LoRA on `base` that is the LoRA at `start_dir` and adapter `adapter_name`
+    of `trained` (a PeftModel trained on `base` with that start merged in) together: their cat merge,
+    the exact sum of both updates (merge-then-adapt served like any per-persona LoRA). Returns the
+    training log `info` with what was folded."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        trained.save_pretrained(tmp, selected_adapters=[adapter_name])
+        own = Path(tmp) / adapter_name if adapter_name != "default" else Path(tmp)
+        model = load_adapters(base, {"start": str(start_dir), "own": str(own)})
+        add_merge(model, ["start", "own"], [1.0, 1.0], "folded", "cat")
+        info = {**info, "folded": {"start": str(start_dir), "rank": model.peft_config["folded"].r}}
+        save_adapter(model, out_dir, info, adapter_name="folded")
+    return info

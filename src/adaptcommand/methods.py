@@ -87,6 +87,10 @@ COLD_START_NEEDS = {
         lambda e: bool(kind_of(e).merges) and e["scope"] == "persona",
         "a per-persona merge",
     ),
+    "adapt": (
+        lambda e: kind_of(e).trains and e["scope"] == "persona" and e["start"] != "base" and not e["prompt"],
+        "a trained per-persona method without prompt fields that starts from a per-persona method",
+    ),
 }
 
 
@@ -119,6 +123,14 @@ def reads_clustering(entry: dict) -> bool:
     """The method waits for the clustering job (`CLUSTERING_RULE`): its adapters are per cluster, or it
     merges adapters chosen by the clustering (per persona: by the persona similarity)."""
     return entry["scope"] == "cluster" or bool(kind_of(entry).merges)
+
+
+def _can_start_from(entry: dict, start: dict) -> bool:
+    """A method may start from one adapter for everybody (merged into the base) or, per persona, from
+    a per-persona method's adapter of the same persona (folded into its own)."""
+    if start["scope"] == "all":
+        return True
+    return entry["scope"] == start["scope"] == "persona" and kind_of(start).adapters and kind_of(entry).trains
 
 
 def _sources(entry: dict) -> list[str]:
@@ -227,10 +239,16 @@ def load_methods(path: str | os.PathLike, schema: str | os.PathLike | None = Non
                 problems.append(
                     f"{path}: {name}.{field} = {entry[field]!r} needs the method {source!r} in the table"
                 )
-            elif field == "start" and table[source]["scope"] != "all":
+            elif field == "start" and not _can_start_from(entry, table[source]):
                 problems.append(
                     f"{path}: {name}.start = {source!r} needs {source} to be one adapter for everybody "
-                    f"(scope all), not scope {table[source]['scope']!r}"
+                    f"(scope all) or, for a per-persona method, a per-persona method with adapters; it "
+                    f"is {table[source]['adapter']} with scope {table[source]['scope']!r}"
+                )
+            elif cold == "adapt" and table[source]["cold_start"] != "nearest_personas":
+                problems.append(
+                    f"{path}: {name}.cold_start = adapt needs its start {source} to serve new users per "
+                    f"persona (cold_start nearest_personas), not {table[source]['cold_start']!r}"
                 )
     if problems:
         raise MethodTableError("\n".join(problems))

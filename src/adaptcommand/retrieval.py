@@ -31,7 +31,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from adaptcommand.data.io import DataError, read_jsonl
-from adaptcommand.data.splits import split_dialogs
+from adaptcommand.data.splits import split_dialogs, with_first_sessions
 
 __all__ = [
     "dialog_query",
@@ -132,11 +132,9 @@ def _top_k(query_vec, pool: list[dict], pool_vecs, k: int, exclude_session: int 
 def pool_of(dialogs: list[dict], splits: dict, personas: list[str], pool_sessions: int = 0) -> list[dict]:
     """The train dialogues of `personas` that exchanges are retrieved from (with `pool_sessions` > 0,
     each persona's first that many train sessions only)."""
-    pool = split_dialogs(dialogs, splits, "train", personas)
     if pool_sessions > 0:
-        first = {p: set(sorted(splits["personas"][p]["train"])[:pool_sessions]) for p in personas}
-        pool = [d for d in pool if d["session_id"] in first[d["persona_id"]]]
-    return pool
+        splits = with_first_sessions(splits, pool_sessions)
+    return split_dialogs(dialogs, splits, "train", personas)
 
 
 def retrieve_for_query(

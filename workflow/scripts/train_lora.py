@@ -2,8 +2,11 @@
 
 A unit is a persona of a pack (trained alone on its own dialogues), a cluster or `all` (params.members
 gives their personas). The recipe, prompt and seed arrive as named sections and are checked there
-(`adaptcommand.settings`); train_history also puts each dialogue's retrieved past exchanges (inputs
-history_train/history_val) into the prompts. On a CPU a pack's units are spread over the job's threads.
+(`adaptcommand.settings`); a method with history in its prompts also puts each dialogue's retrieved
+past exchanges (inputs history_train/history_val) into them. params.merge: the shared adapter merged
+into the base first; params.fold: the manifest of each unit's own start (merge-then-adapt);
+params.first_sessions: a new user's first sessions are its train split. On a CPU a pack's units are
+spread over the job's threads.
 """
 
 from adaptcommand.gpuslots import gpu_slot
@@ -11,6 +14,7 @@ from adaptcommand.runtime import rule_context
 
 with rule_context(snakemake), gpu_slot():
     from adaptcommand.layout import units_of
+    from adaptcommand.manifests import read_manifest, routes_of
     from adaptcommand.prompts import PromptConfig
     from adaptcommand.retrieval import load_history
     from adaptcommand.settings import recipe_from
@@ -21,6 +25,8 @@ with rule_context(snakemake), gpu_slot():
     if hasattr(s.input, "history_train"):
         history = load_history(s.input.history_train, s.input.history_val)
     units, out_dirs = units_of(s.output, s.params.get("members"))
+    fold = s.params.get("fold")
+    starts = routes_of(read_manifest(fold), list(units)) if fold else None
     train_adapters(
         s.params.base,
         s.input.dialogs,
@@ -34,4 +40,6 @@ with rule_context(snakemake), gpu_slot():
         history=history,
         batched=s.params.batched,
         workers=s.threads,  # on a CPU, a pack's units over the job's cores (adaptcommand.parallel)
+        starts=starts,
+        first_sessions=s.params.get("first_sessions", 0),
     )

@@ -71,6 +71,18 @@ def make_splits(dialogs: list[dict], train_frac: float = 0.6, val_frac: float = 
     }
 
 
+def with_first_sessions(splits: dict, n: int) -> dict:
+    """`splits` with every persona's train split cut to its FIRST `n` sessions (a new user's first
+    sessions, history.cold_start_sessions: what it retrieves from and trains on); val and test
+    unchanged."""
+    if n < 1:
+        raise ValueError(f"{n} first sessions: need at least 1")
+    personas = {
+        pid: {**parts, "train": sorted(parts["train"])[:n]} for pid, parts in splits["personas"].items()
+    }
+    return {**splits, "personas": personas}
+
+
 def with_budget(splits: dict, budget: int) -> dict:
     """`splits` with every persona's train split cut to its `budget` most recent sessions (the ones
     just before val: what a deployed assistant would have after `budget` sessions of a user's

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from adaptcommand.adapters import attach_adapter, merged_base, save_adapter
 from adaptcommand.data.io import load_dialogs, load_splits
-from adaptcommand.data.splits import split_dialogs
+from adaptcommand.data.splits import split_dialogs, with_first_sessions
 from adaptcommand.model.loading import load_base
 from adaptcommand.prompts import PromptConfig, system_turn_ids, training_example
 from adaptcommand.retrieval import history_for
@@ -44,6 +44,8 @@ def train_adapters(
     history: dict | None = None,
     batched: bool = False,
     workers: int = 1,
+    starts: Mapping[str, str | Path] | None = None,
+    first_sessions: int = 0,
 ) -> dict[str, dict]:
     """Fit one adapter per unit ({unit: personas}) on its personas' train dialogues; their val
     dialogues only choose the epoch. Adapter of unit u goes to out_dirs[u].
@@ -56,9 +58,16 @@ def train_adapters(
     processes, each of them trains its units one after another (or, `batched`, its share of the units
     in the same batches): the same adapters, both cores busy (`adaptcommand.parallel`). Ignored on a GPU.
 
+    `first_sessions` > 0: each unit's train split cut to its persona's first that many sessions (a new
+    user's first sessions, `data.splits.with_first_sessions`); val still chooses the epoch.
+
     `recipe` is the adapter recipe (`adaptcommand.settings`: LoRA or prefix tuning, and how it is
     trained); `seed` draws the adapter's initialisation, the data order and dropout.
     With `merge`, that adapter (the unified LoRA) is merged into the base first and stays frozen.
+    With `starts` ({unit: LoRA directory}, e.g. each persona's merge of its neighbours'), each unit
+    trains on the base with ITS start merged in, and its saved adapter is the start and the trained
+    LoRA folded into one LoRA on the base (`merging.fold_start`: the exact sum of both updates), so it is
+    served like any per-persona LoRA.
     With `history` ({(persona_id, session_id): retrieved train exchanges}, covering the train and val
     dialogues) every example carries its dialogue's retrieved exchanges in the system message.
     Returns {unit: the training log written next to its adapter}.
@@ -66,6 +75,8 @@ def train_adapters(
     from adaptcommand.parallel import fork_map, workers_for
 
     dialogs, splits = load_dialogs(dialogs_path), load_splits(splits_path)
+    if first_sessions:
+        splits = with_first_sessions(splits, first_sessions)
     start_model, tokenizer = load_base(base)
     if merge:
         start_model = merged_base(start_model, merge)
@@ -85,10 +96,10 @@ def train_adapters(
     ]
     if unusable:  # before any unit trains: nothing of the pack is spent on a job that cannot finish
         raise ValueError("cannot train " + "; ".join(unusable))
-    batched = batched and len(units) > 1 and recipe.adapter == "lora"
+    batched = batched and len(units) > 1 and recipe.adapter == "lora" and not starts
     n_workers = workers_for(workers, len(units), next(start_model.parameters()).device.type)
-    one_copy_each = len(units) > 1  # each unit on a fresh copy: the start model stays as loaded
-    setting = _Setting(tokenizer, pc, recipe, int(seed), out_dirs, name, merge, history)
+    one_copy_each = len(units) > 1 or bool(starts)  # each unit on a fresh copy: the start model stays
+    setting = _Setting(tokenizer, pc, recipe, int(seed), out_dirs, name, merge, history, dict(starts or {}))
 
     def run(group: list[str]) -> dict[str, dict]:
         if batched and len(group) > 1:
@@ -117,6 +128,7 @@ class _Setting:
     name: str
     merge: str
     history: dict | None
+    starts: dict  # {unit: its own start LoRA} (`train_adapters`)
 
 
 def _shares(units: list[str], n: int) -> list[list[str]]:
@@ -136,6 +148,8 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
 
     personas, train_d, val_d = unit_data
     model = copy.deepcopy(start_model) if copy_model else start_model
+    if unit in st.starts:
+        model = merged_base(model, st.starts[unit])
     torch.manual_seed(st.seed)
     # a prefix starts as the key/values of the system turn's first tokens: untrained = the start model
     init_ids = system_turn_ids(st.tokenizer, st.pc) if st.recipe.adapter == "prefix" else None
@@ -161,6 +175,11 @@ def _train_one(start_model, unit: str, unit_data, st: _Setting, copy_model: bool
         len(result.val_loss) - 1,
         [round(v, 4) for v in result.val_loss],
     )
+    if unit in st.starts:
+        from adaptcommand.merging import fold_start
+
+        base = copy.deepcopy(start_model)  # (the plain base: the start is merged into the copy above)
+        return fold_start(base, st.starts[unit], peft_model, st.name, st.out_dirs[unit], info)
     save_adapter(peft_model, st.out_dirs[unit], info, adapter_name=st.name)
     return info
 
