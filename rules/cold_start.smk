@@ -1,7 +1,7 @@
 # New users (personas.cold_start): held out of everything that learns, evaluated on their test split
-# by the methods that can serve them (table field cold_start; adaptcommand.personas says how). Per
-# seed, each new user's nearest cluster and known personas by character text; their merges are in
-# rules/merge.smk, which adapters serve them in models/<method>/seed<s>/new_users.json.
+# by the methods that can serve them (table field cold_start). Per seed, each new user's nearest cluster
+# and known personas by character text; their merges: rules/merge.smk; their merge-then-adapt training
+# (cold_start adapt): rules/train.smk; who serves them: models/<method>/seed<s>/new_users.json.
 
 
 rule assign_new_users:

@@ -11,7 +11,7 @@ from adaptcommand import costs, integrity, layout, rundir, scheduling
 from adaptcommand.clusters import ClusterCheckpoint
 from adaptcommand.config_checks import refuse_config_errors, validated_config
 from adaptcommand.experiment import Experiment, train_sessions
-from adaptcommand.methods import has_history, kind_of, recipe_section, trained
+from adaptcommand.methods import has_history, kind_of, trained
 from adaptcommand.profiles import group_components, ungrouped_families
 from adaptcommand.runtime import mark_workflow_process
 from adaptcommand.scheduling import AdapterJob

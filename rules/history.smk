@@ -1,9 +1,8 @@
-# History in the prompt (OPPU / LaMP style; table adapter lora+history, trained by rules/train.smk): a
-# dialogue's most similar past exchanges of the SAME persona's TRAIN dialogues (adaptcommand.retrieval),
-# one file per split; cold_start (the new users) retrieves from each new user's first
-# history.cold_start_sessions sessions, the only dialogues of theirs a method sees. {budget}: "-n<N>",
-# from the N most recent train sessions (train.sessions), or "" (all).
-# (RETRIEVAL, the settings: rules/common.smk.)
+# History in the prompt (OPPU / LaMP style; table field prompt: [history]): a dialogue's most similar
+# past exchanges of the SAME persona's TRAIN dialogues (adaptcommand.retrieval), one file per split;
+# cold_start (the new users) retrieves from each new user's first history.cold_start_sessions sessions,
+# the only dialogues of theirs a method sees. {budget}: "-n<N>", from the N most recent train sessions
+# (train.sessions), or "" (all). (RETRIEVAL, the settings: rules/common.smk.)
 
 
 rule retrieve_history:

@@ -1,10 +1,7 @@
-# Merges of persona LoRAs in weight-update space, on CPU, for every method of the table whose adapter is
-# a merge (rule named after the method): per persona its merge.neighbors_k most similar OTHER personas'
-# LoRAs (in packs), per cluster its members'. Uniform weights, the total chosen on VAL loss
-# (adaptcommand.merging); a seed's merges are of that seed's persona LoRAs (their manifest). Per
-# persona: the known personas' merges, and for a method serving new users (cold_start
-# nearest_personas) theirs (rule <method>_new_users: the weight chosen on the next nearest known's
-# val). The rule that runs them (and the trainings): rules/train.smk.
+# Merges of a seed's persona LoRAs in update space, on CPU, for every merge of the table (variants too;
+# rule named after the method): per persona its merge.neighbors_k most similar OTHER personas' (packs),
+# per cluster its members'; the total weight chosen on VAL loss (adaptcommand.merging). New users
+# (cold_start nearest_personas): rule <method>_new_users, weight chosen on the next nearest known's val.
 MERGED = [m for m, e in METHOD_TABLE.items() if e["adapter"] == "merge"]
 MERGE_JOBS = [
     AdapterJob(

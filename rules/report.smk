@@ -2,6 +2,11 @@
 # with two or more budgets of a user's history (train.sessions), the learning curve of the methods.
 ALL_BUDGETS = EXPERIMENT.budgets
 CURVE_METHODS = METHODS if len(ALL_BUDGETS) > 1 else []
+NEW_USER_OUTPUT = (
+    dict(cold_start=in_report("cold_start.csv", "cold_start", "new users (cold start)"))
+    if NEW_USER_METHODS
+    else {}
+)
 CURVE_OUTPUTS = {
     key: in_report(f"learning_curve.{ext}", "curve", f"learning curve ({ext})")
     for key, ext in (("curve", "csv"), ("curve_figure", "png"))
@@ -29,15 +34,7 @@ rule compare:
         curve_metrics=eval_files("test", CURVE_METHODS, "metrics", ALL_BUDGETS),
         curve_per_persona=eval_files("test", CURVE_METHODS, "per_persona", ALL_BUDGETS),
     output:
-        **(
-            {
-                "cold_start": in_report(
-                    "cold_start.csv", "cold_start", "new users (cold start)"
-                )
-            }
-            if NEW_USER_METHODS
-            else {}
-        ),
+        **NEW_USER_OUTPUT,
         **CURVE_OUTPUTS,
         figure=in_report("comprehensive.png", "comparison", "figure"),
         summary=in_report("summary.csv", "summary", "summary table (CSV)"),

@@ -1,8 +1,6 @@
-# Routing, per seed: per persona, the candidate (routing.candidates) with the best VAL headline
-# (compare.headline) replaces routing.default only when its advantage is beyond noise (a paired
-# bootstrap over the persona's val dialogues); its test results are composed from the candidates' own
-# test predictions of the seed. The oracle (the best candidate on TEST) is an upper bound and a
-# diagnostic, never a method: nothing reads it back.
+# Routing, per seed: per persona, the candidate with the best VAL headline replaces routing.default only
+# when its advantage is beyond noise (a paired bootstrap over the persona's val dialogues); its test
+# results are composed from the candidates' test predictions. The oracle (best on TEST): a diagnostic.
 from adaptcommand.routing import RoutingPlan
 
 ROUTING = RoutingPlan(config["routing"]["candidates"], config["compare"]["headline"])

@@ -1,17 +1,9 @@
-# Training, written once per scope for every method of the table whose kind trains (variants included):
-# rule train_<method>, adapters models/<method>/seed<s>/<unit>/, the epoch chosen on val. Scope all: one
-# adapter (unit `all`); persona: packs of `resources.pack_size` personas per job (train_<method>.<pack>,
-# the members' directories its outputs); cluster: one per cluster of the seed's clustering. One rule
-# below writes every adapter directory: these trainings and the merges (rules/merge.smk, MERGE_JOBS),
-# a rule per job family (scheduling.AdapterJob).
-
-# The recipe of each trained method: train.<method>, or train.prefix for prefix tuning (its lr, epochs,
-# ... reach the training loop as this one section: settings.LoraRecipe / PrefixRecipe).
-RECIPES = {
-    m: plain(config["train"][recipe_section(m, e)])
-    for m, e in METHOD_TABLE.items()
-    if kind_of(e).trains
-}
+# Training, once per scope for every trained method of the table (variants included): rule
+# train_<method>, adapters models/<method>/seed<s>/<unit>/, the epoch chosen on val; unit `all`, packs of
+# personas (resources.pack_size), or a seed's clusters. The loop below writes every adapter directory:
+# these trainings and the merges (rules/merge.smk, MERGE_JOBS), a rule per job family (AdapterJob).
+RECIPES = EXPERIMENT.recipes
+FIRST_SESSIONS = dict(first_sessions=config["history"]["cold_start_sessions"])
 TRAIN_JOBS = (
     [
         # On the critical path (hybrid, prefix on unified, routing wait for unified): start them first.
@@ -51,10 +43,8 @@ TRAIN_JOBS = (
             m,
             members,
             "train_lora.py",
-            EXPERIMENT.eval_data(layout.COLD)
-            | dict(base=base_model_input(), start=EXPERIMENT.start_adapter(m, "{seed}", "new_users")),
-            train_params(m)
-            | dict(recipe=RECIPES[m], first_sessions=config["history"]["cold_start_sessions"]),
+            EXPERIMENT.adapting_inputs(m) | {"base": base_model_input()},
+            train_params(m) | {"recipe": RECIPES[m], **FIRST_SESSIONS},
             scheduling.gpu_resources(RES, "train_runtime_min", len(members)),
             label=pack,
             group=f"train_{m}_new_users",

@@ -15,7 +15,7 @@ from functools import cached_property
 from adaptcommand import layout, scheduling
 from adaptcommand.data.splits import split_sizes
 from adaptcommand.layout import CLEAN, NEW_DIALOGS, NEW_SPLITS, SPLITS
-from adaptcommand.methods import has_history, kind_of
+from adaptcommand.methods import has_history, kind_of, recipe_section
 from adaptcommand.personas import persona_sets
 from adaptcommand.settings import plain
 
@@ -97,6 +97,16 @@ class Experiment:
             budgets = self.budgets if curve else largest
         return layout.runs(self.table[method], self.draws(budgets))
 
+    @cached_property
+    def recipes(self) -> dict[str, dict]:
+        """{trained method: its recipe}, the section of train each trains with (methods.recipe_section:
+        its own, the table's `recipe`, or train.prefix), as the training rules pass it on."""
+        return {
+            m: plain(self.config["train"][recipe_section(m, e)])
+            for m, e in self.table.items()
+            if kind_of(e).trains
+        }
+
     @property
     def prompt(self) -> dict:
         """The prompt section, as every rule passes it to the library (settings.PromptConfig)."""
@@ -129,6 +139,12 @@ class Experiment:
         if self.start_kind(method) == "fold":
             return layout.manifest(start, seed, population)
         return layout.unit_dir(start, seed, layout.ALL)
+
+    def adapting_inputs(self, method: str) -> dict[str, str]:
+        """The data and start of the training of `method` on the new users (cold_start adapt): their
+        dialogues and splits (the first history.cold_start_sessions of their train split are trained
+        on), each one's adapter of the start method (its new-user manifest)."""
+        return self.eval_data(layout.COLD) | dict(start=self.start_adapter(method, "{seed}", "new_users"))
 
     @property
     def adapting(self) -> list[str]:
