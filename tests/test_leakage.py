@@ -50,6 +50,14 @@ NEW_USER_FILES = re.compile(
 )
 
 
+# The new users' own trainings (table cold_start adapt: rule train_<method>_new_users) read their
+# dialogues and splits, of which only their first history.cold_start_sessions train sessions
+# (test_a_new_users_training_reads_its_first_sessions_and_val_only).
+NEW_USER_ADAPTATION = re.compile(r"^train_\w+_new_users(\.|$)")
+OWN_FIRST_SESSIONS = {"data/cold_start/dialogs_clean.jsonl", "data/cold_start/splits.json"}
+NEW_USERS = {f"persona_{i:03d}" for i in range(12, 15)}  # the demo's
+
+
 def is_test_file(path: str) -> bool:
     """A workflow file of the TEST split: results/eval/test/..., results/history/test.jsonl, ..."""
     if path.startswith("/"):  # code files (absolute paths into the repository)
@@ -204,7 +212,13 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
     for job in filter(guarded, dag.jobs):
         if job.rule == "retrieve_history" and job.outputs == ["results/history/cold_start.jsonl"]:
             continue  # the new users' own first sessions, for their evaluation only
-        bad = sorted(f for f in dag.upstream_files(job) if NEW_USER_FILES.match(f))
+        # merge-then-adapt of a new user (and its manifest): its own first sessions (library test below)
+        adapting = (
+            NEW_USER_ADAPTATION.match(job.rule) and {o.split("/")[-1] for o in job.outputs} <= NEW_USERS
+        )
+        its_manifest = job.rule == "adapter_manifest" and job.outputs[0].endswith("/new_users.json")
+        allowed = OWN_FIRST_SESSIONS if adapting or its_manifest else set()
+        bad = sorted(f for f in dag.upstream_files(job) if NEW_USER_FILES.match(f) and f not in allowed)
         if bad:
             offenders[str(job)] = bad
     assert not offenders, f"new users' files upstream of learning jobs: {offenders}"
@@ -214,6 +228,42 @@ def test_no_learning_job_sees_a_new_users_dialogue(dag):
     assert merges and all(
         any(re.fullmatch(r"results/cold_start/seed\d+/similarity\.json", f) for f in m.inputs) for m in merges
     )
+
+
+# The rows of issue 28 (the field's methods): each is in the DAG with the jobs its table row derives,
+# and none of its training, retrieval or merge jobs has a test file (or a new user's) upstream.
+FIELD_METHODS = [
+    "retrieval",
+    "persona_prompt",
+    "oppu",
+    "merge_adapt",
+    "merge_neighbors_ties",
+    "merge_neighbors_dare",
+]
+
+
+@pytest.mark.parametrize("method", FIELD_METHODS)
+def test_the_fields_methods_learn_and_retrieve_from_no_test_dialogue(dag, method):
+    from adaptcommand.config_checks import validated_config
+
+    table = validated_config(effective_config(DEMO), REPO)
+    wanted = {f"results/eval/test/{method}/{run}/predictions.jsonl" for run in ("seed1", "untrained")}
+    (evaluation,) = [j for j in dag.jobs if wanted & set(j.outputs)]
+    upstream = dag.upstream_files(evaluation)
+    makers = list({dag.producer[f].key: dag.producer[f] for f in upstream if f in dag.producer}.values())
+    for rule in table[method]["rules"]:  # the jobs that make it (training, retrieval, merge, clustering)
+        jobs = [j for j in makers if j.rule.split(".")[0] == rule]
+        assert jobs, f"{method}: no {rule} job upstream of its evaluation"
+        for job in jobs:
+            if job.rule == "retrieve_history" and is_test_file(job.outputs[0]):
+                continue  # the test queries' retrieval (from train sessions): evaluation input
+            bad = [f for f in dag.upstream_files(job) if is_test_file(f) or NEW_USER_FILES.match(f)]
+            assert not bad, f"{method}: {job} has {bad[:3]} upstream"
+    if "history" in table[method]["prompt"]:  # retrieved exchanges in its prompts: train / val / test files
+        assert "results/history/test.jsonl" in evaluation.inputs
+        trainings = [j for j in makers if j.rule.startswith("train_")]
+        for train in [t for t in trainings if t.rule.split(".")[0] == f"train_{method}"]:
+            assert {"results/history/train.jsonl", "results/history/val.jsonl"} <= set(train.inputs)
 
 
 def test_cleaning_writes_new_users_apart(tmp_path):
@@ -394,6 +444,53 @@ def test_training_requests_train_and_val_only(no_test_world, tiny, requested_spl
     )
     assert info["n_train_dialogs"] == 24 and info["n_val_dialogs"] == 8 and info["history_in_prompt"]
     assert set(requested_splits) == {"train", "val"}, requested_splits
+
+
+def test_a_new_users_training_reads_its_first_sessions_and_val_only(no_test_world, tiny, trained, tmp_path):
+    """Merge-then-adapt on a new user (cold_start adapt): trained from a start LoRA on its first 2 train
+    sessions, the epoch chosen on val, on a dialogue file holding ONLY those and its val sessions (a
+    request for any other dialogue fails)."""
+    from adaptcommand.data.io import write_jsonl_atomic
+    from adaptcommand.prompts import PromptConfig
+    from adaptcommand.settings import LoraRecipe
+    from adaptcommand.train.lora import train_adapters
+
+    w, user = no_test_world, no_test_world["personas"][3]
+    parts = w["splits"]["personas"][user]
+    first = sorted(parts["train"])[:2]
+    keep = {(user, s) for s in first + list(parts["val"])}
+    only = [d for d in w["dialogs"] if (d["persona_id"], d["session_id"]) in keep]
+    write_jsonl_atomic(tmp_path / "first.jsonl", only)
+    start, _ = trained
+    recipe = LoraRecipe(
+        r=2, alpha=4, dropout=0.0, target_modules=("q_proj",), lr=1e-3, epochs=1, batch_size=4
+    )
+    logs = train_adapters(
+        tiny[0],
+        str(tmp_path / "first.jsonl"),
+        w["splits_path"],
+        {user: [user]},
+        PromptConfig(max_length=256),
+        recipe,
+        0,
+        {user: tmp_path / "adapted"},
+        starts={user: start},
+        first_sessions=2,
+    )
+    assert logs[user]["n_train_dialogs"] == 2 and logs[user]["n_val_dialogs"] == len(parts["val"])
+    assert logs[user]["folded"]["start"] == str(start)
+    with pytest.raises(Exception, match="has no dialogue"):  # the control: all its train sessions
+        train_adapters(
+            tiny[0],
+            str(tmp_path / "first.jsonl"),
+            w["splits_path"],
+            {user: [user]},
+            PromptConfig(max_length=256),
+            recipe,
+            0,
+            {user: tmp_path / "all"},
+            starts={user: start},
+        )
 
 
 def test_clustering_requests_train_only(no_test_world, requested_splits):
