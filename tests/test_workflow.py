@@ -16,6 +16,7 @@ import pytest
 import yaml
 from helpers import effective_config, planned_jobs, planned_outputs, snakemake_cmd
 
+from adaptcommand.methods import load_methods
 from adaptcommand.personas import persona_sets
 from adaptcommand.routing import ORACLE_LABEL
 
@@ -44,6 +45,7 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 DEMO_CONFIG = effective_config(*DEMO_RUN)
+TABLE = load_methods(REPO / "workflow" / "methods.yaml")
 DEMO_METHODS = DEMO_CONFIG["eval"]["methods"]
 DEMO_CONTROLS = DEMO_CONFIG["eval"]["controls"]
 # The known personas (trained on, in the main comparison) and the new users (cold start).
@@ -59,7 +61,9 @@ S1 = f"seed{SEEDS[0]}"  # the first seed's run (untrained methods: "untrained")
 
 
 def run_of(method: str) -> str:
-    return "untrained" if method == "base" else S1
+    """The first run of `method`: seed1, or `untrained` for a method that learns nothing (the base,
+    and the rows that personalise without training: table adapter none)."""
+    return "untrained" if TABLE[method]["adapter"] == "none" else S1
 
 
 def _summary(demo_run) -> pd.DataFrame:
@@ -74,10 +78,13 @@ def test_demo_produces_figure_and_summary(demo_run):
     assert set(summary.index) == {*DEMO_METHODS, *DEMO_CONTROLS, ORACLE_LABEL}
     assert summary.loc[DEMO_METHODS, "role"].eq("method").all()
     assert summary.loc[DEMO_CONTROLS, "role"].eq("control").all()
-    # every learned method pooled over the seeds; the base is one untrained run
-    assert summary.loc["base", "n_seeds"] == 1
+    # every learned method pooled over the seeds; the base (and what learns nothing) is one untrained run
+    untrained = [m for m in DEMO_METHODS if run_of(m) == "untrained"]
+    assert {"base", "retrieval", "persona_prompt"} <= set(untrained) and (
+        summary.loc[untrained, "n_seeds"] == 1
+    ).all()
     assert (
-        summary.loc[[m for m in DEMO_METHODS + DEMO_CONTROLS if m != "base"], "n_seeds"] == len(SEEDS)
+        summary.loc[[m for m in DEMO_METHODS + DEMO_CONTROLS if m not in untrained], "n_seeds"] == len(SEEDS)
     ).all()
     for seed in SEEDS:  # each seed's own table stays available
         own = pd.read_csv(demo_run / f"results/comparison/seeds/seed{seed}.csv", index_col="method")
@@ -349,8 +356,16 @@ def test_persona_lr_reruns_persona_derived_methods_only(demo_run):
     jobs = _planned(demo_run, overlay)
     assert jobs["train_persona"] == len(SEEDS)  # the demo trains every persona in one pack, per seed
     assert "train_unified" not in jobs and "build_demo_base" not in jobs
-    assert not {r for r in jobs if r.startswith(("train_hybrid", "train_prefix", "train_cluster"))}
-    assert jobs["evaluate_pack"] >= len(SEEDS) and "evaluate" not in jobs and jobs["compare"] == 1
+    assert not {
+        r for r in jobs if r.startswith(("train_hybrid", "train_prefix", "train_cluster", "train_oppu"))
+    }
+    assert jobs["train_merge_adapt"] == len(SEEDS)  # it starts from merges of the persona LoRAs
+    assert jobs["evaluate_pack"] >= len(SEEDS) and jobs["compare"] == 1
+    # the methods evaluated alone that re-run are the merges' variants (of the persona LoRAs), no other
+    evaluated = {
+        f.split("/")[3] for rule, fs in _outputs(demo_run, overlay).items() if rule == "evaluate" for f in fs
+    }
+    assert evaluated == {"merge_neighbors_ties", "merge_neighbors_dare"}, evaluated
 
 
 def test_unified_rank_reruns_everything_downstream_of_unified(demo_run):
@@ -370,6 +385,12 @@ def _planned(workdir: Path, overlay: Path) -> dict[str, int]:
     jobs = planned_jobs(proc)
     jobs.pop("all", None)
     return jobs
+
+
+def _outputs(workdir: Path, overlay: Path) -> dict[str, list[str]]:
+    proc = snakemake(workdir, "-n", configfiles=(*DEMO_RUN, overlay))
+    assert proc.returncode == 0, proc.stderr
+    return planned_outputs(proc)
 
 
 def _rules_of_full_run(workdir: Path) -> set[str]:
@@ -480,7 +501,10 @@ def test_the_headline_is_a_config_key(demo_run, tmp_path):
 
 # ---- new users (cold start) ---------------------------------------------------------------------------
 
-NEW_USER_METHODS = ["base", "unified", "cluster", "merge_neighbors", "history"]
+NEW_USER_METHODS = [
+    *("base", "retrieval", "persona_prompt", "unified", "history", "cluster"),
+    *("merge_neighbors", "merge_neighbors_ties", "merge_neighbors_dare", "merge_adapt"),
+]
 
 
 def test_new_users_are_held_out_and_evaluated_apart(demo_run):
@@ -568,7 +592,9 @@ def test_chat_on_the_command_line(demo_run, tmp_path):
     assert bad.returncode != 0 and NEW_USERS[0] in bad.stderr
 
 
-@pytest.mark.parametrize("method", ["persona", "hybrid", "history", "routing"])
+@pytest.mark.parametrize(
+    "method", ["persona", "hybrid", "history", "routing", "persona_prompt", "merge_adapt"]
+)
 def test_chat_is_the_evaluation(demo_run, method):
     """The chat's prompt for a test turn is the evaluation's prompt (same builder, same retrieved
     history), and its greedy reply is the evaluation's prediction."""
@@ -581,7 +607,10 @@ def test_chat_is_the_evaluation(demo_run, method):
         (d["persona_id"], d["session_id"]): d
         for d in load_dialogs(demo_run / "data/cleaned/dialogs_clean.jsonl")
     }
-    rows = [json.loads(x) for x in (demo_run / f"results/eval/test/{method}/{S1}/predictions.jsonl").open()]
+    rows = [
+        json.loads(x)
+        for x in (demo_run / f"results/eval/test/{method}/{run_of(method)}/predictions.jsonl").open()
+    ]
     rows = [r for r in rows if r["persona_id"] == persona and r["turn_index"] <= 9][:3]
     assert rows
     bot = Assistant.load(method, persona, demo_run)
