@@ -441,3 +441,32 @@ def test_a_pack_with_an_unusable_persona_fails_naming_it_before_training_any(tin
     with pytest.raises(ValueError, match=r"^cannot train persona_001: no train dialogue") as failure:
         train_adapters(tiny[0], *data, {p: [p] for p in personas}, PromptConfig(), LORA, 0, out)
     assert "persona_000" not in str(failure.value) and not (tmp_path / "pack").exists()
+
+
+def test_training_batches_group_lengths_and_still_mix_every_epoch():
+    """Training batches (train.loop._batches with an rng): every example once per epoch, far less padding
+    than a random shuffle, and a different batching each epoch (the seed decides; same seed, same)."""
+    import random
+
+    from adaptcommand.train.loop import _batches
+
+    rng = random.Random(0)
+    examples = [{"input_ids": [0] * rng.randint(120, 260), "i": i} for i in range(60)]
+
+    def padding(batches):
+        sizes = [[len(e["input_ids"]) for e in b] for b in batches]
+        return 1 - sum(map(sum, sizes)) / sum(max(s) * len(s) for s in sizes)
+
+    shuffled = list(examples)
+    random.Random(1).shuffle(shuffled)
+    random_batches = [shuffled[j : j + 4] for j in range(0, 60, 4)]
+    epochs = [_batches(examples, 4, r) for r in [random.Random(7)] for _ in range(3)]
+    for batches in epochs:
+        assert sorted(e["i"] for b in batches for e in b) == list(range(60))
+        assert padding(batches) < padding(random_batches) / 2
+    as_sets = [{frozenset(e["i"] for e in b) for b in batches} for batches in epochs]
+    assert as_sets[0] != as_sets[1] != as_sets[2]
+    again = random.Random(7)
+    assert [[e["i"] for e in b] for b in _batches(examples, 4, again)] == [
+        [e["i"] for e in b] for b in epochs[0]
+    ]

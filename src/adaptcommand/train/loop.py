@@ -51,13 +51,25 @@ def collate(batch: list[dict], pad_id: int) -> dict[str, torch.Tensor]:
     return {"input_ids": ids, "labels": labels, "attention_mask": mask}
 
 
+# Training batches group examples of similar length (less padding, the same tokens learned from): sorted
+# by length jittered by up to this share of the median length, a new draw each epoch, so that the
+# batches still mix differently every epoch; their order is shuffled.
+LENGTH_JITTER = 0.05
+
+
 def _batches(examples: list[dict], batch_size: int, rng: random.Random | None) -> list[list[dict]]:
-    order = list(range(len(examples)))
+    """`examples` in batches of `batch_size`, by length (evaluation, `rng` None: sorted) or, training,
+    length-grouped with `rng`'s jitter and in `rng`'s order (`LENGTH_JITTER`)."""
+    lengths = [len(ex["input_ids"]) for ex in examples]
+    order = sorted(range(len(examples)), key=lengths.__getitem__)
+    if rng is not None and examples:
+        spread = LENGTH_JITTER * lengths[order[len(order) // 2]]
+        jitter = [rng.uniform(-spread, spread) for _ in lengths]
+        order.sort(key=lambda i: lengths[i] + jitter[i])
+    batches = [[examples[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
     if rng is not None:
-        rng.shuffle(order)
-    else:  # evaluation: group similar lengths to cut padding
-        order.sort(key=lambda i: len(examples[i]["input_ids"]))
-    return [[examples[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+        rng.shuffle(batches)
+    return batches
 
 
 def token_losses(model, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
