@@ -89,7 +89,8 @@ def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
         assert n < known or n % known == 0, (rule, n, jobs)
     # The new users: one job for their split (assignment and merges behind the clustering checkpoint);
     # one card per method and run: the base's untrained run, every other method's per seed.
-    assert jobs.get("split_new_users") == 1 and jobs.get("method_card") == 1 + 13 * N_SEEDS, jobs
+    untrained = 3  # base, retrieval, persona_prompt: one untrained card each; 16 learned + the control
+    assert jobs.get("split_new_users") == 1 and jobs.get("method_card") == untrained + 17 * N_SEEDS, jobs
     print(f"dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} s")
     assert elapsed < MAX_DRY_RUN_S, f"dry run took {elapsed:.1f} CPU s (limit {MAX_DRY_RUN_S} s)"
     assert wall < 2 * MAX_DRY_RUN_S, f"dry run took {wall:.1f} s (limit {2 * MAX_DRY_RUN_S} s)"
@@ -201,7 +202,8 @@ def test_smollm2_comparison_plans_every_method_from_the_converted_model(tmp_path
     n_scored = len(config["eval"]["methods"]) + len(config["eval"]["controls"])
     n_seeds = len(config["train"]["seeds"])
     assert jobs.get("convert_gguf_base") == 1 and "build_demo_base" not in jobs, jobs
-    assert jobs.get("method_card") == 1 + (n_scored - 1) * n_seeds, jobs  # the base untrained
+    untrained = sum(m in ("base", "retrieval", "persona_prompt") for m in config["eval"]["methods"])
+    assert jobs.get("method_card") == untrained + (n_scored - untrained) * n_seeds, jobs  # (one run each)
     for rule in ("train_unified", "train_persona", "train_hybrid", "train_prefix_persona", "train_history"):
         assert jobs.get(rule) == n_seeds, (rule, jobs)  # pack_size 0: one job per rule and seed
     assert jobs.get("split_new_users") == 1 and jobs.get("merge_neighbors_new_users") == n_seeds, jobs

@@ -149,7 +149,7 @@ def test_early_stopping_keeps_the_best_epoch(tiny, dialogs):
     peft_model = attach_adapter(model, LORA, name="es")
     examples = [training_example(tok, d, PromptConfig()) for d in dialogs]
     # A learning rate this high overshoots quickly: val loss stops improving long before the cap.
-    recipe = Training(epochs=40, lr=0.5, batch_size=4, patience=2)
+    recipe = Training(epochs=40, lr=5.0, batch_size=4, patience=2)
     result = train(peft_model, examples[:8], examples[8:], recipe, 0, tok.pad_token_id)
     assert result.stopped_early and len(result.val_loss) < 41
     assert len(result.val_loss) - 1 - result.best_epoch == 2  # stopped after 2 epochs without a new best

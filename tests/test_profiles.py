@@ -28,9 +28,13 @@ def test_the_per_persona_families_follow_the_table():
         "train_prefix_persona",
         "train_prefix_unified_persona",
         "merge_neighbors",
+        "train_merge_adapt",
+        "train_oppu",
     ]
-    # with new users, the merges that serve them by their nearest known personas: their own family
-    assert per_persona_families(TABLE)[-1] == "merge_neighbors_new_users"
+    # with new users, the merges that serve them by their nearest known personas and the trainings
+    # that adapt to them: families of their own
+    added = set(per_persona_families(TABLE)) - set(per_persona_families(TABLE, new_users=False))
+    assert added == {"merge_neighbors_new_users", "train_merge_adapt_new_users"}
 
 
 def test_a_new_per_persona_method_is_reported_until_the_profile_groups_it(tmp_path):

@@ -615,7 +615,8 @@ def check_config(
             "name an evaluated method"
         )
     # the controls are differences to the model as it is: the method that learns nothing (adapter none)
-    untrained = [m for m, e in methods_table.items() if e["adapter"] == "none"]
+    # and adds nothing to its prompts (retrieval and persona_prompt personalise without training)
+    untrained = [m for m, e in methods_table.items() if e["adapter"] == "none" and not e["prompt"]]
     if (positive or config["eval"].get("controls")) and not set(untrained) & set(compare["references"]):
         untrained = " or ".join(untrained)
         problems.append(

@@ -27,7 +27,8 @@ def per_persona_families(table: dict[str, dict], *, new_users: bool = True) -> l
     """The rule families of `table` (variants included) made of one job per pack of personas: the own
     rule of every method of scope persona that is trained or merged (its kind's `rule`, e.g.
     train_persona, merge_neighbors), and with `new_users` (personas.cold_start > 0) the new users'
-    merges of the methods that serve them by their nearest known personas (<method>_new_users)."""
+    merges or trainings of the methods that serve them with adapters of their own (cold_start
+    nearest_personas or adapt: <family>_new_users)."""
     families = []
     for name, entry in table.items():
         kind = kind_of(entry)
@@ -35,7 +36,7 @@ def per_persona_families(table: dict[str, dict], *, new_users: bool = True) -> l
             continue
         family = kind.rule.format(name=name)
         families.append(family)
-        if new_users and entry["cold_start"] == "nearest_personas":
+        if new_users and entry["cold_start"] in ("nearest_personas", "adapt"):
             families.append(family + NEW_USERS_SUFFIX)
     return list(dict.fromkeys(families))
 
