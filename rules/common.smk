@@ -68,7 +68,7 @@ wildcard_constraints:
     persona_id=r"persona_\d{3}",
     cluster_id=r"c\d+",
     seed=rf"\d+({layout.BUDGET_MARK}\d+)?",
-    run=rf"{layout.UNTRAINED}|seed\d+({layout.BUDGET_MARK}\d+)?",
+    run=rf"({layout.UNTRAINED}|seed\d+)({layout.BUDGET_MARK}\d+)?",
     budget=rf"({layout.BUDGET_MARK}\d+)?",
     split=f"val|test|{layout.COLD}",
     method="|".join(METHOD_TABLE),

@@ -85,6 +85,14 @@ def test_every_method_at_every_budget_the_controls_and_new_users_at_the_largest(
     assert exp.runs("persona_swapped") == ["seed1", "seed2"]  # a control: the largest budget
     assert exp.runs("merge_neighbors", layout.COLD) == ["seed1", "seed2"]  # new users: the largest
     assert exp.runs("base") == ["untrained"]
+    # nothing trained, but retrieving from the train sessions: one untrained run per budget, each
+    # retrieving from its budget's sessions (the field's `retrieval`; persona_prompt is one run)
+    assert exp.runs("retrieval") == ["untrained-n3", "untrained"] and exp.runs("persona_prompt") == [
+        "untrained"
+    ]
+    assert exp.runs("retrieval", layout.COLD) == ["untrained"]
+    assert exp.history_for("retrieval", "test", "untrained-n3") == ["results/history/test-n3.jsonl"]
+    assert exp.history_for("retrieval", "test", "untrained") == ["results/history/test.jsonl"]
     # history: retrieved from the run's budget; the new users' from their own first sessions
     assert exp.history_for("history", "test", "seed1-n3") == ["results/history/test-n3.jsonl"]
     assert exp.history_for("history", layout.COLD, "seed1") == [layout.history(layout.COLD)]
@@ -145,6 +153,14 @@ def test_the_curve_pairs_each_budgets_runs_by_seed_and_puts_the_base_at_every_bu
     assert sorted(at) == [3, 30]
     assert sorted(at[3]["persona"]) == ["seed1", "seed2", "seed3"]
     assert list(at[3]["base"]) == ["untrained"] and at[3]["base"] == at[30]["base"]
+
+
+def test_an_untrained_row_that_retrieves_stands_at_its_own_budget_only():
+    tables = {"base": {"untrained": "b"}, "retrieval": {"untrained-n3": "r3", "untrained": "r30"}}
+    tables |= {"unified": {"seed1-n3": "u3", "seed1": "u30"}}
+    out = by_budget(tables, 30)
+    assert out[3]["retrieval"] == {"untrained": "r3"} and out[30]["retrieval"] == {"untrained": "r30"}
+    assert out[3]["base"] == out[30]["base"] == {"untrained": "b"}
 
 
 def test_the_crossover_is_the_smallest_budget_from_which_every_interval_lies_above_zero():

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from adaptcommand.methods import kind_of
+from adaptcommand.methods import has_history, kind_of
 
 ALL = "all"  # the unit of a method with one adapter for every persona (scope all)
 COLD = "cold_start"  # the evaluation set of the new users
@@ -105,8 +105,13 @@ def draw_of(run: str) -> str:
 
 def runs(entry: dict, draws) -> list[str]:
     """The runs of a method: one per draw (seed, or seed and budget) if it learns, else one untrained
-    run."""
-    return [run_of(d) for d in draws] if entry["adapter"] != "none" else [UNTRAINED]
+    run; one per budget of `draws` (untrained-n<N>, untrained) if its prompts retrieve from the train
+    sessions (the retrieval pool is the budget's)."""
+    if entry["adapter"] != "none":
+        return [run_of(d) for d in draws]
+    if has_history(entry):
+        return [UNTRAINED + budget_suffix(b) for b in dict.fromkeys(budget_of(d) for d in draws)]
+    return [UNTRAINED]
 
 
 def unit_dir(method: str, seed: int | str, unit: str) -> str:

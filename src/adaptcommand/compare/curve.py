@@ -2,7 +2,9 @@
 
 Every learned method is trained and evaluated at each budget N (each persona's N most recent train
 sessions; adaptcommand.layout: runs ``seed<s>-n<N>``, the full history ``seed<s>``); a method that
-learns nothing (the base) is one untrained run, the same at every N. At each N, on the same test turns:
+learns nothing (the base) is one untrained run, the same at every N (one whose prompts retrieve past
+exchanges, `retrieval`: one untrained run per N, from that N's sessions). At each N, on the same test
+turns:
 
 - each method's mean over personas x seeds of the headline and of the stated-value F1, with the
   summary's interval (`stats.crossed_estimate`);
@@ -22,7 +24,7 @@ import pandas as pd
 
 from adaptcommand.compare.stats import crossed_estimate
 from adaptcommand.compare.table import POOLED, paired_runs, run_matrix
-from adaptcommand.layout import budget_of, seed_number
+from adaptcommand.layout import UNTRAINED, budget_of, seed_number
 from adaptcommand.settings import Protocol
 
 STATED_F1 = "stated_param_f1"  # the values the user states in the turn: no history needed
@@ -35,15 +37,17 @@ def by_budget(
 ) -> dict[int, dict[str, dict[str, pd.DataFrame]]]:
     """{N: {method: {seed<s>: per-persona table}}}: each learned run under its budget (the full
     history as `full` sessions) with the budget dropped from its name, so that runs of one budget pair
-    by seed; an untrained run stands at every budget."""
-    learned = {budget_of(r) for runs in tables.values() for r in runs if r.startswith("seed")}
+    by seed; an untrained run stands at every budget, unless the row has one per budget (its prompts
+    retrieve from the budget's train sessions: untrained-n<N>, untrained), each at its own."""
+    learned = {budget_of(r) for runs in tables.values() for r in runs}
     sessions = {b: full if b is None else b for b in learned}
     out: dict[int, dict[str, dict[str, pd.DataFrame]]] = {n: {} for n in sorted(sessions.values())}
     for method, runs in tables.items():
+        per_budget = any(budget_of(r) is not None for r in runs)
         for run, table in runs.items():
-            if not run.startswith("seed"):  # untrained: the same at every budget
-                for n in out:
-                    out[n].setdefault(method, {})[run] = table
+            if not run.startswith("seed"):  # untrained: at its budget, or the same at every budget
+                for n in [sessions[budget_of(run)]] if per_budget else out:
+                    out[n].setdefault(method, {})[UNTRAINED] = table
                 continue
             n = sessions[budget_of(run)]
             out[n].setdefault(method, {})[f"seed{seed_number(run)}"] = table
