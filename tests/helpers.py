@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,18 @@ def dialog_record(pid: str, sid: int, messages: list[dict], character: str) -> d
         "messages": messages,
         "applied_routines": None,
     }
+
+
+def run_workflow(workdir: Path, configfiles, *args: str, timeout: int = 1800) -> subprocess.CompletedProcess:
+    """The workflow in `workdir` with `configfiles`, offline, without the workflow profile."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = snakemake_cmd(workdir, configfiles, "--workflow-profile", "none", *args)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def finished_run(tmp_path_factory, name: str, configfiles) -> Path:
+    """A new directory where the workflow ran to the end with `configfiles` (a module's fixture)."""
+    workdir = tmp_path_factory.mktemp(name)
+    proc = run_workflow(workdir, configfiles)
+    assert proc.returncode == 0, proc.stderr[-6000:]
+    return workdir

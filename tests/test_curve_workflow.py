@@ -5,13 +5,11 @@ compared; the summary is the full history's comparison; adding a budget plans on
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, effective_config, planned_outputs, snakemake_cmd
+from helpers import REPO, effective_config, finished_run, planned_outputs, run_workflow
 
 from adaptcommand import layout
 from adaptcommand.data.io import load_splits
@@ -29,17 +27,12 @@ HEAD = SLICE["compare"]["headline"]
 
 
 def snakemake(workdir, *args, configfiles=CONFIGS, timeout=1800):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = snakemake_cmd(workdir, configfiles, "--workflow-profile", "none", *args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return run_workflow(workdir, configfiles, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def curve_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("curve")
-    proc = snakemake(workdir)
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    return workdir
+    return finished_run(tmp_path_factory, "curve", CONFIGS)
 
 
 def test_one_session_of_history_is_a_budget_that_trains(curve_run):

@@ -4,13 +4,10 @@ scored on the same test turns as the rest, and merge-then-adapt serves the new u
 
 from __future__ import annotations
 
-import os
-import subprocess
-
 import pandas as pd
 import pytest
 import yaml
-from helpers import REPO, effective_config, planned_outputs, snakemake_cmd
+from helpers import REPO, effective_config, finished_run, planned_outputs, run_workflow
 
 pytestmark = pytest.mark.workflow
 
@@ -28,17 +25,12 @@ SLICE_RULES = {"train_unified", "train_persona", "train_hybrid", "cluster_person
 
 
 def snakemake(workdir, *args, configfiles=CONFIGS, timeout=1800):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    cmd = snakemake_cmd(workdir, configfiles, "--workflow-profile", "none", *args)
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    return run_workflow(workdir, configfiles, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("field")
-    proc = snakemake(workdir)
-    assert proc.returncode == 0, proc.stderr[-6000:]
-    return workdir
+    return finished_run(tmp_path_factory, "field", CONFIGS)
 
 
 def _with(workdir, methods: list[str]):

@@ -465,32 +465,24 @@ def test_a_new_users_training_reads_its_first_sessions_and_val_only(no_test_worl
     recipe = LoraRecipe(
         r=2, alpha=4, dropout=0.0, target_modules=("q_proj",), lr=1e-3, epochs=1, batch_size=4
     )
-    logs = train_adapters(
-        tiny[0],
-        str(tmp_path / "first.jsonl"),
-        w["splits_path"],
-        {user: [user]},
-        PromptConfig(max_length=256),
-        recipe,
-        0,
-        {user: tmp_path / "adapted"},
-        starts={user: start},
-        first_sessions=2,
-    )
-    assert logs[user]["n_train_dialogs"] == 2 and logs[user]["n_val_dialogs"] == len(parts["val"])
-    assert logs[user]["folded"]["start"] == str(start)
-    with pytest.raises(Exception, match="has no dialogue"):  # the control: all its train sessions
-        train_adapters(
-            tiny[0],
-            str(tmp_path / "first.jsonl"),
-            w["splits_path"],
-            {user: [user]},
+
+    def adapt(out: str, first_sessions: int = 0) -> dict:
+        args = (tiny[0], str(tmp_path / "first.jsonl"), w["splits_path"], {user: [user]})
+        return train_adapters(
+            *args,
             PromptConfig(max_length=256),
             recipe,
             0,
-            {user: tmp_path / "all"},
+            {user: tmp_path / out},
             starts={user: start},
-        )
+            first_sessions=first_sessions,
+        )[user]
+
+    log = adapt("adapted", first_sessions=2)
+    assert log["n_train_dialogs"] == 2 and log["n_val_dialogs"] == len(parts["val"])
+    assert log["folded"]["start"] == str(start)
+    with pytest.raises(Exception, match="has no dialogue"):  # the control: all its train sessions
+        adapt("all")
 
 
 def test_clustering_requests_train_only(no_test_world, requested_splits):
