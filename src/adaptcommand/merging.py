@@ -224,7 +224,8 @@ def _merge_one(
         torch.manual_seed(seed or 0)  # DARE's draw: the same for every candidate scale
         name = add_merge(peft_model, list(names), weights, f"merged{i}", combination, density)
         peft_model.set_adapter(name)
-        loss = mean_loss(peft_model, examples, batch_size, pad)
+        # a total weight of 0 is the base: its update is exactly 0, its loss the base's (not run again)
+        loss = base_loss if scale == 0 else mean_loss(peft_model, examples, batch_size, pad)
         err = merge_error(peft_model, list(names), weights, name) if combination == "cat" else None
         candidates.append({"scale": scale, "adapter": name, "val_loss": loss, "max_abs_update_error": err})
         log.info("%s, scale %.3g: val loss %.4f (base %.4f)", target, scale, loss, base_loss)
