@@ -16,7 +16,7 @@ import pytest
 import yaml
 from helpers import effective_config, planned_jobs, planned_outputs, snakemake_cmd
 
-from adaptcommand.methods import load_methods
+from adaptcommand.config_checks import validated_config
 from adaptcommand.personas import persona_sets
 from adaptcommand.routing import ORACLE_LABEL
 
@@ -45,7 +45,8 @@ def demo_run(tmp_path_factory) -> Path:
 
 
 DEMO_CONFIG = effective_config(*DEMO_RUN)
-TABLE = load_methods(REPO / "workflow" / "methods.yaml")
+# the method table with the config's variants (merge_neighbors_ties, ...), as the workflow sees it
+TABLE = validated_config(effective_config(*DEMO_RUN), REPO)
 DEMO_METHODS = DEMO_CONFIG["eval"]["methods"]
 DEMO_CONTROLS = DEMO_CONFIG["eval"]["controls"]
 # The known personas (trained on, in the main comparison) and the new users (cold start).
@@ -233,10 +234,10 @@ def test_train_logs_record_the_recipe_and_nothing_else_of_the_params(demo_run):
     """Every trained adapter's train_log.json holds its recipe (the keys of its config section, no
     prompt text, code digest or pack list) and seed; the method's manifest lists every unit with
     them, and is what evaluation read."""
-    from adaptcommand.methods import kind_of, load_methods, recipe_section
+    from adaptcommand.methods import kind_of, recipe_section
     from adaptcommand.settings import RECIPES
 
-    table = load_methods(REPO / "workflow" / "methods.yaml")
+    table = TABLE
     logs = 0
     for method in DEMO_METHODS + DEMO_CONTROLS:
         entry = table[method]
@@ -686,7 +687,8 @@ def test_damaged_results_of_a_finished_run_are_made_again_with_what_reads_them(d
         subprocess.run(["cp", "-a", str(demo_run / rel), str(target)], check=True)
 
     truncate = lambda: os.truncate(weights, 1000)  # noqa: E731
-    _damage_plans(run, truncate, S1, {"train_persona"})
+    # (merge-then-adapt starts from merges of the persona LoRAs: it is trained again too)
+    _damage_plans(run, truncate, S1, {"train_persona", "train_merge_adapt", "train_merge_adapt_new_users"})
     # chat refuses it in one line, naming the adapter and the command that re-makes it
     proc = _chat(run, "--method", "persona", "--persona", KNOWN[0], "--seed", str(SEEDS[0]), "lights on")
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
