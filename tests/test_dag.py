@@ -89,8 +89,8 @@ def test_full_size_dry_run_plans_every_persona_quickly(tmp_path):
         assert n < known or n % known == 0, (rule, n, jobs)
     # The new users: one job for their split (assignment and merges behind the clustering checkpoint);
     # one card per method and run: the base's untrained run, every other method's per seed.
-    untrained = 3  # base, retrieval, persona_prompt: one untrained card each; 16 learned + the control
-    assert jobs.get("split_new_users") == 1 and jobs.get("method_card") == untrained + 17 * N_SEEDS, jobs
+    untrained = 3  # base, retrieval, persona_prompt: one untrained card each; 14 learned + the control
+    assert jobs.get("split_new_users") == 1 and jobs.get("method_card") == untrained + 15 * N_SEEDS, jobs
     print(f"dry run: {sum(jobs.values())} jobs planned in {elapsed:.1f} s")
     assert elapsed < MAX_DRY_RUN_S, f"dry run took {elapsed:.1f} CPU s (limit {MAX_DRY_RUN_S} s)"
     assert wall < 2 * MAX_DRY_RUN_S, f"dry run took {wall:.1f} s (limit {2 * MAX_DRY_RUN_S} s)"
